@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IInference} from "../interfaces/IInference.sol";
+import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
+
+/// @title GasBurningConsumer
+/// @notice TEST ONLY. Every hook burns all the gas it is given or, in return-bomb mode, returns a
+/// large buffer; neither may block the precompile or make it pay more than the callback gas limit.
+contract GasBurningConsumer is IInferenceConsumer {
+    IInference private immutable INFERENCE;
+
+    /// @notice When set, hooks return `RETURN_BOMB_BYTES` of zeroes instead of spinning.
+    bool public returnBomb;
+
+    /// @notice Size of the return-bomb buffer.
+    uint256 public constant RETURN_BOMB_BYTES = 64_000;
+
+    constructor(address inference_) {
+        INFERENCE = IInference(inference_);
+    }
+
+    /// @notice Requests an inference with `msg.value` as fee.
+    function makeRequest(
+        bytes32 modelId,
+        int256[] calldata input,
+        uint32 callbackGasLimit
+    ) external payable returns (bytes32) {
+        return INFERENCE.request{value: msg.value}(modelId, input, IInference.Mode.ZK, callbackGasLimit);
+    }
+
+    /// @notice Switches between spinning and returning a large buffer.
+    function setReturnBomb(bool enabled) external {
+        returnBomb = enabled;
+    }
+
+    /// @inheritdoc IInferenceConsumer
+    function onInferenceAnswered(bytes32, int256[] calldata) external view {
+        _misbehave();
+    }
+
+    /// @inheritdoc IInferenceConsumer
+    function onInferenceSettled(bytes32, int256[] calldata) external view {
+        _misbehave();
+    }
+
+    /// @inheritdoc IInferenceConsumer
+    function onInferenceFailed(bytes32, uint8) external view {
+        _misbehave();
+    }
+
+    function _misbehave() private view {
+        if (returnBomb) {
+            // Not memory-safe on purpose: it returns memory it never allocated.
+            assembly {
+                return(0, RETURN_BOMB_BYTES)
+            }
+        }
+        // Spin until out of gas.
+        for (uint256 i; ; ++i) {}
+    }
+}

@@ -1,0 +1,174 @@
+import { expect } from "chai";
+import hre from "hardhat";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { parseEther } from "ethers";
+
+import { INFERENCE_ADDRESS } from "../../src/chain/install";
+import {
+  ANSWER_WINDOW,
+  FEE,
+  Failed,
+  INPUT,
+  OUTPUT,
+  PROOF,
+  STAKE,
+  modelConfig,
+  requestIdOf,
+  sibylFixture,
+} from "./fixtures";
+
+const LIMITS = [parseEther("5"), parseEther("2"), parseEther("0.5")] as const;
+const CAP = parseEther("0.05");
+const Status = { None: 0n, Pending: 1n, Provisional: 2n, Approved: 3n, Failed: 4n } as const;
+
+describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", function () {
+  async function creditFixture() {
+    const f = await loadFixture(sibylFixture);
+    // an argmax classifier: one output, the class index
+    const config = modelConfig(await f.verifier.getAddress(), {
+      outputLength: 1,
+      modelHash: hre.ethers.id("argmax"),
+    });
+    await (await f.registry.register(config, "risk")).wait();
+    const riskModel = await f.registry.modelIdOf(config);
+    const creditLine = await hre.ethers.deployContract("CreditLine", [
+      INFERENCE_ADDRESS,
+      riskModel,
+      [...LIMITS],
+      CAP,
+    ]);
+    const borrower = f.stranger;
+    const apply = () =>
+      requestIdOf(f.precompile, creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE }));
+    return { ...f, riskModel, creditLine, borrower, apply };
+  }
+
+  it("records the application and emits CreditApplied", async function () {
+    const { precompile, creditLine, borrower, apply } = await loadFixture(creditFixture);
+    const id = await apply();
+    const app = await creditLine.applicationOf(id);
+    expect([app.borrower, app.status]).to.deep.equal([borrower.address, Status.Pending]);
+    expect(await creditLine.openApplicationOf(borrower.address)).to.equal(id);
+    expect((await precompile.getRequest(id)).consumer).to.equal(await creditLine.getAddress());
+    expect((await precompile.getRequest(id)).fee).to.equal(FEE);
+  });
+
+  it("emits CreditApplied with the request id", async function () {
+    const { creditLine, borrower } = await loadFixture(creditFixture);
+    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE }))
+      .to.emit(creditLine, "CreditApplied")
+      .withArgs((id: string) => id.length === 66, borrower.address);
+  });
+
+  it("grants a provisional limit on the answer, then the tier's limit on settlement", async function () {
+    const { precompile, creditLine, node, borrower, apply } = await loadFixture(creditFixture);
+    const id = await apply();
+    await expect(precompile.connect(node).answer(id, [0n]))
+      .to.emit(creditLine, "ProvisionalCreditGranted")
+      .withArgs(id, borrower.address, 0, CAP);
+    expect(await creditLine.creditLimit(borrower.address)).to.equal(CAP);
+    expect((await creditLine.applicationOf(id)).status).to.equal(Status.Provisional);
+
+    await expect(precompile.settle(id, [...PROOF]))
+      .to.emit(creditLine, "CreditApproved")
+      .withArgs(id, borrower.address, 0, LIMITS[0]);
+    expect(await creditLine.creditLimit(borrower.address)).to.equal(LIMITS[0]);
+    expect((await creditLine.applicationOf(id)).status).to.equal(Status.Approved);
+    expect(await creditLine.openApplicationOf(borrower.address)).to.equal(hre.ethers.ZeroHash);
+  });
+
+  it("never grants more provisional credit than the node's stake", async function () {
+    const { precompile, riskModel, node, borrower } = await loadFixture(creditFixture);
+    const generous = await hre.ethers.deployContract("CreditLine", [
+      INFERENCE_ADDRESS,
+      riskModel,
+      [...LIMITS],
+      parseEther("100"),
+    ]);
+    const id = await requestIdOf(
+      precompile,
+      generous.connect(borrower).applyForCredit(INPUT, { value: FEE }),
+    );
+    await expect(precompile.connect(node).answer(id, [1n]))
+      .to.emit(generous, "ProvisionalCreditGranted")
+      .withArgs(id, borrower.address, 1, STAKE);
+  });
+
+  it("revokes the provisional limit when the answer is slashed, and collects the compensation", async function () {
+    const { precompile, creditLine, node, borrower, apply } = await loadFixture(creditFixture);
+    const id = await apply();
+    await (await precompile.connect(node).answer(id, [0n])).wait();
+    await time.increaseTo((await precompile.settlementDeadline(id)) + 1n);
+    await expect(precompile.slash(id))
+      .to.emit(creditLine, "CreditRevoked")
+      .withArgs(id, borrower.address, Failed.Slashed);
+    expect(await creditLine.creditLimit(borrower.address)).to.equal(0n);
+    expect((await creditLine.applicationOf(id)).status).to.equal(Status.Failed);
+    await expect(creditLine.collectCompensation()).to.changeEtherBalance(creditLine, STAKE + FEE);
+  });
+
+  it("revokes when the request expires, keeping an earlier approved limit, and lets the borrower re-apply", async function () {
+    const { precompile, creditLine, node, borrower, apply } = await loadFixture(creditFixture);
+    const first = await apply();
+    await (await precompile.connect(node).answer(first, [1n])).wait();
+    await (await precompile.settle(first, [...PROOF])).wait();
+    const second = await apply();
+    await time.increase(ANSWER_WINDOW + 1n);
+    await expect(precompile.expire(second))
+      .to.emit(creditLine, "CreditRevoked")
+      .withArgs(second, borrower.address, Failed.Expired);
+    expect(await creditLine.creditLimit(borrower.address)).to.equal(LIMITS[1]);
+    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE })).to.emit(
+      creditLine,
+      "CreditApplied",
+    );
+  });
+
+  it("reverts a second open application with CreditLine__ApplicationPending", async function () {
+    const { creditLine, borrower, apply } = await loadFixture(creditFixture);
+    const id = await apply();
+    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE }))
+      .to.be.revertedWithCustomError(creditLine, "CreditLine__ApplicationPending")
+      .withArgs(borrower.address, id);
+  });
+
+  it("treats an unknown class as the riskiest tier", async function () {
+    const { precompile, creditLine, node, borrower, apply } = await loadFixture(creditFixture);
+    const id = await apply();
+    await (await precompile.connect(node).answer(id, [7n])).wait();
+    await expect(precompile.settle(id, [...PROOF]))
+      .to.emit(creditLine, "CreditApproved")
+      .withArgs(id, borrower.address, 2, LIMITS[2]);
+  });
+
+  it("reads the tier as the first maximal logit when the model outputs logits", async function () {
+    const { precompile, modelId, node, borrower } = await loadFixture(creditFixture);
+    const logits = await hre.ethers.deployContract("CreditLine", [
+      INFERENCE_ADDRESS,
+      modelId,
+      [...LIMITS],
+      CAP,
+    ]);
+    const id = await requestIdOf(precompile, logits.connect(borrower).applyForCredit(INPUT, { value: FEE }));
+    await (await precompile.connect(node).answer(id, OUTPUT)).wait(); // [-3, 1000, -2^23]: tier 1
+    await expect(precompile.settle(id, [...PROOF]))
+      .to.emit(logits, "CreditApproved")
+      .withArgs(id, borrower.address, 1, LIMITS[1]);
+  });
+
+  it("reverts applicationOf for an unknown id with CreditLine__UnknownApplication", async function () {
+    const { creditLine } = await loadFixture(creditFixture);
+    const id = hre.ethers.id("nope");
+    await expect(creditLine.applicationOf(id))
+      .to.be.revertedWithCustomError(creditLine, "CreditLine__UnknownApplication")
+      .withArgs(id);
+  });
+
+  it("refuses tier limits that grow with risk (CreditLine__InvalidTierLimits)", async function () {
+    const { riskModel, creditLine } = await loadFixture(creditFixture);
+    const limits = [1n, 2n, 0n];
+    await expect(hre.ethers.deployContract("CreditLine", [INFERENCE_ADDRESS, riskModel, limits, CAP]))
+      .to.be.revertedWithCustomError(creditLine, "CreditLine__InvalidTierLimits")
+      .withArgs(limits);
+  });
+});
