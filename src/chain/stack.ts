@@ -1,0 +1,102 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import type { Signer } from "ethers";
+import { parseEther } from "ethers";
+
+import type { ModelArtifacts } from "../build/artifacts";
+import { buildModel } from "../build/buildModel";
+import { type Logger, consoleLogger } from "../log";
+import { InferenceNode, type NodeOptions } from "../node/node";
+import { installPrecompile } from "./install";
+import { type RegisterOptions, registerModel } from "./models";
+import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
+
+/**
+ * One call from nothing to a working Sibyl chain: build the models (cached), compile
+ * their verifiers, install the precompile and registry, register the models. The demo,
+ * the end-to-end tests and the bench all start here.
+ */
+
+export interface StackModel {
+  modelId: string;
+  verifier: string;
+  artifacts: ModelArtifacts;
+}
+
+export interface SibylStack {
+  precompile: InferencePrecompile;
+  registry: ModelRegistry;
+  models: Record<string, StackModel>;
+}
+
+export interface StackOptions {
+  modelPaths: string[];
+  log?: Logger;
+  register?: RegisterOptions;
+}
+
+/** Builds every model and recompiles Solidity when a verifier is new or changed. */
+export async function buildModels(
+  hre: HardhatRuntimeEnvironment,
+  modelPaths: string[],
+  log: Logger,
+): Promise<ModelArtifacts[]> {
+  const built: ModelArtifacts[] = [];
+  let recompile = false;
+  for (const path of modelPaths) {
+    const report = await buildModel(path, { log });
+    built.push(report.artifacts);
+    const artifactPath = join(
+      hre.config.paths.artifacts,
+      "contracts",
+      "verifiers",
+      `${report.artifacts.verifierContract}.sol`,
+      `${report.artifacts.verifierContract}.json`,
+    );
+    recompile ||= report.verifierChanged || !existsSync(artifactPath);
+  }
+  if (recompile) {
+    log.info("▸ compiling contracts (new verifier)…");
+    await hre.run("compile", { quiet: true });
+  }
+  return built;
+}
+
+export async function setUpStack(hre: HardhatRuntimeEnvironment, opts: StackOptions): Promise<SibylStack> {
+  const log = opts.log ?? consoleLogger;
+  const built = await buildModels(hre, opts.modelPaths, log);
+  const { precompile, registry } = await installPrecompile(hre);
+  const models: Record<string, StackModel> = {};
+  for (const artifacts of built) {
+    const reg = await registerModel(hre, registry, artifacts, opts.register);
+    models[artifacts.name] = { modelId: reg.modelId, verifier: reg.verifier, artifacts };
+    log.info(`model ${artifacts.name} ${reg.created ? "registered" : "already registered"}: ${reg.modelId}`);
+  }
+  return { precompile, registry, models };
+}
+
+export interface NodeStartOptions extends Partial<Omit<NodeOptions, "precompile" | "models">> {
+  signer: Signer;
+  /** bond to post if the signer is not yet a node (default 1 ETH) */
+  bond?: bigint;
+  /** which stack models to serve (default all) */
+  serve?: string[];
+}
+
+/** Registers the signer as a node if needed, then starts an in-process node for the stack's models. */
+export async function startNode(stack: SibylStack, opts: NodeStartOptions): Promise<InferenceNode> {
+  const precompile = stack.precompile.connect(opts.signer);
+  const address = await opts.signer.getAddress();
+  const info = await precompile.nodeOf(address);
+  if (!info.registered) await (await precompile.registerNode({ value: opts.bond ?? parseEther("1") })).wait();
+  const names = opts.serve ?? Object.keys(stack.models);
+  const node = new InferenceNode({
+    ...opts,
+    precompile,
+    models: names.map((n) => ({ modelId: stack.models[n].modelId, artifacts: stack.models[n].artifacts })),
+    fromBlock: opts.fromBlock ?? (await opts.signer.provider!.getBlockNumber()),
+  });
+  await node.start();
+  return node;
+}

@@ -1,0 +1,71 @@
+import type { ContractTransactionReceipt } from "ethers";
+
+import { ChainError } from "../errors";
+import { RequestState } from "../node/node";
+import type { InferencePrecompile } from "../../typechain-types";
+
+/** Requesting inferences and waiting for their answer and settlement from TypeScript. */
+
+export enum Mode {
+  ZK = 0,
+  TEE = 1,
+  VANILLA = 2,
+}
+
+export interface RequestOptions {
+  mode?: Mode;
+  callbackGasLimit?: number;
+  /** wei sent with the request; defaults to the model's registered fee */
+  fee?: bigint;
+}
+
+export interface SentRequest {
+  requestId: string;
+  receipt: ContractTransactionReceipt;
+}
+
+/** Sends `request` from the precompile handle's signer and returns the new request id. */
+export async function requestInference(
+  precompile: InferencePrecompile,
+  modelId: string,
+  input: readonly bigint[],
+  opts: RequestOptions & { modelFee?: bigint } = {},
+): Promise<SentRequest> {
+  const tx = await precompile.request(modelId, [...input], opts.mode ?? Mode.ZK, opts.callbackGasLimit ?? 0, {
+    value: opts.fee ?? opts.modelFee ?? 0n,
+  });
+  const receipt = await tx.wait();
+  if (!receipt) throw new ChainError(`request transaction ${tx.hash} was not mined`);
+  return { requestId: requestIdFrom(precompile, receipt), receipt };
+}
+
+/** The request id from a receipt's InferenceRequested event (works for consumer contracts too). */
+export function requestIdFrom(precompile: InferencePrecompile, receipt: ContractTransactionReceipt): string {
+  const target = String(precompile.target).toLowerCase();
+  for (const log of receipt.logs) {
+    if (log.address.toLowerCase() !== target) continue;
+    const parsed = precompile.interface.parseLog(log);
+    if (parsed?.name === "InferenceRequested") return parsed.args.requestId as string;
+  }
+  throw new ChainError(`transaction ${receipt.hash} emitted no InferenceRequested event`);
+}
+
+/** Polls a request until it reaches one of `states`; times out with its current state named. */
+export async function waitForState(
+  precompile: InferencePrecompile,
+  requestId: string,
+  states: readonly RequestState[],
+  opts: { timeoutMs?: number; pollMs?: number } = {},
+): Promise<RequestState> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  for (;;) {
+    const state = Number(await precompile.stateOf(requestId)) as RequestState;
+    if (states.includes(state)) return state;
+    if (Date.now() > deadline)
+      throw new ChainError(
+        `request ${requestId} is still ${RequestState[state]} after ${opts.timeoutMs ?? 120_000} ms`,
+        "is a node running for this model (npx hardhat sibyl:node)?",
+      );
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 100));
+  }
+}

@@ -1,0 +1,202 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import type { Contract, Log } from "ethers";
+import { formatEther } from "ethers";
+
+import { requestIdFrom } from "../client/client";
+import { type SibylStack, setUpStack, startNode } from "../chain/stack";
+import { type Logger, consoleLogger, prefixed } from "../log";
+import { quantizeInput } from "../model/quantize";
+import { NodeTracker } from "../node/tracker";
+import { PROJECT_ROOT } from "../paths";
+import { releaseProverThreads } from "../zk/prover";
+
+/**
+ * The end-to-end demo: on the in-process Hardhat network, install the precompile at
+ * 0x…F4, build (or reuse) the Iris model, register it, start a node, deploy the example
+ * CreditLine consumer and let borrowers apply. Prints each request's timeline.
+ */
+
+export interface DemoOptions {
+  /** how many applications to send (cycles through one sample of each Iris class) */
+  requests?: number;
+  log?: Logger;
+  pollMs?: number;
+}
+
+export interface ConsumerAction {
+  event: string;
+  args: string;
+}
+
+export interface DemoTimeline {
+  borrower: string;
+  features: number[];
+  requestId: string;
+  requestGas: bigint;
+  output: bigint[];
+  label: string;
+  answerLatencyMs: number;
+  answerGas: bigint;
+  settledLatencyMs: number;
+  proveMs: number;
+  settleGas: bigint;
+  onAnswered: ConsumerAction[];
+  onSettled: ConsumerAction[];
+}
+
+// One borrower per Iris class, as raw measurements in cm.
+const SAMPLES: Array<{ features: number[]; species: string }> = [
+  { features: [5.1, 3.5, 1.4, 0.2], species: "setosa" },
+  { features: [6.4, 3.2, 4.5, 1.5], species: "versicolor" },
+  { features: [6.3, 3.3, 6.0, 2.5], species: "virginica" },
+];
+
+export async function runDemo(
+  hre: HardhatRuntimeEnvironment,
+  opts: DemoOptions = {},
+): Promise<DemoTimeline[]> {
+  const log = opts.log ?? consoleLogger;
+  const count = opts.requests ?? 3;
+  log.info("Sibyl demo — verifiable inference on the in-process Hardhat network\n");
+
+  const stack = await setUpStack(hre, { modelPaths: [`${PROJECT_ROOT}/models/iris/model.json`], log });
+  const iris = stack.models.iris;
+  const [deployer, nodeSigner, ...borrowers] = await hre.ethers.getSigners();
+  log.info(
+    `precompile at ${await stack.precompile.getAddress()}, registry at ${await stack.registry.getAddress()}`,
+  );
+
+  const node = await startNode(stack, {
+    signer: nodeSigner,
+    pollMs: opts.pollMs ?? 50,
+    log: prefixed(log, "  node"),
+  });
+  const tracker = new NodeTracker(node);
+  const creditLine = await deployCreditLine(hre, stack, deployer);
+  log.info(`CreditLine consumer at ${await creditLine.getAddress()}\n`);
+
+  const fee = (await stack.registry.getModel(iris.modelId)).config.fee;
+  const timelines: DemoTimeline[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const sample = SAMPLES[i % SAMPLES.length];
+      const borrower = borrowers[i % borrowers.length];
+      const input = quantizeInput(iris.artifacts.quantized, sample.features);
+      log.info(
+        `── application ${i + 1}: borrower ${borrower.address.slice(0, 10)}…  features ${JSON.stringify(sample.features)} cm (a ${sample.species})`,
+      );
+      const t0 = Date.now();
+      const tx = await (creditLine.connect(borrower) as Contract).applyForCredit(input, { value: fee });
+      const receipt = await tx.wait();
+      const requestId = requestIdFrom(stack.precompile, receipt);
+      log.info(
+        `   requested  block ${receipt.blockNumber}  gas ${fmt(receipt.gasUsed)}  id ${requestId.slice(0, 18)}…`,
+      );
+
+      const answered = await tracker.waitAnswered(requestId);
+      const label = iris.artifacts.classes?.[Number(answered.output[0])] ?? String(answered.output[0]);
+      const onAnswered = await consumerActions(hre, creditLine, answered.txHash);
+      log.info(
+        `   answered   +${answered.at - t0} ms  gas ${fmt(answered.gasUsed)}  output [${answered.output.join(", ")}] = ${label}`,
+      );
+      for (const a of onAnswered) log.info(`              ↳ CreditLine ${a.event}(${a.args})`);
+
+      const settled = await tracker.waitSettled(requestId);
+      const onSettled = await consumerActions(hre, creditLine, settled.txHash);
+      log.info(
+        `   settled    +${settled.at - t0} ms  proof ${settled.proveMs} ms  gas ${fmt(settled.gasUsed)}  (Groth16 verified on-chain)`,
+      );
+      for (const a of onSettled) log.info(`              ↳ CreditLine ${a.event}(${a.args})`);
+      log.info("");
+
+      timelines.push({
+        borrower: borrower.address,
+        features: sample.features,
+        requestId,
+        requestGas: receipt.gasUsed,
+        output: answered.output,
+        label,
+        answerLatencyMs: answered.at - t0,
+        answerGas: answered.gasUsed,
+        settledLatencyMs: settled.at - t0,
+        proveMs: settled.proveMs,
+        settleGas: settled.gasUsed,
+        onAnswered,
+        onSettled,
+      });
+    }
+  } finally {
+    await node.stop();
+    await releaseProverThreads();
+  }
+
+  log.info("summary");
+  console.table(
+    timelines.map((t) => ({
+      class: t.label,
+      "request gas": Number(t.requestGas),
+      "answered (ms)": t.answerLatencyMs,
+      "answer gas": Number(t.answerGas),
+      "prove (ms)": t.proveMs,
+      "settled (ms)": t.settledLatencyMs,
+      "settle gas": Number(t.settleGas),
+    })),
+  );
+  const a = iris.artifacts;
+  log.info(
+    `model iris: ${a.constraints} constraints, ${a.publicSignals} public signals, ptau 2^${a.ptau.power}${a.ptau.development ? " (development, NOT secure)" : ""}`,
+  );
+  for (const t of timelines) {
+    const limit = await (creditLine as Contract).creditLimit(t.borrower);
+    log.info(`final credit limit of ${t.borrower.slice(0, 10)}… (${t.label}): ${formatEther(limit)} ETH`);
+  }
+  return timelines;
+}
+
+async function deployCreditLine(
+  hre: HardhatRuntimeEnvironment,
+  stack: SibylStack,
+  deployer: unknown,
+): Promise<Contract> {
+  const factory = await hre.ethers.getContractFactory("CreditLine", deployer as never);
+  const { parseEther } = hre.ethers;
+  // Iris class → risk tier: setosa 0 (low), versicolor 1, virginica 2 (high)
+  const tierLimits: [bigint, bigint, bigint] = [parseEther("5"), parseEther("2"), parseEther("0.5")];
+  const provisionalCap = parseEther("0.05");
+  const contract = await factory.deploy(
+    await stack.precompile.getAddress(),
+    stack.models.iris.modelId,
+    tierLimits,
+    provisionalCap,
+  );
+  await contract.waitForDeployment();
+  return contract as unknown as Contract;
+}
+
+/** The events the consumer emitted inside a transaction: what it did at that phase. */
+async function consumerActions(
+  hre: HardhatRuntimeEnvironment,
+  consumer: Contract,
+  txHash: string,
+): Promise<ConsumerAction[]> {
+  const receipt = await hre.ethers.provider.getTransactionReceipt(txHash);
+  const address = (await consumer.getAddress()).toLowerCase();
+  return (receipt?.logs ?? [])
+    .filter((l: Log) => l.address.toLowerCase() === address)
+    .map((l: Log) => consumer.interface.parseLog(l))
+    .filter((p): p is NonNullable<typeof p> => p !== null)
+    .map((p) => ({
+      event: p.name,
+      args: p.fragment.inputs.map((input, k) => `${input.name}=${formatArg(p.args[k])}`).join(", "),
+    }));
+}
+
+function formatArg(v: unknown): string {
+  if (typeof v === "bigint") return v > 10n ** 15n ? `${formatEther(v)} ETH` : v.toString();
+  if (typeof v === "string" && v.length > 20) return `${v.slice(0, 10)}…`;
+  return String(v);
+}
+
+function fmt(n: bigint): string {
+  return Number(n).toLocaleString("en-US");
+}

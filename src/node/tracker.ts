@@ -1,0 +1,55 @@
+import type { AnsweredEvent, FailedEvent, InferenceNode, SettledEvent } from "./node";
+
+/**
+ * Records a node's events from the moment it is attached, so a caller can wait for a
+ * request's answer or settlement even if it happened before the caller asked.
+ */
+export class NodeTracker {
+  private readonly answered = new Map<string, AnsweredEvent & { at: number }>();
+  private readonly settled = new Map<string, SettledEvent & { at: number }>();
+  private readonly failed = new Map<string, FailedEvent & { at: number }>();
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(node: InferenceNode) {
+    node.on("answered", (e: AnsweredEvent) => this.record(this.answered, e));
+    node.on("settled", (e: SettledEvent) => this.record(this.settled, e));
+    node.on("failed", (e: FailedEvent) => this.record(this.failed, e));
+  }
+
+  private record<T extends { requestId: string }>(map: Map<string, T & { at: number }>, e: T): void {
+    map.set(e.requestId, { ...e, at: Date.now() });
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves with the answer (and the wall-clock time it was seen); rejects if the node failed the request. */
+  waitAnswered(requestId: string, timeoutMs = 60_000): Promise<AnsweredEvent & { at: number }> {
+    return this.waitFor(this.answered, requestId, timeoutMs, "answered");
+  }
+
+  waitSettled(requestId: string, timeoutMs = 120_000): Promise<SettledEvent & { at: number }> {
+    return this.waitFor(this.settled, requestId, timeoutMs, "settled");
+  }
+
+  private waitFor<T>(map: Map<string, T>, requestId: string, timeoutMs: number, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`request ${requestId} was not ${what} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const check = (): void => {
+        const hit = map.get(requestId);
+        const failure = this.failed.get(requestId);
+        if (hit) {
+          clearTimeout(timer);
+          resolve(hit);
+        } else if (failure) {
+          clearTimeout(timer);
+          reject(
+            new Error(`the node failed request ${requestId} at ${failure.stage}: ${failure.error.message}`),
+          );
+        } else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+}
