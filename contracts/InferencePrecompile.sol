@@ -13,8 +13,9 @@ import {Sibyl} from "./libraries/SibylAddresses.sol";
 /// escrows a fee; a bonded node answers at once and locks a stake; anyone settles the answer
 /// with a Groth16 proof (the fee goes to the node) or, after the settlement deadline, slashes
 /// it (stake and fee go to the consumer). Unanswered requests expire and are refunded.
-/// @dev Installed as *runtime code* (`hardhat_setCode` at `Sibyl.INFERENCE`), so it has no
-/// constructor and no immutables: everything is in storage and set once by `initialize`.
+/// @dev Installed as *runtime code* (`hardhat_setCode` at `Sibyl.INFERENCE`), where no
+/// constructor runs: it has no immutables, keeps everything in storage and is set once by
+/// `initialize` (or by its constructor when deployed normally, e.g. through CREATE2).
 /// Keep the storage layout append-only: re-installing code keeps the storage it finds.
 contract InferencePrecompile is IInference {
     using SafeCast for uint256;
@@ -86,8 +87,8 @@ contract InferencePrecompile is IInference {
 
     // ───────────────────────────── modifiers ─────────────────────────────
 
-    /// @dev Storage-based reentrancy guard (no constructor, so no transient-storage tricks or
-    /// immutables); also refuses every state-changing call before `initialize`.
+    /// @dev Storage-based reentrancy guard (the runtime code at 0x…F4 runs no constructor, so
+    /// no immutables); also refuses every state-changing call before `initialize`.
     modifier nonReentrant() {
         uint256 lock = _lock;
         if (lock != _UNLOCKED) {
@@ -101,9 +102,22 @@ contract InferencePrecompile is IInference {
 
     // ──────────────────────────── administration ─────────────────────────
 
+    /// @notice Deploys and initialises in one transaction, as the CREATE2 deployment on other
+    /// chains does (so nobody can front-run `initialize`). Pass `registry_ = address(0)` to
+    /// deploy uninitialised.
+    /// @dev `hardhat_setCode` places only the runtime code, so this never runs at 0x…F4; the
+    /// installer calls `initialize` there instead.
+    constructor(address admin_, address registry_, uint256 minBond_, uint64 answerWindow_) {
+        if (registry_ != address(0)) _initialize(admin_, registry_, minBond_, answerWindow_);
+    }
+
     /// @inheritdoc IInference
     /// @dev Anyone may call it once; the installer calls it right after placing the code.
     function initialize(address admin_, address registry_, uint256 minBond_, uint64 answerWindow_) external {
+        _initialize(admin_, registry_, minBond_, answerWindow_);
+    }
+
+    function _initialize(address admin_, address registry_, uint256 minBond_, uint64 answerWindow_) private {
         if (_lock != _UNINITIALIZED) revert Inference__AlreadyInitialized();
         if (admin_ == address(0) || registry_.code.length == 0 || answerWindow_ == 0) {
             revert Inference__InvalidConfig();

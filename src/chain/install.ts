@@ -47,8 +47,9 @@ export interface InstalledSibyl {
  * older build is replaced, keeping its storage, which is why the precompile's storage layout
  * is append-only.
  *
- * The contract has no constructor logic and no immutables, so the artifact's
- * `deployedBytecode` is exactly what a normal deployment would leave on-chain.
+ * The contract has no immutables, so the artifact's `deployedBytecode` is exactly what a
+ * normal deployment would leave on-chain (its constructor only initialises storage, which
+ * `initialize` does here).
  */
 export async function installPrecompile(
   hre: HardhatRuntimeEnvironment,
@@ -57,7 +58,7 @@ export async function installPrecompile(
   if (!SET_CODE_NETWORKS.has(hre.network.name))
     throw new ChainError(
       `installPrecompile places code with hardhat_setCode, which network "${hre.network.name}" does not offer`,
-      "use --network hardhat or --network localhost (a `npx hardhat node`); deterministic deployment elsewhere is not available yet",
+      "on other networks use `npx hardhat sibyl:deploy`, which deploys through CREATE2 at a deterministic address",
     );
 
   const address = getAddress(opts.address ?? INFERENCE_ADDRESS);
