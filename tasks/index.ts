@@ -10,10 +10,15 @@ import { SibylError } from "../src/errors";
  * `hardhat compile` works before the contracts' typings exist.
  */
 
-/** Turns Sibyl's own errors into clean CLI messages (no stack trace). */
-function action<A>(fn: (args: A, hre: HardhatRuntimeEnvironment) => Promise<void>) {
+/**
+ * Wraps a task: compiles first (a fresh clone has no artifacts or contract typings, which
+ * the library imports; compile is incremental, so this costs ~1 s when nothing changed),
+ * and turns Sibyl's own errors into clean CLI messages.
+ */
+function action<A>(fn: (args: A, hre: HardhatRuntimeEnvironment) => Promise<void>, opts = { compile: true }) {
   return async (args: A, hre: HardhatRuntimeEnvironment) => {
     try {
+      if (opts.compile) await hre.run("compile", { quiet: true });
       await fn(args, hre);
     } catch (e) {
       if (e instanceof SibylError) throw new HardhatPluginError("sibyl", e.message);
@@ -35,8 +40,8 @@ task("sibyl:build", "Builds a model: quantize → generate circuit → compile �
         force: args.force,
         generatePtau: !args.noPtauGeneration,
       });
-      // always: compile is incremental, and a fresh clone has no artifacts or typings yet
-      await hre.run("compile", { quiet: true });
+      // the new verifier joins the project's contracts
+      if (report.verifierChanged) await hre.run("compile", { quiet: true });
       const a = report.artifacts;
       console.log(`\nbuilt ${a.name}: ${a.constraints} constraints, ${a.publicSignals} public signals`);
       console.log(`  circuit   ${a.circuitPath}`);
@@ -49,12 +54,15 @@ task("sibyl:build", "Builds a model: quantize → generate circuit → compile �
 task("sibyl:ptau", "Generates an INSECURE development powers-of-tau file into the build cache")
   .addParam("power", "log2 of the maximum circuit size (e.g. 14 for 16k constraints)", undefined, types.int)
   .setAction(
-    action(async (args: { power: number }) => {
-      const { generateDevPtau } = await import("../src/zk/ptau");
-      const { consoleLogger } = await import("../src/log");
-      const file = await generateDevPtau(args.power, consoleLogger);
-      console.log(`wrote ${file.path} (development only: one random contribution, no beacon; NOT secure)`);
-    }),
+    action(
+      async (args: { power: number }) => {
+        const { generateDevPtau } = await import("../src/zk/ptau");
+        const { consoleLogger } = await import("../src/log");
+        const file = await generateDevPtau(args.power, consoleLogger);
+        console.log(`wrote ${file.path} (development only: one random contribution, no beacon; NOT secure)`);
+      },
+      { compile: false },
+    ),
   );
 
 task("sibyl:deploy", "Installs the inference precompile and model registry (0x…F4 on hardhat/localhost)")

@@ -1,0 +1,196 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+
+import { compileCircuit } from "../circuit/compiler";
+import { generateCircuit } from "../circuit/generate";
+import { type Logger, step } from "../log";
+import { loadModelFile } from "../model/schema";
+import { modelHash, quantizeModel } from "../model/quantize";
+import { CIRCUIT_LIB_DIR, CIRCUIT_MODELS_DIR, PROJECT_ROOT, VERIFIERS_DIR } from "../paths";
+import { ensurePtau, requiredPower } from "../zk/ptau";
+import { exportVerificationKey, exportVerifier, groth16Setup, verificationKeyHash } from "../zk/setup";
+import {
+  type BuildManifest,
+  type ModelArtifacts,
+  loadArtifacts,
+  modelBuildDir,
+  serializeQuantized,
+} from "./artifacts";
+
+/**
+ * The build pipeline: model file → quantize → generate circuit → compile (circom --O2)
+ * → Groth16 setup → export verifier. Each step is cached by the hash of its inputs, so
+ * a second build of an unchanged model takes well under a second.
+ */
+
+export interface BuildOptions {
+  log: Logger;
+  /** rebuild every step even when cached */
+  force?: boolean;
+  /** generate a development ptau when none fits (default true) */
+  generatePtau?: boolean;
+}
+
+export interface BuildReport {
+  artifacts: ModelArtifacts;
+  /** the steps that actually ran (the rest came from cache) */
+  ran: string[];
+  /** true when the Solidity verifier changed and Hardhat must recompile */
+  verifierChanged: boolean;
+}
+
+export async function buildModel(modelPath: string, opts: BuildOptions): Promise<BuildReport> {
+  const { log } = opts;
+  const file = loadModelFile(modelPath);
+  const quantized = quantizeModel(file);
+  const hash = modelHash(quantized);
+  const dir = modelBuildDir(file.name);
+  mkdirSync(dir, { recursive: true });
+  const previous = readManifest(dir);
+  const ran: string[] = [];
+
+  log.info(
+    `model ${file.name}: ${describeLayers(quantized.layers.map((l) => l.type))}, fixed point 2^-${quantized.fracBits}, ${quantized.valueBits}-bit values`,
+  );
+
+  // 1. circuit source (cheap, always regenerated: it is a pure function of the model)
+  const circuit = generateCircuit(quantized, hash);
+  const circuitDir = join(CIRCUIT_MODELS_DIR, file.name);
+  mkdirSync(circuitDir, { recursive: true });
+  const circuitPath = join(circuitDir, `${file.name}.circom`);
+  writeIfChanged(circuitPath, circuit.source);
+  const circuitHash = sha256(circuit.source, libFingerprint());
+
+  // 2. compile
+  const r1csPath = join(dir, `${file.name}.r1cs`);
+  const wasmPath = join(dir, `${file.name}_js`, `${file.name}.wasm`);
+  let constraints = previous?.constraints ?? 0;
+  let compileMs = previous?.timings.compileMs;
+  if (opts.force || previous?.circuitHash !== circuitHash || !existsSync(r1csPath) || !existsSync(wasmPath)) {
+    const { result } = await step(log, `compile ${relative(PROJECT_ROOT, circuitPath)} (circom --O2)`, () =>
+      compileCircuit({ circuitPath, outDir: dir }),
+    );
+    constraints = result.constraints;
+    compileMs = result.compileMs;
+    ran.push("compile");
+  }
+  log.info(`  constraints: ${constraints}   public signals: ${circuit.publicSignals}`);
+
+  // 3. Groth16 setup
+  const power = requiredPower(constraints, circuit.publicSignals);
+  const ptau = await ensurePtau(power, log, { generate: opts.generatePtau });
+  if (ptau.development)
+    log.warn(
+      `using DEVELOPMENT powers of tau ${relative(PROJECT_ROOT, ptau.path)} (2^${ptau.power}): fine for tests, NOT secure`,
+    );
+  const zkeyPath = join(dir, `${file.name}.zkey`);
+  const vkPath = join(dir, "verification_key.json");
+  const setupKey = sha256(circuitHash, ptau.path, String(statSync(ptau.path).size));
+  let setupMs = previous?.timings.setupMs;
+  if (
+    opts.force ||
+    ran.includes("compile") ||
+    previous?.setupKey !== setupKey ||
+    !existsSync(zkeyPath) ||
+    !existsSync(vkPath)
+  ) {
+    ({ ms: setupMs } = await step(log, `groth16 setup (2^${ptau.power} ptau)`, async () => {
+      await groth16Setup(r1csPath, ptau.path, zkeyPath, log);
+      writeFileSync(vkPath, JSON.stringify(await exportVerificationKey(zkeyPath), null, 1));
+    }));
+    ran.push("setup");
+  }
+  const vk = JSON.parse(readFileSync(vkPath, "utf8")) as ModelArtifacts["vk"];
+  const vkHash = verificationKeyHash(vk);
+
+  // 4. Solidity verifier
+  const verifierContract = `${pascal(file.name)}Verifier`;
+  const verifierPath = join(VERIFIERS_DIR, `${verifierContract}.sol`);
+  let exportMs = previous?.timings.exportMs;
+  const verifierStale =
+    !existsSync(verifierPath) || !readFileSync(verifierPath, "utf8").includes(`vkHash ${vkHash}`);
+  if (opts.force || ran.includes("setup") || verifierStale) {
+    mkdirSync(VERIFIERS_DIR, { recursive: true });
+    ({ ms: exportMs } = await step(log, `export ${relative(PROJECT_ROOT, verifierPath)}`, () =>
+      exportVerifier(zkeyPath, verifierContract, verifierPath, [
+        "GENERATED by Sibyl (src/zk/setup.ts) with snarkjs. Do not edit: rebuild with",
+        `  npx hardhat sibyl:build --model ${relative(PROJECT_ROOT, modelPath)}`,
+        `model ${file.name}  modelHash ${hash}`,
+        `vkHash ${vkHash}`,
+      ]),
+    ));
+    ran.push("export");
+  }
+
+  const manifest: BuildManifest = {
+    name: file.name,
+    modelPath,
+    modelHash: hash,
+    vkHash,
+    fracBits: quantized.fracBits,
+    valueBits: quantized.valueBits,
+    inputLength: quantized.inputLength,
+    outputLength: quantized.outputLength,
+    classes: file.classes,
+    constraints,
+    publicSignals: circuit.publicSignals,
+    circuitPath,
+    circuitHash,
+    r1csPath,
+    wasmPath,
+    zkeyPath,
+    vkPath,
+    verifierContract,
+    verifierPath,
+    setupKey,
+    ptau: { path: ptau.path, power: ptau.power, development: ptau.development },
+    timings: { compileMs, setupMs, exportMs },
+  };
+  writeFileSync(join(dir, "quantized.json"), serializeQuantized(quantized));
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest, null, 1));
+  if (ran.length === 0) log.info(`  (all steps cached in ${relative(PROJECT_ROOT, dir)})`);
+  return { artifacts: loadArtifacts(file.name), ran, verifierChanged: ran.includes("export") };
+}
+
+function readManifest(dir: string): BuildManifest | undefined {
+  const p = join(dir, "manifest.json");
+  if (!existsSync(p)) return undefined;
+  try {
+    return JSON.parse(readFileSync(p, "utf8")) as BuildManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hash of every template in circuits/lib plus the compiler version, so a template edit invalidates the cache. */
+function libFingerprint(): string {
+  const files = readdirSync(CIRCUIT_LIB_DIR)
+    .filter((f) => f.endsWith(".circom"))
+    .sort();
+  const circomVersion = (require("circom2/package.json") as { version: string }).version;
+  return sha256(circomVersion, ...files.map((f) => f + readFileSync(join(CIRCUIT_LIB_DIR, f), "utf8")));
+}
+
+function sha256(...parts: string[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\0");
+  return h.digest("hex");
+}
+
+function writeIfChanged(path: string, text: string): void {
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+  writeFileSync(path, text);
+}
+
+function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]/)
+    .filter(Boolean)
+    .map((s) => s[0].toUpperCase() + s.slice(1))
+    .join("");
+}
+
+function describeLayers(types: string[]): string {
+  return types.join(" → ");
+}
