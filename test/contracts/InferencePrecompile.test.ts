@@ -29,12 +29,14 @@ import {
 } from "./fixtures";
 
 const HALF = 1n << BigInt(VALUE_BITS - 1);
+/** Constructor arguments that leave storage uninitialised, as hardhat_setCode does. */
+const UNINITIALISED = [ZeroAddress, ZeroAddress, 0n, 0n];
 
 describe("InferencePrecompile: the request state machine and bonds (MockVerifier: tests the state machine, not proofs)", function () {
   describe("installation", function () {
     it("places the same runtime code at 0x…F4 as a normal deployment leaves", async function () {
       const { precompile } = await loadFixture(sibylFixture);
-      const deployed = await hre.ethers.deployContract("InferencePrecompile");
+      const deployed = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
       const normal = await hre.ethers.provider.getCode(await deployed.getAddress());
       expect(await hre.ethers.provider.getCode(INFERENCE_ADDRESS)).to.equal(normal);
       expect(await precompile.getAddress()).to.equal(INFERENCE_ADDRESS);
@@ -56,7 +58,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("emits Initialized with the configuration", async function () {
       const [admin] = await hre.ethers.getSigners();
-      const fresh = await hre.ethers.deployContract("InferencePrecompile");
+      const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
       const registry = await hre.ethers.deployContract("ModelRegistry");
       await expect(fresh.initialize(admin.address, await registry.getAddress(), 5n, 7n))
         .to.emit(fresh, "Initialized")
@@ -72,7 +74,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("reverts initialize with a zero admin, a registry without code or a zero window", async function () {
       const [admin] = await hre.ethers.getSigners();
-      const fresh = await hre.ethers.deployContract("InferencePrecompile");
+      const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
       const registry = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
       for (const args of [
         [ZeroAddress, registry, 1n, 1n],
@@ -88,7 +90,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("refuses state-changing calls before initialize with Inference__NotInitialized", async function () {
       const [, , , user] = await hre.ethers.getSigners();
-      const fresh = await hre.ethers.deployContract("InferencePrecompile");
+      const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
       await expect(fresh.connect(user).registerNode({ value: MIN_BOND })).to.be.revertedWithCustomError(
         fresh,
         "Inference__NotInitialized",
