@@ -6,6 +6,7 @@ import { requestIdFrom } from "../client/client";
 import { type SibylStack, setUpStack, startNode } from "../chain/stack";
 import { type Logger, consoleLogger, prefixed } from "../log";
 import { quantizeInput } from "../model/quantize";
+import { loadModelFile } from "../model/schema";
 import { NodeTracker } from "../node/tracker";
 import { PROJECT_ROOT } from "../paths";
 import { releaseProverThreads } from "../zk/prover";
@@ -145,6 +146,11 @@ export async function runDemo(
   const a = iris.artifacts;
   log.info(
     `model iris: ${a.constraints} constraints, ${a.publicSignals} public signals, ptau 2^${a.ptau.power}${a.ptau.development ? " (development, NOT secure)" : ""}`,
+  );
+  const metrics = loadModelFile(a.modelPath).metrics ?? {};
+  const pct = (v: unknown) => (typeof v === "number" ? `${(v * 100).toFixed(1)}%` : "n/a");
+  log.info(
+    `accuracy on ${metrics.testSamples ?? "?"} held-out samples: float ${pct(metrics.floatTestAccuracy)}, quantized (what the circuit proves) ${pct(metrics.quantizedTestAccuracy)}`,
   );
   for (const t of timelines) {
     const limit = await (creditLine as Contract).creditLimit(t.borrower);
