@@ -105,7 +105,7 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
   const vkHash = verificationKeyHash(vk);
 
   // 4. Solidity verifier
-  const verifierContract = `${pascal(file.name)}Verifier`;
+  const verifierContract = verifierContractName(file.name);
   const verifierPath = join(VERIFIERS_DIR, `${verifierContract}.sol`);
   let exportMs = previous?.timings.exportMs;
   const verifierStale =
@@ -183,12 +183,12 @@ function writeIfChanged(path: string, text: string): void {
   writeFileSync(path, text);
 }
 
-function pascal(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]/)
-    .filter(Boolean)
-    .map((s) => s[0].toUpperCase() + s.slice(1))
-    .join("");
+/** iris → IrisVerifier, credit_risk → Credit_RiskVerifier: one-to-one, so two models never share a verifier file. */
+function verifierContractName(name: string): string {
+  return `${name
+    .split("_")
+    .map((part) => (part ? part[0].toUpperCase() + part.slice(1) : part))
+    .join("_")}Verifier`;
 }
 
 function describeLayers(types: string[]): string {

@@ -46,7 +46,8 @@ export interface ModelFile {
 
 export const DEFAULT_QUANTIZATION: QuantizationParams = { fracBits: 8, valueBits: 24 };
 
-const NAME_RE = /^[a-z][a-z0-9_-]{0,63}$/;
+/** Lower case, digits and underscores: it names files, a Circom template and a Solidity contract. */
+const NAME_RE = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** Reads and validates a model file; every problem names its JSON path. */
 export function loadModelFile(path: string): ModelFile {
@@ -76,7 +77,7 @@ export function parseModel(json: unknown, source = "model"): ModelFile {
   if (!isObject(json)) return fail("$", "expected a JSON object");
   if (json.format !== MODEL_FORMAT) fail("$.format", `expected "${MODEL_FORMAT}", got ${show(json.format)}`);
   if (typeof json.name !== "string" || !NAME_RE.test(json.name))
-    fail("$.name", `expected a lower-case identifier ([a-z][a-z0-9_-]*), got ${show(json.name)}`);
+    fail("$.name", `expected a lower-case identifier ([a-z][a-z0-9_]*), got ${show(json.name)}`);
   if (!isPosInt(json.inputLength))
     fail("$.inputLength", `expected a positive integer, got ${show(json.inputLength)}`);
   const inputLength = json.inputLength as number;

@@ -38,7 +38,9 @@ export function inSignedRange(v: bigint, bits: number): boolean {
 /** round(x) with halves away from zero, as an exact BigInt. */
 export function roundHalfAway(x: number): bigint {
   if (!Number.isFinite(x)) throw new FixedPointRangeError(`cannot quantize ${x}`);
-  const r = Math.sign(x) * Math.floor(Math.abs(x) + 0.5);
+  // Math.round rounds halves up and is exact for every double (unlike floor(|x| + 0.5),
+  // which rounds 0.49999999999999994 and 2^52 + 1 wrongly); on |x| that is half away from 0.
+  const r = Math.sign(x) * Math.round(Math.abs(x));
   return BigInt(r);
 }
 
