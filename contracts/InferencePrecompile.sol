@@ -194,7 +194,7 @@ contract InferencePrecompile is IInference {
         if (msg.value < config.fee) revert Inference__FeeTooLow(config.fee, msg.value);
         if (input.length != config.inputLength)
             revert Inference__WrongLength(config.inputLength, input.length);
-        uint256[] memory inWords = FixedPointPacking.pack(input, config.valueBits);
+        uint256[] memory inWords = FixedPointPacking.pack(input, config.inputBits, config.weightCommitment);
 
         uint256 nonce = _nonce;
         _nonce = nonce + 1;
@@ -456,7 +456,9 @@ contract InferencePrecompile is IInference {
             state == RequestState.Answered || state == RequestState.Settled || state == RequestState.Slashed;
     }
 
-    /// @dev `[uint256(requestId) >> 3, inPacked..., outPacked...]`, as docs/protocol.md fixes it.
+    /// @dev `[uint256(requestId) >> 3, inPacked..., (weightCommitment,) outPacked...]`, as
+    /// docs/protocol.md fixes it; the commitment of a private-weights model is stored as the
+    /// last "input" word at request time, so it is covered by `inWords`.
     function _publicSignals(
         bytes32 requestId,
         RequestRecord storage req

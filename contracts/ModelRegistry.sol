@@ -14,12 +14,15 @@ contract ModelRegistry is IModelRegistry {
     uint32 public constant MAX_LENGTH = 4096;
     /// @notice Widest signed value: keeps two values per field element and fits `int128`.
     uint8 public constant MAX_VALUE_BITS = 126;
+    /// @notice The BN254 scalar field: public signals (the weight commitment among them) live below it.
+    uint256 public constant SNARK_SCALAR_FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     // ─────────────────────────────── state ───────────────────────────────
 
-    /// @dev A `Model` takes six slots: `verifier`, `vkHash`, `modelHash`,
-    /// `inputLength | outputLength | fracBits | valueBits | fee`, `stake | settlementWindow`,
-    /// `owner | active | numPublicSignals | verifySelector`.
+    /// @dev A `Model` takes seven slots: `verifier`, `vkHash`, `modelHash`, `weightCommitment`,
+    /// `inputLength | outputLength | fracBits | valueBits | inputBits | fee`,
+    /// `stake | settlementWindow`, `owner | active | numPublicSignals | verifySelector`.
     mapping(bytes32 modelId => Model model) private _models;
 
     // ───────────────────────────── modifiers ─────────────────────────────
@@ -43,24 +46,30 @@ contract ModelRegistry is IModelRegistry {
             config.outputLength > MAX_LENGTH ||
             config.fracBits == 0 ||
             config.valueBits > MAX_VALUE_BITS ||
-            config.fracBits >= config.valueBits
+            config.fracBits >= config.valueBits ||
+            config.inputBits == 0 ||
+            config.inputBits > config.valueBits
         ) {
             revert Registry__InvalidShape(
                 config.inputLength,
                 config.outputLength,
                 config.fracBits,
-                config.valueBits
+                config.valueBits,
+                config.inputBits
             );
         }
+        if (config.weightCommitment >= SNARK_SCALAR_FIELD)
+            revert Registry__InvalidCommitment(config.weightCommitment);
         if (config.settlementWindow == 0) revert Registry__InvalidSettlementWindow();
 
         modelId = _modelId(config);
         if (_models[modelId].owner != address(0)) revert Registry__ModelExists(modelId);
 
-        // At most 1 + 2 * 2048 = 4097 signals (lengths ≤ 4096, at least two values per word).
+        // At most 1 + 2 * 2048 + 1 = 4098 signals (lengths ≤ 4096, at least two values per word).
         uint16 numPublicSignals = uint16(
             1 +
-                FixedPointPacking.wordCount(config.inputLength, config.valueBits) +
+                FixedPointPacking.wordCount(config.inputLength, config.inputBits) +
+                (config.weightCommitment == 0 ? 0 : 1) +
                 FixedPointPacking.wordCount(config.outputLength, config.valueBits)
         );
         _models[modelId] = Model({
@@ -103,10 +112,12 @@ contract ModelRegistry is IModelRegistry {
                 abi.encode(
                     config.vkHash,
                     config.modelHash,
+                    config.weightCommitment,
                     config.inputLength,
                     config.outputLength,
                     config.fracBits,
-                    config.valueBits
+                    config.valueBits,
+                    config.inputBits
                 )
             );
     }

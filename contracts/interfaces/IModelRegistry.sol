@@ -8,11 +8,15 @@ interface IModelRegistry {
     /// @notice What a model owner registers.
     /// @param verifier the snarkjs-exported Groth16 verifier of the model's circuit
     /// @param vkHash keccak256 of the verification key (see src/zk)
-    /// @param modelHash commitment to the quantized model (keccak256 of its canonical JSON)
+    /// @param modelHash keccak256 of the quantized model's canonical JSON (with public weights:
+    /// the weights themselves; with private weights: only the architecture and scales)
+    /// @param weightCommitment Poseidon commitment to private weights, a public signal of every
+    /// proof; 0 for a model with public weights (baked into its circuit)
     /// @param inputLength number of fixed-point inputs
     /// @param outputLength number of fixed-point outputs
     /// @param fracBits fixed-point scale: a real x is round(x * 2^fracBits)
-    /// @param valueBits every input and output is a signed valueBits-bit integer
+    /// @param valueBits every activation and output is a signed valueBits-bit integer
+    /// @param inputBits every input is a signed inputBits-bit integer (1 ≤ inputBits ≤ valueBits)
     /// @param fee wei a consumer pays per request (goes to the node on settlement)
     /// @param stake wei of node bond locked behind each unsettled answer
     /// @param settlementWindow seconds after the answer within which it must be settled
@@ -20,10 +24,12 @@ interface IModelRegistry {
         address verifier;
         bytes32 vkHash;
         bytes32 modelHash;
+        uint256 weightCommitment;
         uint32 inputLength;
         uint32 outputLength;
         uint8 fracBits;
         uint8 valueBits;
+        uint8 inputBits;
         uint128 fee;
         uint128 stake;
         uint64 settlementWindow;
@@ -50,7 +56,15 @@ interface IModelRegistry {
     /// @notice The verifier address has no code.
     error Registry__VerifierHasNoCode(address verifier);
     /// @notice A shape or scale parameter is out of the supported range.
-    error Registry__InvalidShape(uint32 inputLength, uint32 outputLength, uint8 fracBits, uint8 valueBits);
+    error Registry__InvalidShape(
+        uint32 inputLength,
+        uint32 outputLength,
+        uint8 fracBits,
+        uint8 valueBits,
+        uint8 inputBits
+    );
+    /// @notice The weight commitment is not a BN254 field element.
+    error Registry__InvalidCommitment(uint256 weightCommitment);
     /// @notice The settlement window is zero.
     error Registry__InvalidSettlementWindow();
     /// @notice Only the model's owner may do this.

@@ -35,9 +35,21 @@ library FixedPointPacking {
     /// @dev Reverts with `IInference.Inference__ValueOutOfRange(index, value, valueBits)` at the
     /// first value outside the signed range.
     function pack(int256[] calldata values, uint8 valueBits) internal pure returns (uint256[] memory words) {
+        return pack(values, valueBits, 0);
+    }
+
+    /// @notice Packs `values` as `pack(values, valueBits)` does, then appends `extraWord` as one
+    /// more word unless it is zero (the precompile stores a private-weights model's commitment
+    /// right after the input words, where the circuit expects it among the public signals).
+    function pack(
+        int256[] calldata values,
+        uint8 valueBits,
+        uint256 extraWord
+    ) internal pure returns (uint256[] memory words) {
         uint256 k = WORD_BITS / valueBits;
         uint256 n = values.length;
-        words = new uint256[]((n + k - 1) / k);
+        uint256 packed = (n + k - 1) / k;
+        words = new uint256[](extraWord == 0 ? packed : packed + 1);
         int256 half = int256(1) << (valueBits - 1);
         for (uint256 i; i < n; ++i) {
             int256 v = values[i];
@@ -48,6 +60,7 @@ library FixedPointPacking {
                 words[i / k] |= uint256(v + half) << (valueBits * (i % k));
             }
         }
+        if (extraWord != 0) words[packed] = extraWord;
     }
 
     /// @notice Unpacks `length` values from `words` (the inverse of `pack`).

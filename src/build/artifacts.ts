@@ -17,6 +17,10 @@ export interface BuildManifest {
   vkHash: string;
   fracBits: number;
   valueBits: number;
+  inputBits: number;
+  /** Poseidon commitment to private weights (decimal string); absent for public weights */
+  weightCommitment?: string;
+  weightVisibility: "public" | "private";
   inputLength: number;
   outputLength: number;
   classes?: string[];
@@ -81,6 +85,7 @@ function readQuantized(path: string): QuantizedModel {
       l.type === "dense"
         ? {
             type: "dense",
+            weightFracBits: l.weightFracBits,
             weights: l.weights.map((r) => r.map((v) => BigInt(v))),
             bias: l.bias.map((v) => BigInt(v)),
           }

@@ -130,6 +130,8 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
     vkHash,
     fracBits: quantized.fracBits,
     valueBits: quantized.valueBits,
+    inputBits: quantized.inputBits,
+    weightVisibility: quantized.weights,
     inputLength: quantized.inputLength,
     outputLength: quantized.outputLength,
     classes: file.classes,

@@ -8,14 +8,14 @@ import { pack, requestBinding } from "./packing";
  * will recompute (docs/protocol.md) and the private input vector.
  */
 export function circuitInputFor(
-  model: Pick<QuantizedModel, "valueBits">,
+  model: Pick<QuantizedModel, "valueBits" | "inputBits">,
   requestId: string | bigint,
   input: readonly bigint[],
   output: readonly bigint[],
 ): CircuitInput {
   return {
     requestBinding: requestBinding(requestId).toString(),
-    inPacked: pack(input, model.valueBits).map(String),
+    inPacked: pack(input, model.inputBits).map(String),
     outPacked: pack(output, model.valueBits).map(String),
     x: input.map((v) => toField(v).toString()),
   };
@@ -23,10 +23,10 @@ export function circuitInputFor(
 
 /** The public signals in circuit order, as the precompile's `publicSignalsOf` returns them. */
 export function publicSignalsFor(
-  model: Pick<QuantizedModel, "valueBits">,
+  model: Pick<QuantizedModel, "valueBits" | "inputBits">,
   requestId: string | bigint,
   input: readonly bigint[],
   output: readonly bigint[],
 ): bigint[] {
-  return [requestBinding(requestId), ...pack(input, model.valueBits), ...pack(output, model.valueBits)];
+  return [requestBinding(requestId), ...pack(input, model.inputBits), ...pack(output, model.valueBits)];
 }

@@ -11,32 +11,28 @@ import {
 import { outputLength, type ModelFile, type QuantizationParams } from "./schema";
 
 /**
- * Quantizer: float model → fixed-point integers. Weights at scale 2^f, biases at 2^(2f)
- * (the scale of a product), rounding half away from zero (docs/protocol.md).
+ * Quantizer: float model → fixed-point integers (docs/protocol.md). Activations are at
+ * scale 2^fracBits. Each dense layer takes the finest weight scale 2^wf (wf ≤ fracBits)
+ * at which all its weights fit in signed weightBits bits; its biases are at 2^(fracBits+wf),
+ * the scale of a product, and it rescales by 2^wf. Rounding is half away from zero.
  */
 export function quantizeModel(
   model: ModelFile,
   params: QuantizationParams = model.quantization,
 ): QuantizedModel {
   const { fracBits, valueBits } = params;
-  const scale = 2 ** fracBits;
+  const weights = params.weights ?? "public";
+  const weightBits = params.weightBits ?? (weights === "private" ? Math.min(8, valueBits) : valueBits);
+  const inputBits = params.inputBits ?? valueBits;
   const layers: QLayer[] = model.layers.map((layer, li) => {
     if (layer.type !== "dense") return { type: layer.type };
-    const weights = layer.weights.map((row, o) =>
-      row.map((w, i) => {
-        const q = roundHalfAway(w * scale);
-        if (!inSignedRange(q, valueBits)) {
-          const { max } = signedRange(valueBits);
-          throw new FixedPointRangeError(
-            `weight layers[${li}].weights[${o}][${i}] = ${w} quantizes to ${q}, beyond ±${max} (signed ${valueBits} bits)`,
-            "choose a smaller fracBits or a larger valueBits",
-          );
-        }
-        return q;
-      }),
-    );
-    const bias = layer.bias.map((b) => roundHalfAway(b * scale * scale));
-    return { type: "dense", weights, bias };
+    const wf = weightFracBitsFor(layer.weights, fracBits, weightBits, li);
+    return {
+      type: "dense",
+      weightFracBits: wf,
+      weights: layer.weights.map((row) => row.map((w) => roundHalfAway(w * 2 ** wf))),
+      bias: layer.bias.map((b) => roundHalfAway(b * 2 ** (fracBits + wf))),
+    };
   });
   return {
     name: model.name,
@@ -44,20 +40,40 @@ export function quantizeModel(
     outputLength: outputLength(model),
     fracBits,
     valueBits,
+    inputBits,
+    weightBits,
+    weights,
     layers,
   };
 }
 
+/** The largest wf ≤ fracBits at which every weight of a layer fits signed weightBits bits. */
+function weightFracBitsFor(weights: number[][], fracBits: number, weightBits: number, li: number): number {
+  const misfit = (wf: number): [number, number] | undefined => {
+    for (let o = 0; o < weights.length; o++)
+      for (let i = 0; i < weights[o].length; i++)
+        if (!inSignedRange(roundHalfAway(weights[o][i] * 2 ** wf), weightBits)) return [o, i];
+    return undefined;
+  };
+  for (let wf = fracBits; wf >= 1; wf--) if (!misfit(wf)) return wf;
+  const [o, i] = misfit(1)!;
+  const { max } = signedRange(weightBits);
+  throw new FixedPointRangeError(
+    `weight layers[${li}].weights[${o}][${i}] = ${weights[o][i]} does not fit in signed ${weightBits} bits even at scale 2^1 (±${max})`,
+    "raise quantization.weightBits (or valueBits), or retrain with weight decay",
+  );
+}
+
 /** Real-valued input → fixed-point integers, range-checked. */
 export function quantizeInput(
-  model: Pick<QuantizedModel, "fracBits" | "valueBits">,
+  model: Pick<QuantizedModel, "fracBits" | "inputBits">,
   x: readonly number[],
 ): bigint[] {
   return x.map((v, i) => {
     const q = roundHalfAway(v * 2 ** model.fracBits);
-    if (!inSignedRange(q, model.valueBits))
+    if (!inSignedRange(q, model.inputBits))
       throw new FixedPointRangeError(
-        `input[${i}] = ${v} quantizes to ${q}, outside the signed ${model.valueBits}-bit range`,
+        `input[${i}] = ${v} quantizes to ${q}, outside the signed ${model.inputBits}-bit range`,
       );
     return q;
   });
@@ -77,15 +93,29 @@ export function canonicalModelJson(model: QuantizedModel): string {
     outputLength: model.outputLength,
     fracBits: model.fracBits,
     valueBits: model.valueBits,
+    inputBits: model.inputBits,
+    weightBits: model.weightBits,
+    weights: model.weights,
+    // Private weights stay out of the hash (the registered Poseidon commitment binds them).
     layers: model.layers.map((l) =>
-      l.type === "dense"
-        ? { type: l.type, weights: l.weights.map((r) => r.map(String)), bias: l.bias.map(String) }
-        : { type: l.type },
+      l.type !== "dense"
+        ? { type: l.type }
+        : model.weights === "private"
+          ? { type: l.type, weightFracBits: l.weightFracBits, in: l.weights[0].length, out: l.weights.length }
+          : {
+              type: l.type,
+              weightFracBits: l.weightFracBits,
+              weights: l.weights.map((r) => r.map(String)),
+              bias: l.bias.map(String),
+            },
     ),
   });
 }
 
-/** The model commitment registered on-chain (public weights): keccak256 of the canonical JSON. */
+/**
+ * The model hash registered on-chain: keccak256 of the canonical JSON — with public weights a
+ * commitment to the weights themselves, with private weights to the architecture and scales.
+ */
 export function modelHash(model: QuantizedModel): string {
   return keccak256(toUtf8Bytes(canonicalModelJson(model)));
 }

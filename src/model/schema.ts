@@ -23,11 +23,22 @@ export interface ArgmaxLayer {
 }
 export type Layer = DenseLayer | ReluLayer | ArgmaxLayer;
 
+export type WeightVisibility = "public" | "private";
+
 export interface QuantizationParams {
   /** a real x is the integer round(x * 2^fracBits) */
   fracBits: number;
-  /** every input and activation is a signed valueBits-bit integer */
+  /** every activation and output is a signed valueBits-bit integer */
   valueBits: number;
+  /** every input is a signed inputBits-bit integer (default: valueBits); small inputs pack densely on-chain */
+  inputBits?: number;
+  /**
+   * every quantized weight is a signed weightBits-bit integer (default: valueBits for public
+   * weights, 8 for private ones); each dense layer picks the finest weight scale that fits
+   */
+  weightBits?: number;
+  /** public: weights are circuit constants; private: a Poseidon commitment is registered instead */
+  weights?: WeightVisibility;
 }
 
 export interface ModelFile {
@@ -92,6 +103,17 @@ export function parseModel(json: unknown, source = "model"): ModelFile {
     (q.valueBits as number) <= (q.fracBits as number)
   )
     fail("$.quantization.valueBits", `expected an integer in fracBits+1..64, got ${show(q.valueBits)}`);
+  const optionalBits = (key: "inputBits" | "weightBits"): number | undefined => {
+    const v = q[key];
+    if (v === undefined) return undefined;
+    if (!isPosInt(v) || (v as number) < 2 || (v as number) > (q.valueBits as number))
+      fail(`$.quantization.${key}`, `expected an integer in 2..valueBits, got ${show(v)}`);
+    return v as number;
+  };
+  const inputBits = optionalBits("inputBits");
+  const weightBits = optionalBits("weightBits");
+  if (q.weights !== undefined && q.weights !== "public" && q.weights !== "private")
+    fail("$.quantization.weights", `expected "public" or "private", got ${show(q.weights)}`);
 
   if (!Array.isArray(json.layers) || json.layers.length === 0)
     return fail("$.layers", "expected a non-empty array");
@@ -161,7 +183,13 @@ export function parseModel(json: unknown, source = "model"): ModelFile {
     inputLength,
     inputNames: json.inputNames as string[] | undefined,
     classes: json.classes as string[] | undefined,
-    quantization: { fracBits: q.fracBits as number, valueBits: q.valueBits as number },
+    quantization: {
+      fracBits: q.fracBits as number,
+      valueBits: q.valueBits as number,
+      ...(inputBits === undefined ? {} : { inputBits }),
+      ...(weightBits === undefined ? {} : { weightBits }),
+      ...(q.weights === undefined ? {} : { weights: q.weights as WeightVisibility }),
+    },
     layers,
     metrics: isObject(json.metrics) ? (json.metrics as Record<string, number | string>) : undefined,
   };

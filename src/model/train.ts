@@ -2,8 +2,8 @@ import type { DenseLayer, Layer } from "./schema";
 
 /**
  * A small, deterministic MLP trainer (dense + ReLU, softmax cross-entropy, Adam) for the
- * example models. It standardizes features while training and folds the standardization
- * into the first layer, so the trained model takes raw feature values.
+ * example models. By default it standardizes features while training and folds the
+ * standardization into the first layer, so the trained model takes raw feature values.
  */
 
 export interface TrainOptions {
@@ -12,6 +12,13 @@ export interface TrainOptions {
   learningRate: number;
   batchSize: number;
   seed: number;
+  /**
+   * Standardize each feature to mean 0, variance 1 while training (default true). Turn it
+   * off for features that already share one scale, such as pixels in [0, 1]: folding
+   * x / σ into the first layer turns the weights of a (near-)constant feature into huge
+   * numbers that no longer fit the fixed-point range.
+   */
+  standardize?: boolean;
   /** called once per `logEvery` epochs with the training loss */
   onEpoch?: (epoch: number, loss: number) => void;
   logEvery?: number;
@@ -50,11 +57,12 @@ interface Param {
 export function trainClassifier(xs: number[][], ys: number[], classes: number, opts: TrainOptions): Layer[] {
   const rand = prng(opts.seed);
   const n = xs[0].length;
+  const standardize = opts.standardize ?? true;
   const mean = Array.from({ length: n }, (_, j) => xs.reduce((s, x) => s + x[j], 0) / xs.length);
   const std = Array.from({ length: n }, (_, j) =>
     Math.max(1e-6, Math.sqrt(xs.reduce((s, x) => s + (x[j] - mean[j]) ** 2, 0) / xs.length)),
   );
-  const norm = xs.map((x) => x.map((v, j) => (v - mean[j]) / std[j]));
+  const norm = standardize ? xs.map((x) => x.map((v, j) => (v - mean[j]) / std[j])) : xs;
 
   const widths = [n, ...opts.hidden, classes];
   const params: Param[] = [];
@@ -141,7 +149,7 @@ export function trainClassifier(xs: number[][], ys: number[], classes: number, o
   const layers: Layer[] = [];
   params.forEach((p, l) => {
     const dense: DenseLayer =
-      l === 0
+      l === 0 && standardize
         ? { type: "dense", weights: foldedW, bias: foldedB }
         : { type: "dense", weights: p.w, bias: p.b };
     layers.push(dense);

@@ -297,7 +297,7 @@ export class InferenceNode extends EventEmitter {
       if (!model) continue;
       this.seen.add(requestId);
       const q = model.artifacts.quantized;
-      const input = unpack([...req.inPacked], q.inputLength, q.valueBits);
+      const input = unpack([...req.inPacked], q.inputLength, q.inputBits);
       const output = [...(await this.precompile.outputOf(requestId))];
       this.log.info(`[${short(requestId)}] recovered an unsettled answer; proving`);
       this.enqueueProof({ requestId, model, input, output });

@@ -8,9 +8,11 @@ import { FixedPointRangeError, InputShapeError } from "../errors";
 
 export interface QDense {
   type: "dense";
-  /** weights[out][in] at scale 2^fracBits */
+  /** the layer's weight scale: weights are at 2^weightFracBits, and the layer rescales by it */
+  weightFracBits: number;
+  /** weights[out][in] at scale 2^weightFracBits */
   weights: bigint[][];
-  /** bias[out] at scale 2^(2·fracBits) */
+  /** bias[out] at scale 2^(fracBits + weightFracBits), the scale of a product */
   bias: bigint[];
 }
 export type QLayer = QDense | { type: "relu" } | { type: "argmax" };
@@ -21,6 +23,11 @@ export interface QuantizedModel {
   outputLength: number;
   fracBits: number;
   valueBits: number;
+  /** inputs are signed inputBits-bit integers (≤ valueBits) */
+  inputBits: number;
+  /** quantized weights are signed weightBits-bit integers */
+  weightBits: number;
+  weights: "public" | "private";
   layers: QLayer[];
 }
 
@@ -58,10 +65,10 @@ export function checkInput(model: QuantizedModel, input: readonly bigint[]): voi
     );
   input.forEach((v, i) => {
     if (typeof v !== "bigint") throw new InputShapeError(`input[${i}] is not an integer (got ${String(v)})`);
-    if (!inSignedRange(v, model.valueBits)) {
-      const { min, max } = signedRange(model.valueBits);
+    if (!inSignedRange(v, model.inputBits)) {
+      const { min, max } = signedRange(model.inputBits);
       throw new FixedPointRangeError(
-        `input[${i}] = ${v} is outside the signed ${model.valueBits}-bit range [${min}, ${max}]`,
+        `input[${i}] = ${v} is outside the signed ${model.inputBits}-bit range [${min}, ${max}]`,
         `inputs are fixed-point at scale 2^${model.fracBits}; scale the real value by ${2 ** model.fracBits}`,
       );
     }
@@ -85,7 +92,7 @@ export function runQuantized(model: QuantizedModel, input: readonly bigint[]): R
         x = layer.weights.map((row, o) => {
           let acc = layer.bias[o];
           for (let i = 0; i < row.length; i++) acc += row[i] * x[i];
-          const y = rescale(acc, model.fracBits);
+          const y = rescale(acc, layer.weightFracBits);
           if (!inSignedRange(y, model.valueBits))
             throw new FixedPointRangeError(
               `activation overflow in layer ${li} (dense), neuron ${o}: ${y} does not fit in signed ${model.valueBits} bits`,

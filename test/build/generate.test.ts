@@ -129,9 +129,13 @@ describe("circuit/generate: generateCircuit", function () {
       outputLength: 21,
       fracBits: 8,
       valueBits: 24,
+      inputBits: 24,
+      weightBits: 24,
+      weights: "public",
       layers: [
         {
           type: "dense",
+          weightFracBits: 8,
           weights: Array.from({ length: 21 }, () => new Array<bigint>(12).fill(1n)),
           bias: new Array<bigint>(21).fill(0n),
         },

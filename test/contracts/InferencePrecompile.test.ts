@@ -716,6 +716,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         inputLength: 25,
         outputLength: 11,
         valueBits: 16,
+        inputBits: 16,
       });
       await (await registry.register(config, "wide")).wait();
       const modelId = await registry.modelIdOf(config);
@@ -732,6 +733,37 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       expect(await precompile.publicSignalsOf(id)).to.deep.equal(signals);
       expect((await registry.getModel(modelId)).numPublicSignals).to.equal(BigInt(signals.length));
       await expect(precompile.settle(id, [...PROOF])).to.emit(precompile, "InferenceSettled");
+    });
+
+    it("packs inputs with inputBits and puts a private model's weight commitment between input and output", async function () {
+      const { precompile, registry, verifier, node, user } = await loadFixture(sibylFixture);
+      const commitment = 0xc0ffeen;
+      const config = modelConfig(await verifier.getAddress(), { inputBits: 8, weightCommitment: commitment });
+      await (await registry.register(config, "private")).wait();
+      const modelId = await registry.modelIdOf(config);
+      const request = (input: bigint[]) =>
+        precompile.connect(user).request(modelId, input, Mode.ZK, 0, { value: FEE });
+      await expect(request([127n, -128n, 0n, 128n]))
+        .to.be.revertedWithCustomError(precompile, "Inference__ValueOutOfRange")
+        .withArgs(3, 128, 8);
+      await expect(request([-129n, 0n, 0n, 0n]))
+        .to.be.revertedWithCustomError(precompile, "Inference__ValueOutOfRange")
+        .withArgs(0, -129, 8);
+      const input = [127n, -128n, 0n, 5n];
+      const id = await requestIdOf(precompile, request(input));
+      await (await precompile.connect(node).answer(id, OUTPUT)).wait();
+      const signals = [
+        BigInt(id) >> 3n,
+        ...packReference(input, 8),
+        commitment,
+        ...packReference(OUTPUT, VALUE_BITS),
+      ];
+      expect(await precompile.publicSignalsOf(id)).to.deep.equal(signals);
+      expect((await registry.getModel(modelId)).numPublicSignals).to.equal(BigInt(signals.length));
+      expect(await precompile.outputOf(id)).to.deep.equal(OUTPUT);
+      await expect(precompile.settle(id, [...PROOF]))
+        .to.emit(precompile, "InferenceSettled")
+        .withArgs(id, node.address, (await hre.ethers.getSigners())[0].address, true);
     });
   });
 });

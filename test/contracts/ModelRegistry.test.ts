@@ -55,6 +55,7 @@ describe("ModelRegistry", function () {
         inputLength,
         outputLength,
         valueBits,
+        inputBits: valueBits,
         fracBits: 1,
       });
       await (await registry.register(config, "shape")).wait();
@@ -88,16 +89,44 @@ describe("ModelRegistry", function () {
     ["an output over 4096", { outputLength: 4097 }],
     ["zero fracBits", { fracBits: 0 }],
     ["valueBits over 126", { valueBits: 127, fracBits: 8 }],
-    ["fracBits equal to valueBits", { fracBits: 16, valueBits: 16 }],
+    ["fracBits equal to valueBits", { fracBits: 16, valueBits: 16, inputBits: 16 }],
+    ["zero inputBits", { inputBits: 0 }],
+    ["inputBits above valueBits", { inputBits: 25, valueBits: 24 }],
   ] as const) {
     it(`reverts ${why} with Registry__InvalidShape`, async function () {
       const { registry, config } = await loadFixture(registryFixture);
       const bad = { ...config, ...shape };
       await expect(registry.register(bad, "x"))
         .to.be.revertedWithCustomError(registry, "Registry__InvalidShape")
-        .withArgs(bad.inputLength, bad.outputLength, bad.fracBits, bad.valueBits);
+        .withArgs(bad.inputLength, bad.outputLength, bad.fracBits, bad.valueBits, bad.inputBits);
     });
   }
+
+  it("reverts a weight commitment outside the BN254 field with Registry__InvalidCommitment", async function () {
+    const { registry, config } = await loadFixture(registryFixture);
+    const field = await registry.SNARK_SCALAR_FIELD();
+    await expect(registry.register({ ...config, weightCommitment: field }, "x"))
+      .to.be.revertedWithCustomError(registry, "Registry__InvalidCommitment")
+      .withArgs(field);
+  });
+
+  it("counts the weight commitment and packs inputs with inputBits", async function () {
+    const { registry, config } = await loadFixture(registryFixture);
+    // 30 inputs of 8 bits: 31 per word → 1 word; 3 outputs of 24 bits → 1 word; + binding + commitment
+    const privateModel = { ...config, inputLength: 30, inputBits: 8, weightCommitment: 12345n };
+    await (await registry.register(privateModel, "private")).wait();
+    const model = await registry.getModel(modelIdReference(privateModel));
+    expect(model.numPublicSignals).to.equal(4n);
+    expect(model.verifySelector).to.equal(
+      hre.ethers.id("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[4])").slice(0, 10),
+    );
+    // the commitment and inputBits are part of the id
+    expect(modelIdReference(privateModel)).to.not.equal(
+      modelIdReference({ ...privateModel, weightCommitment: 1n }),
+    );
+    expect(modelIdReference(privateModel)).to.not.equal(modelIdReference({ ...privateModel, inputBits: 9 }));
+    expect(await registry.modelIdOf(privateModel)).to.equal(modelIdReference(privateModel));
+  });
 
   it("reverts a zero settlement window with Registry__InvalidSettlementWindow", async function () {
     const { registry, config } = await loadFixture(registryFixture);

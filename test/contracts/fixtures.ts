@@ -53,12 +53,21 @@ export function packReference(values: readonly bigint[], valueBits: number): big
   return words;
 }
 
-/** The id a registry derives: keccak256(abi.encode(vkHash, modelHash, in, out, fracBits, valueBits)). */
+/** The id a registry derives: keccak256(abi.encode(vkHash, modelHash, commitment, in, out, fracBits, valueBits, inputBits)). */
 export function modelIdReference(c: IModelRegistry.ModelConfigStruct): string {
   return keccak256(
     AbiCoder.defaultAbiCoder().encode(
-      ["bytes32", "bytes32", "uint32", "uint32", "uint8", "uint8"],
-      [c.vkHash, c.modelHash, c.inputLength, c.outputLength, c.fracBits, c.valueBits],
+      ["bytes32", "bytes32", "uint256", "uint32", "uint32", "uint8", "uint8", "uint8"],
+      [
+        c.vkHash,
+        c.modelHash,
+        c.weightCommitment,
+        c.inputLength,
+        c.outputLength,
+        c.fracBits,
+        c.valueBits,
+        c.inputBits,
+      ],
     ),
   );
 }
@@ -71,10 +80,12 @@ export function modelConfig(
     verifier,
     vkHash: keccak256("0x01"),
     modelHash: keccak256("0x02"),
+    weightCommitment: 0n,
     inputLength: INPUT_LENGTH,
     outputLength: OUTPUT_LENGTH,
     fracBits: FRAC_BITS,
     valueBits: VALUE_BITS,
+    inputBits: VALUE_BITS,
     fee: FEE,
     stake: STAKE,
     settlementWindow: SETTLEMENT_WINDOW,

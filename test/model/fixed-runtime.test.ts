@@ -26,9 +26,13 @@ const HAND: QuantizedModel = {
   outputLength: 1,
   fracBits: 2,
   valueBits: 8,
+  inputBits: 8,
+  weightBits: 8,
+  weights: "public",
   layers: [
     {
       type: "dense",
+      weightFracBits: 2,
       weights: [
         [4n, -8n, 2n],
         [-4n, 0n, 6n],
@@ -39,6 +43,7 @@ const HAND: QuantizedModel = {
     { type: "relu" },
     {
       type: "dense",
+      weightFracBits: 2,
       weights: [
         [2n, 4n, -4n],
         [0n, 8n, -8n],
@@ -58,7 +63,10 @@ function identity(bias: bigint): QuantizedModel {
     outputLength: 1,
     fracBits: 2,
     valueBits: 8,
-    layers: [{ type: "dense", weights: [[4n]], bias: [bias] }],
+    inputBits: 8,
+    weightBits: 8,
+    weights: "public",
+    layers: [{ type: "dense", weightFracBits: 2, weights: [[4n]], bias: [bias] }],
   };
 }
 
@@ -199,13 +207,13 @@ describe("runtime/fixed: checkInput", function () {
 
   for (const b of [8, 24]) {
     const half = 1n << BigInt(b - 1);
-    const model: QuantizedModel = { ...HAND, valueBits: b };
+    const model: QuantizedModel = { ...HAND, valueBits: b, inputBits: b };
 
-    it(`accepts the boundaries −2^${b - 1} and 2^${b - 1}−1 at valueBits ${b}`, function () {
+    it(`accepts the boundaries −2^${b - 1} and 2^${b - 1}−1 at inputBits ${b}`, function () {
       expect(() => checkInput(model, [-half, half - 1n, 0n])).to.not.throw();
     });
 
-    it(`refuses −2^${b - 1}−1 and 2^${b - 1} at valueBits ${b}, naming the index and the range`, function () {
+    it(`refuses −2^${b - 1}−1 and 2^${b - 1} at inputBits ${b}, naming the index and the range`, function () {
       const range = `[${-half}, ${half - 1n}]`;
       expect(() => checkInput(model, [0n, -half - 1n, 0n])).to.throw(
         FixedPointRangeError,

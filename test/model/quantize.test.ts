@@ -84,31 +84,41 @@ describe("model/quantize: quantizeModel", function () {
     expect(dense(q, 0).weights[0]).to.deep.equal([127n, -128n]);
   });
 
-  it("refuses a weight that quantizes beyond valueBits, naming it", function () {
+  it("lowers a layer's weight scale until its weights fit, and scales its biases to match", function () {
+    // 8 · 2^4 = 128 does not fit 8 signed bits; 8 · 2^3 = 64 does
+    const q = quantizeModel(
+      floatModel([
+        [0, 0],
+        [8, 0.0625],
+      ]),
+    );
+    expect(dense(q, 0).weightFracBits).to.equal(3);
+    expect(dense(q, 0).weights).to.deep.equal([
+      [0n, 0n],
+      [64n, 1n],
+    ]);
+    // biases at 2^(4+3) = 128: 0.5 → 64, −0.001953125 → −0.25 → 0
+    expect(dense(q, 0).bias).to.deep.equal([64n, 0n]);
+    expect(dense(q, 2).weightFracBits).to.equal(4);
+  });
+
+  it("refuses a weight that does not fit even at scale 2^1, naming it", function () {
     expect(() =>
       quantizeModel(
         floatModel([
           [0, 0],
-          [8, 0],
+          [-64, 64],
         ]),
       ),
     ).to.throw(
       FixedPointRangeError,
-      "weight layers[0].weights[1][0] = 8 quantizes to 128, beyond ±127 (signed 8 bits)",
+      "weight layers[0].weights[1][1] = 64 does not fit in signed 8 bits even at scale 2^1 (±127)",
     );
-    expect(() =>
-      quantizeModel(
-        floatModel([
-          [0, -8.03125],
-          [0, 0],
-        ]),
-      ),
-    ).to.throw(FixedPointRangeError, "weight layers[0].weights[0][1] = -8.03125 quantizes to -129");
   });
 });
 
 describe("model/quantize: quantizeInput and dequantize", function () {
-  const params = { fracBits: 4, valueBits: 8 };
+  const params = { fracBits: 4, valueBits: 8, inputBits: 8 };
 
   it("rounds real inputs to fixed point", function () {
     expect(quantizeInput(params, [1, -0.03125, 0.0625, 7.9375, -8])).to.deep.equal([
@@ -149,6 +159,7 @@ describe("model/quantize: modelHash and canonicalModelJson", function () {
     expect(json.format).to.equal("sibyl-quantized/1");
     expect(json.layers[0]).to.deep.equal({
       type: "dense",
+      weightFracBits: 4,
       weights: [
         ["8", "-4"],
         ["17", "-1"],
