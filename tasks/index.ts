@@ -3,6 +3,8 @@ import { HardhatPluginError } from "hardhat/plugins";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 import { SibylError } from "../src/errors";
+import type { OnnxImportOptions } from "../src/model/onnx";
+import type { WeightVisibility } from "../src/model/schema";
 
 /**
  * Sibyl's Hardhat tasks. Each one is a thin wrapper over the library in src/; run
@@ -27,18 +29,53 @@ function action<A>(fn: (args: A, hre: HardhatRuntimeEnvironment) => Promise<void
   };
 }
 
+/** The ONNX import options shared by sibyl:build and sibyl:import. */
+const IMPORT_HELP = {
+  name: "ONNX import: model name (default: the file name, sanitized)",
+  fracBits: "ONNX import: fraction bits of the fixed point (default 8)",
+  valueBits: "ONNX import: bits of every activation (default 24)",
+  inputBits: "ONNX import: bits of every input (default: valueBits)",
+  weights: "ONNX import: public or private weights (default public)",
+};
+interface ImportArgs {
+  name?: string;
+  fracBits?: number;
+  valueBits?: number;
+  inputBits?: number;
+  weights?: string;
+}
+function importOptionsOf(args: ImportArgs): OnnxImportOptions | undefined {
+  const { name, fracBits, valueBits, inputBits, weights } = args;
+  if ([name, fracBits, valueBits, inputBits, weights].every((v) => v === undefined)) return undefined;
+  return {
+    name,
+    quantization: { fracBits, valueBits, inputBits, weights: weights as WeightVisibility | undefined },
+  };
+}
+
 task("sibyl:build", "Builds a model: quantize → generate circuit → compile → Groth16 setup → export verifier")
-  .addParam("model", "path to the model file (sibyl-model/1 JSON)", undefined, types.inputFile)
+  .addParam(
+    "model",
+    "path to the model file (sibyl-model/1 JSON, or .onnx to import)",
+    undefined,
+    types.inputFile,
+  )
   .addFlag("force", "rebuild every step, ignoring the cache")
   .addFlag("noPtauGeneration", "fail instead of generating a development ptau when none fits")
+  .addOptionalParam("name", IMPORT_HELP.name)
+  .addOptionalParam("fracBits", IMPORT_HELP.fracBits, undefined, types.int)
+  .addOptionalParam("valueBits", IMPORT_HELP.valueBits, undefined, types.int)
+  .addOptionalParam("inputBits", IMPORT_HELP.inputBits, undefined, types.int)
+  .addOptionalParam("weights", IMPORT_HELP.weights)
   .setAction(
-    action(async (args: { model: string; force: boolean; noPtauGeneration: boolean }, hre) => {
+    action(async (args: { model: string; force: boolean; noPtauGeneration: boolean } & ImportArgs, hre) => {
       const { buildModel } = await import("../src/build/buildModel");
       const { consoleLogger } = await import("../src/log");
       const report = await buildModel(args.model, {
         log: consoleLogger,
         force: args.force,
         generatePtau: !args.noPtauGeneration,
+        import: importOptionsOf(args),
       });
       // the new verifier joins the project's contracts
       if (report.verifierChanged) await hre.run("compile", { quiet: true });
@@ -49,6 +86,28 @@ task("sibyl:build", "Builds a model: quantize → generate circuit → compile �
       console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
       console.log(`  vkHash    ${a.vkHash}\n  modelHash ${a.modelHash}`);
     }),
+  );
+
+task("sibyl:import", "Converts an ONNX model (an MLP) to a sibyl-model/1 file, without building it")
+  .addParam("onnx", "path to the .onnx file", undefined, types.inputFile)
+  .addParam("out", "where to write the model file (JSON)")
+  .addOptionalParam("name", IMPORT_HELP.name)
+  .addOptionalParam("fracBits", IMPORT_HELP.fracBits, undefined, types.int)
+  .addOptionalParam("valueBits", IMPORT_HELP.valueBits, undefined, types.int)
+  .addOptionalParam("inputBits", IMPORT_HELP.inputBits, undefined, types.int)
+  .addOptionalParam("weights", IMPORT_HELP.weights)
+  .setAction(
+    action(
+      async (args: { onnx: string; out: string } & ImportArgs) => {
+        const { convertOnnx } = await import("../src/model/load");
+        const model = convertOnnx(args.onnx, args.out, importOptionsOf(args));
+        const layers = model.layers.map((l) => (l.type === "dense" ? `dense ${l.weights.length}` : l.type));
+        console.log(
+          `wrote ${args.out}: model ${model.name}, ${model.inputLength} inputs → ${layers.join(" → ")}`,
+        );
+      },
+      { compile: false },
+    ),
   );
 
 task("sibyl:ptau", "Generates an INSECURE development powers-of-tau file into the build cache")
@@ -144,6 +203,31 @@ task("sibyl:infer", "Sends one inference request from the CLI and waits for its 
       const { inferFromCli } = await import("../src/client/cli");
       await inferFromCli(hre, { ...args, timeoutMs: args.timeout * 1000 });
     }),
+  );
+
+task("sibyl:accuracy", "Accuracy report: float model vs quantized runtime vs circuit (vs on-chain decoding)")
+  .addParam("model", "path to the model file", undefined, types.inputFile)
+  .addParam("data", "data set: iris or mnist")
+  .addOptionalParam("split", "test (the held-out split recorded in the model) or all", "test")
+  .addFlag("noCircuit", "skip the witness check (float vs quantized only; no build needed)")
+  .addOptionalParam(
+    "onchain",
+    "also decode this many outputs through the precompile (in-process network)",
+    0,
+    types.int,
+  )
+  .setAction(
+    action(
+      async (
+        args: { model: string; data: string; split: string; noCircuit: boolean; onchain: number },
+        hre,
+      ) => {
+        if (args.split !== "test" && args.split !== "all")
+          throw new SibylError(`--split must be test or all, got ${args.split}`);
+        const { runAccuracyReport } = await import("../src/reports/accuracy");
+        await runAccuracyReport(hre, { ...args, split: args.split, circuit: !args.noCircuit });
+      },
+    ),
   );
 
 task("sibyl:demo", "The end-to-end demo on the in-process Hardhat network")

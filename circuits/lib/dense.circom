@@ -24,3 +24,32 @@ template Dense(nIn, nOut, W, B) {
         out[o] <== acc;
     }
 }
+
+// DensePrivate(nIn, nOut): an affine layer whose weights and biases are private signals.
+//
+// Proves:  out[o] = Σ_i w[o][i]·in[i] + b[o] (exactly, in the field).
+// Assumes: the caller binds w and b to the registered weights (WeightCommitment in
+//          commitment.circom, which also range-checks every weight) and range-checks `in`,
+//          so the sum cannot wrap around the field. As with Dense, the caller rescales
+//          `out` (Rescale / RescaleReLU), which range-checks it.
+// Cost:    nIn·nOut constraints, one multiplication per weight; the nOut sums are linear
+//          and --O2 substitutes them into the rescale that consumes `out`.
+template DensePrivate(nIn, nOut) {
+    assert(nIn >= 1);
+    assert(nOut >= 1);
+
+    signal input in[nIn];
+    signal input w[nOut][nIn];
+    signal input b[nOut];
+    signal output out[nOut];
+
+    signal prod[nOut][nIn];
+    for (var o = 0; o < nOut; o++) {
+        var acc = b[o];
+        for (var i = 0; i < nIn; i++) {
+            prod[o][i] <== w[o][i] * in[i];
+            acc += prod[o][i];
+        }
+        out[o] <== acc;
+    }
+}

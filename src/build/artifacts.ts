@@ -1,9 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { BN254_P } from "../circuit/field";
 import { BuildError } from "../errors";
 import { BUILD_DIR } from "../paths";
 import type { QuantizedModel } from "../runtime/fixed";
+import { randomSalt, type WeightSecrets } from "../zk/commitment";
 import type { VerificationKey } from "../zk/setup";
 
 /**
@@ -43,7 +45,15 @@ export interface ModelArtifacts extends BuildManifest {
   dir: string;
   quantized: QuantizedModel;
   vk: VerificationKey;
+  /**
+   * the secret salt of a private-weights model's commitment (from secret.json; absent where
+   * only the build was copied, e.g. on a client); only a node proving the model needs it
+   */
+  salt?: bigint;
 }
+
+/** The file in build/models/<name>/ that keeps a private-weights model's salt. */
+export const SECRET_FILE = "secret.json";
 
 export function modelBuildDir(name: string): string {
   return join(BUILD_DIR, "models", name);
@@ -70,7 +80,47 @@ export function loadArtifacts(name: string): ModelArtifacts {
     dir,
     quantized: readQuantized(join(dir, "quantized.json")),
     vk: JSON.parse(readFileSync(manifest.vkPath, "utf8")) as VerificationKey,
+    ...(manifest.weightVisibility === "private" && existsSync(join(dir, SECRET_FILE))
+      ? { salt: readSalt(dir) }
+      : {}),
   };
+}
+
+/** The salt and registered commitment a node proves with; undefined for public weights. */
+export function weightSecretsOf(artifacts: ModelArtifacts): WeightSecrets | undefined {
+  if (artifacts.weightVisibility !== "private") return undefined;
+  if (artifacts.salt === undefined || artifacts.weightCommitment === undefined)
+    throw new BuildError(
+      `model "${artifacts.name}" has private weights but its build has no salt (${join(artifacts.dir, SECRET_FILE)}) or no commitment`,
+      `restore ${SECRET_FILE} from the machine that built the model; failing that, rebuild with ` +
+        `npx hardhat sibyl:build --model ${artifacts.modelPath} (a new salt) and register the new commitment`,
+    );
+  return { salt: artifacts.salt, commitment: BigInt(artifacts.weightCommitment) };
+}
+
+/**
+ * The model's salt, created once (crypto random) and reused by every later build, so the
+ * commitment changes only when the weights do. Written owner-readable only; never logged.
+ */
+export function ensureSalt(dir: string): bigint {
+  if (existsSync(join(dir, SECRET_FILE))) return readSalt(dir);
+  const salt = randomSalt();
+  writeFileSync(join(dir, SECRET_FILE), JSON.stringify({ salt: salt.toString() }), { mode: 0o600 });
+  return salt;
+}
+
+function readSalt(dir: string): bigint {
+  const path = join(dir, SECRET_FILE);
+  try {
+    const salt = BigInt((JSON.parse(readFileSync(path, "utf8")) as { salt: string }).salt);
+    if (salt >= 0n && salt < BN254_P) return salt;
+  } catch {
+    // fall through: unreadable
+  }
+  throw new BuildError(
+    `${path} does not hold a salt below the field modulus`,
+    "restore it from the machine that built the model, or delete it, rebuild and register the new commitment",
+  );
 }
 
 export function serializeQuantized(model: QuantizedModel): string {

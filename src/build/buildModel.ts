@@ -1,18 +1,22 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 import { compileCircuit } from "../circuit/compiler";
+import { circuitFingerprint } from "../circuit/fingerprint";
 import { generateCircuit } from "../circuit/generate";
 import { type Logger, step } from "../log";
-import { loadModelFile } from "../model/schema";
+import { isOnnxPath, loadModel, writeModelFile } from "../model/load";
+import type { OnnxImportOptions } from "../model/onnx";
 import { modelHash, quantizeModel } from "../model/quantize";
-import { CIRCUIT_LIB_DIR, CIRCUIT_MODELS_DIR, PROJECT_ROOT, VERIFIERS_DIR } from "../paths";
+import { CIRCUIT_MODELS_DIR, PROJECT_ROOT, VERIFIERS_DIR } from "../paths";
+import { weightCommitment } from "../zk/commitment";
 import { ensurePtau, requiredPower } from "../zk/ptau";
 import { exportVerificationKey, exportVerifier, groth16Setup, verificationKeyHash } from "../zk/setup";
 import {
   type BuildManifest,
   type ModelArtifacts,
+  ensureSalt,
   loadArtifacts,
   modelBuildDir,
   serializeQuantized,
@@ -21,7 +25,10 @@ import {
 /**
  * The build pipeline: model file → quantize → generate circuit → compile (circom --O2)
  * → Groth16 setup → export verifier. Each step is cached by the hash of its inputs, so
- * a second build of an unchanged model takes well under a second.
+ * a second build of an unchanged model takes well under a second. A model with private
+ * weights also gets a secret salt (created once, kept in build/models/<name>/secret.json)
+ * and a weight commitment; its circuit does not depend on the weight values, so new
+ * weights only change the commitment, never the circuit or its keys.
  */
 
 export interface BuildOptions {
@@ -30,6 +37,8 @@ export interface BuildOptions {
   force?: boolean;
   /** generate a development ptau when none fits (default true) */
   generatePtau?: boolean;
+  /** name and quantization for a model imported from an .onnx file (refused for JSON) */
+  import?: OnnxImportOptions;
 }
 
 export interface BuildReport {
@@ -42,17 +51,25 @@ export interface BuildReport {
 
 export async function buildModel(modelPath: string, opts: BuildOptions): Promise<BuildReport> {
   const { log } = opts;
-  const file = loadModelFile(modelPath);
+  const file = loadModel(modelPath, opts.import);
   const quantized = quantizeModel(file);
   const hash = modelHash(quantized);
   const dir = modelBuildDir(file.name);
   mkdirSync(dir, { recursive: true });
+  // the model file an ONNX import became, for reference
+  if (isOnnxPath(modelPath)) writeModelFile(join(dir, "model.json"), file);
   const previous = readManifest(dir);
   const ran: string[] = [];
 
   log.info(
-    `model ${file.name}: ${describeLayers(quantized.layers.map((l) => l.type))}, fixed point 2^-${quantized.fracBits}, ${quantized.valueBits}-bit values`,
+    `model ${file.name}: ${describeLayers(quantized.layers.map((l) => l.type))}, fixed point 2^-${quantized.fracBits}, ` +
+      `${quantized.valueBits}-bit values, ${quantized.inputBits}-bit inputs, ${quantized.weights} weights`,
   );
+
+  // 0. private weights: the commitment to register, under the model's secret salt
+  const commitment =
+    quantized.weights === "private" ? weightCommitment(quantized, ensureSalt(dir)) : undefined;
+  if (commitment !== undefined) log.info(`  weight commitment: ${commitment}`);
 
   // 1. circuit source (cheap, always regenerated: it is a pure function of the model)
   const circuit = generateCircuit(quantized, hash);
@@ -60,7 +77,7 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
   mkdirSync(circuitDir, { recursive: true });
   const circuitPath = join(circuitDir, `${file.name}.circom`);
   writeIfChanged(circuitPath, circuit.source);
-  const circuitHash = sha256(circuit.source, libFingerprint());
+  const circuitHash = sha256(circuit.source, circuitFingerprint(circuit.source));
 
   // 2. compile
   const r1csPath = join(dir, `${file.name}.r1cs`);
@@ -131,6 +148,7 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
     fracBits: quantized.fracBits,
     valueBits: quantized.valueBits,
     inputBits: quantized.inputBits,
+    ...(commitment === undefined ? {} : { weightCommitment: commitment.toString() }),
     weightVisibility: quantized.weights,
     inputLength: quantized.inputLength,
     outputLength: quantized.outputLength,
@@ -163,15 +181,6 @@ function readManifest(dir: string): BuildManifest | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Hash of every template in circuits/lib plus the compiler version, so a template edit invalidates the cache. */
-function libFingerprint(): string {
-  const files = readdirSync(CIRCUIT_LIB_DIR)
-    .filter((f) => f.endsWith(".circom"))
-    .sort();
-  const circomVersion = (require("circom2/package.json") as { version: string }).version;
-  return sha256(circomVersion, ...files.map((f) => f + readFileSync(join(CIRCUIT_LIB_DIR, f), "utf8")));
 }
 
 function sha256(...parts: string[]): string {

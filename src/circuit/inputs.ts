@@ -1,32 +1,73 @@
-import type { QuantizedModel } from "../runtime/fixed";
+import { ProofError } from "../errors";
+import type { QDense, QuantizedModel } from "../runtime/fixed";
+import { privateWeightLayout, type WeightSecrets } from "../zk/commitment";
 import type { CircuitInput } from "../zk/prover";
 import { toField } from "./field";
 import { pack, requestBinding } from "./packing";
 
 /**
  * The full input of a model circuit for one request: the public signals the precompile
- * will recompute (docs/protocol.md) and the private input vector.
+ * will recompute (docs/protocol.md) and the private input vector. A model with private
+ * weights also takes its weights `w<layer>[out][in]`, biases `b<layer>[out]` and the salt,
+ * and the registered weight commitment as a public signal (`secrets`, from the build:
+ * `weightSecretsOf(artifacts)`).
  */
 export function circuitInputFor(
-  model: Pick<QuantizedModel, "valueBits" | "inputBits">,
+  model: Pick<QuantizedModel, "name" | "valueBits" | "inputBits" | "weights" | "layers">,
   requestId: string | bigint,
   input: readonly bigint[],
   output: readonly bigint[],
+  secrets?: WeightSecrets,
 ): CircuitInput {
-  return {
+  const commitment = commitmentFor(model, secrets?.commitment);
+  const circuitInput: CircuitInput = {
     requestBinding: requestBinding(requestId).toString(),
     inPacked: pack(input, model.inputBits).map(String),
+    ...(commitment === undefined ? {} : { weightCommitment: commitment.toString() }),
     outPacked: pack(output, model.valueBits).map(String),
     x: input.map((v) => toField(v).toString()),
   };
+  if (!secrets) return circuitInput; // public weights (commitmentFor checked that they are)
+  for (const { layer } of privateWeightLayout(model).slots) {
+    const dense = model.layers[layer] as QDense;
+    circuitInput[`w${layer}`] = dense.weights.map((row) => row.map((v) => toField(v).toString()));
+    circuitInput[`b${layer}`] = dense.bias.map((v) => toField(v).toString());
+  }
+  circuitInput.salt = toField(secrets.salt).toString();
+  return circuitInput;
 }
 
-/** The public signals in circuit order, as the precompile's `publicSignalsOf` returns them. */
+/**
+ * The public signals in circuit order, as the precompile's `publicSignalsOf` returns them:
+ * `[requestBinding, inPacked..., (weightCommitment,) outPacked...]`.
+ */
 export function publicSignalsFor(
-  model: Pick<QuantizedModel, "valueBits" | "inputBits">,
+  model: Pick<QuantizedModel, "name" | "valueBits" | "inputBits" | "weights">,
   requestId: string | bigint,
   input: readonly bigint[],
   output: readonly bigint[],
+  weightCommitment?: bigint,
 ): bigint[] {
-  return [requestBinding(requestId), ...pack(input, model.inputBits), ...pack(output, model.valueBits)];
+  const commitment = commitmentFor(model, weightCommitment);
+  return [
+    requestBinding(requestId),
+    ...pack(input, model.inputBits),
+    ...(commitment === undefined ? [] : [commitment]),
+    ...pack(output, model.valueBits),
+  ];
+}
+
+/** The commitment a private-weights model needs, and none for public weights. */
+function commitmentFor(
+  model: Pick<QuantizedModel, "name" | "weights">,
+  commitment: bigint | undefined,
+): bigint | undefined {
+  if (model.weights === "private" && commitment === undefined)
+    throw new ProofError(
+      `model ${model.name} has private weights: its proofs need the salt and the weight commitment`,
+      "pass weightSecretsOf(loadArtifacts(name)) (the build keeps them in build/models/<name>/)",
+    );
+  if (model.weights !== "private" && commitment !== undefined)
+    throw new ProofError(`model ${model.name} has public weights: it has no weight commitment`);
+  return commitment;
 }

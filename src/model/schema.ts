@@ -18,10 +18,14 @@ export interface DenseLayer {
 export interface ReluLayer {
   type: "relu";
 }
+/** element-wise logistic function, piecewise-linear in fixed point (docs/protocol.md) */
+export interface SigmoidLayer {
+  type: "sigmoid";
+}
 export interface ArgmaxLayer {
   type: "argmax";
 }
-export type Layer = DenseLayer | ReluLayer | ArgmaxLayer;
+export type Layer = DenseLayer | ReluLayer | SigmoidLayer | ArgmaxLayer;
 
 export type WeightVisibility = "public" | "private";
 
@@ -152,13 +156,19 @@ export function parseModel(json: unknown, source = "model"): ModelFile {
       case "relu":
         layers.push({ type: "relu" });
         break;
+      case "sigmoid":
+        // its output reaches 1.0 = 2^fracBits and it saturates at |x| = 5: both must be values
+        if ((q.valueBits as number) < (q.fracBits as number) + 4)
+          fail(at, "sigmoid needs quantization.valueBits ≥ fracBits + 4");
+        layers.push({ type: "sigmoid" });
+        break;
       case "argmax":
         if (width < 2) fail(at, "argmax needs at least two inputs");
         layers.push({ type: "argmax" });
         width = 1;
         break;
       default:
-        fail(`${at}.type`, `unknown layer type ${show(raw.type)}; supported: dense, relu, argmax`);
+        fail(`${at}.type`, `unknown layer type ${show(raw.type)}; supported: dense, relu, sigmoid, argmax`);
     }
   });
   if (!layers.some((l) => l.type === "dense")) fail("$.layers", "a model needs at least one dense layer");

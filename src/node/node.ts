@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { ContractTransactionResponse } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts";
+import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts";
 import { circuitInputFor } from "../circuit/inputs";
 import { unpack } from "../circuit/packing";
 import { type Logger, consoleLogger, prefixed } from "../log";
@@ -214,7 +214,13 @@ export class InferenceNode extends EventEmitter {
     let proof;
     try {
       const result = await model.prover.prove(
-        circuitInputFor(model.artifacts.quantized, requestId, input, output),
+        circuitInputFor(
+          model.artifacts.quantized,
+          requestId,
+          input,
+          output,
+          weightSecretsOf(model.artifacts),
+        ),
       );
       if (!(await verifyProof(model.artifacts.vk, result.publicSignals, result.proof)))
         throw new Error("the proof does not verify off-chain against the model's verification key");

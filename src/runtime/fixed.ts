@@ -1,4 +1,5 @@
 import { FixedPointRangeError, InputShapeError } from "../errors";
+import { sigmoidFixed } from "./sigmoid";
 
 /**
  * Fixed-point integer runtime: the single source of truth for what a model computes.
@@ -15,7 +16,7 @@ export interface QDense {
   /** bias[out] at scale 2^(fracBits + weightFracBits), the scale of a product */
   bias: bigint[];
 }
-export type QLayer = QDense | { type: "relu" } | { type: "argmax" };
+export type QLayer = QDense | { type: "relu" } | { type: "sigmoid" } | { type: "argmax" };
 
 export interface QuantizedModel {
   name: string;
@@ -103,6 +104,9 @@ export function runQuantized(model: QuantizedModel, input: readonly bigint[]): R
         break;
       case "relu":
         x = x.map((v) => (v > 0n ? v : 0n));
+        break;
+      case "sigmoid":
+        x = x.map((v) => sigmoidFixed(v, model.fracBits));
         break;
       case "argmax": {
         let best = 0;

@@ -4,7 +4,7 @@ import { ProofError } from "../errors";
 import type { VerificationKey } from "./setup";
 
 /** The circuit inputs of a Sibyl model circuit, as decimal strings (field elements). */
-export type CircuitInput = Record<string, string | string[]>;
+export type CircuitInput = Record<string, string | string[] | string[][]>;
 
 export interface Groth16Proof {
   pi_a: string[];
