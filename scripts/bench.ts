@@ -9,21 +9,35 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import hre from "hardhat";
 
+import { weightSecretsOf } from "../src/build/artifacts";
+import { onChainDecoder } from "../src/chain/decode";
+import { templateConstraints } from "../src/circuit/cost";
 import { circuitInputFor } from "../src/circuit/inputs";
+import { accuracyReport } from "../src/model/accuracy";
+import { loadModelFile } from "../src/model/schema";
+import { heldOut } from "../src/reports/accuracy";
 import { requestInference } from "../src/client/client";
 import { setUpStack, startNode } from "../src/chain/stack";
 import { prefixed, consoleLogger, silentLogger } from "../src/log";
 import { quantizeInput } from "../src/model/quantize";
 import { NodeTracker } from "../src/node/tracker";
 import { PROJECT_ROOT } from "../src/paths";
-import { runQuantized } from "../src/runtime/fixed";
+import { type QDense, runQuantized } from "../src/runtime/fixed";
 import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/prover";
 
-const MODELS: Array<{ path: string; sample: number[] }> = [
-  { path: join(PROJECT_ROOT, "models", "iris", "model.json"), sample: [5.9, 3.0, 5.1, 1.8] },
+/** Each model with the data set it was trained on (its held-out split gives the accuracy figures). */
+const MODELS: Array<{ path: string; data: string }> = [
+  { path: join(PROJECT_ROOT, "models", "iris", "model.json"), data: "iris" },
+  { path: join(PROJECT_ROOT, "models", "iris_private", "model.json"), data: "iris" },
+  { path: join(PROJECT_ROOT, "models", "mnist", "model.json"), data: "mnist" },
 ];
+const ONCHAIN_SAMPLES = Number(process.env.BENCH_ONCHAIN ?? 50);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5);
 const PROOFS = Math.max(5, Number(process.env.BENCH_PROOFS ?? 7));
+
+function pct(v: number | undefined): string {
+  return v === undefined ? "—" : `${(v * 100).toFixed(2)}%`;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -37,21 +51,24 @@ async function main(): Promise<void> {
   const [requester, nodeSigner] = await hre.ethers.getSigners();
   const results = [];
 
-  for (const { path, sample } of MODELS) {
+  for (const { path, data } of MODELS) {
     const model = Object.values(stack.models).find((m) => m.artifacts.modelPath === path)!;
     const a = model.artifacts;
     const q = a.quantized;
-    const input = quantizeInput(q, sample);
+    const file = loadModelFile(path);
+    const heldOutSamples = heldOut(file, data, "test");
+    const input = quantizeInput(q, heldOutSamples.inputs[0]);
     const output = runQuantized(q, input).output;
     log.info(`\nbenchmarking ${a.name}: ${PROOFS} proofs, ${REQUESTS} requests`);
 
     // proving time, warm, in-process (the first proof also loads the zkey)
     const prover = new SnarkjsProver(a.wasmPath, a.zkeyPath);
-    await prover.prove(circuitInputFor(q, 1n, input, output));
+    const secrets = weightSecretsOf(a); // private weights: salt and commitment; else undefined
+    await prover.prove(circuitInputFor(q, 1n, input, output, secrets));
     const proveMs: number[] = [];
     let lastProof;
     for (let i = 0; i < PROOFS; i++) {
-      const r = await prover.prove(circuitInputFor(q, BigInt(i + 2) << 3n, input, output));
+      const r = await prover.prove(circuitInputFor(q, BigInt(i + 2) << 3n, input, output, secrets));
       proveMs.push(r.ms);
       lastProof = r;
     }
@@ -99,9 +116,58 @@ async function main(): Promise<void> {
       await node.stop();
     }
 
+    // accuracy and agreement: float vs runtime vs witness on the held-out set, on-chain on a subset
+    log.info(
+      `  accuracy on ${heldOutSamples.inputs.length} held-out samples (${ONCHAIN_SAMPLES} decoded on-chain)…`,
+    );
+    const signers = await hre.ethers.getSigners();
+    const accuracy = await accuracyReport(file, heldOutSamples, {
+      artifacts: a,
+      onChain: onChainDecoder(stack, a.name, requester, signers[signers.length - 1]),
+      onChainSamples: ONCHAIN_SAMPLES,
+    });
+
+    // per-template costs, measured by compiling each template alone with this model's parameters
+    const denseLayers = q.layers.filter((l): l is QDense => l.type === "dense");
+    const classes =
+      q.layers.at(-1)?.type === "argmax" ? denseLayers[denseLayers.length - 1].weights.length : 0;
+    const constraintsPerNeuron = await templateConstraints("fixedpoint.circom", "RescaleReLU", [
+      denseLayers[0].weightFracBits,
+      q.valueBits,
+    ]);
+    const weightCount = denseLayers.reduce((n, l) => n + l.weights.length * l.weights[0].length, 0);
+    const biasCount = denseLayers.reduce((n, l) => n + l.bias.length, 0);
+    const commitmentConstraintsPerWeight =
+      q.weights === "private"
+        ? (await templateConstraints("commitment.circom", "WeightCommitment", [
+            weightCount,
+            q.weightBits,
+            biasCount,
+          ])) / weightCount
+        : undefined;
+    const argmaxConstraints = classes
+      ? await templateConstraints("argmax.circom", "ArgMax", [classes, q.valueBits])
+      : 0;
+
     results.push({
       name: a.name,
+      weightVisibility: q.weights,
       constraints: a.constraints,
+      constraintsPerNeuron,
+      argmaxConstraints,
+      // public weights are circuit constants: a multiply-accumulate is a linear combination (0)
+      macConstraintsPerWeight:
+        q.weights === "public"
+          ? 0
+          : (await templateConstraints("dense.circom", "DensePrivate", [
+              denseLayers[0].weights[0].length,
+              denseLayers[0].weights.length,
+            ])) /
+            (denseLayers[0].weights[0].length * denseLayers[0].weights.length),
+      commitmentConstraintsPerWeight,
+      weights: weightCount,
+      inputLength: q.inputLength,
+      inputBits: q.inputBits,
       publicSignals: a.publicSignals,
       ptauPower: a.ptau.power,
       proveMsMedian: median(proveMs),
@@ -113,6 +179,11 @@ async function main(): Promise<void> {
       answerLatencyMs: median(answerLatency),
       settledLatencyMs: median(settledLatency),
       requests: REQUESTS,
+      floatAccuracy: accuracy.floatAccuracy,
+      quantizedAccuracy: accuracy.quantizedAccuracy,
+      accuracySamples: accuracy.samples,
+      circuitAgreement: accuracy.circuitAgreement,
+      onChainSamples: accuracy.onChainSamples,
       compileMs: a.timings.compileMs,
       setupMs: a.timings.setupMs,
     });
@@ -123,7 +194,10 @@ async function main(): Promise<void> {
   console.table(
     results.map((r) => ({
       model: r.name,
+      weights: r.weightVisibility,
       constraints: r.constraints,
+      "per neuron": r.constraintsPerNeuron,
+      argmax: r.argmaxConstraints,
       "prove ms (median)": r.proveMsMedian,
       "verify gas": r.verifyGas,
       "request gas": r.requestGas,
@@ -131,6 +205,16 @@ async function main(): Promise<void> {
       "settle gas": r.settleGas,
       "→answered ms": r.answerLatencyMs,
       "→settled ms": r.settledLatencyMs,
+    })),
+  );
+  console.table(
+    results.map((r) => ({
+      model: r.name,
+      "held-out samples": r.accuracySamples,
+      "float acc": pct(r.floatAccuracy),
+      "quantized acc": pct(r.quantizedAccuracy),
+      "runtime=witness=chain": pct(r.circuitAgreement),
+      "decoded on-chain": r.onChainSamples,
     })),
   );
   const out = join(PROJECT_ROOT, "bench", "results.json");

@@ -65,6 +65,7 @@ export function snarkjsLogger(
   return {
     debug: () => {},
     info: (m: string) => {
+      if (/circuit hash/i.test(m)) return; // a multi-line hex dump, noise in a build log
       const now = Date.now();
       if (now - last >= throttleMs) {
         last = now;

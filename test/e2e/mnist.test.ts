@@ -1,0 +1,56 @@
+import { expect } from "chai";
+import hre from "hardhat";
+import { join } from "node:path";
+
+import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
+import { requestInference } from "../../src/client/client";
+import { silentLogger } from "../../src/log";
+import { quantizeInput } from "../../src/model/quantize";
+import { loadModelFile } from "../../src/model/schema";
+import { RequestState } from "../../src/node/node";
+import { NodeTracker } from "../../src/node/tracker";
+import { PROJECT_ROOT } from "../../src/paths";
+import { heldOut } from "../../src/reports/accuracy";
+import { runQuantized } from "../../src/runtime/fixed";
+import { releaseProverThreads } from "../../src/zk/prover";
+
+const MNIST_PATH = join(PROJECT_ROOT, "models", "mnist", "model.json");
+
+describe("end to end: the MNIST model is proved and settled on-chain", function () {
+  let stack: SibylStack;
+
+  before(async function () {
+    stack = await setUpStack(hre, { modelPaths: [MNIST_PATH], log: silentLogger });
+  });
+
+  after(releaseProverThreads);
+
+  it("answers held-out digits with the runtime's class and settles each within 450k gas", async function () {
+    const { modelId, artifacts } = stack.models.mnist;
+    const q = artifacts.quantized;
+    const digits = heldOut(loadModelFile(MNIST_PATH), "mnist", "test");
+    const signers = await hre.ethers.getSigners();
+    const node = await startNode(stack, { signer: signers[15], pollMs: 20, log: silentLogger });
+    const tracker = new NodeTracker(node);
+    const fee = (await stack.registry.getModel(modelId)).config.fee;
+    try {
+      for (const k of [0, 1, 2]) {
+        const input = quantizeInput(q, digits.inputs[k]);
+        const expected = runQuantized(q, input).output;
+        const { requestId } = await requestInference(stack.precompile.connect(signers[16]), modelId, input, {
+          modelFee: fee,
+        });
+        const answered = await tracker.waitAnswered(requestId);
+        expect(answered.output).to.deep.equal(expected);
+        const settled = await tracker.waitSettled(requestId);
+        expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Settled);
+        expect(await stack.precompile.outputOf(requestId)).to.deep.equal(expected);
+        // 196 pixels packed 25 per public signal: 10 signals in all
+        expect(settled.gasUsed).to.be.at.most(450_000n);
+      }
+    } finally {
+      await node.stop();
+    }
+    expect(artifacts.publicSignals).to.equal(10);
+  });
+});
