@@ -1,6 +1,6 @@
 import { task, types } from "hardhat/config";
 import { HardhatPluginError } from "hardhat/plugins";
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import type { ConfigurableTaskDefinition, HardhatRuntimeEnvironment } from "hardhat/types";
 
 import { SibylError } from "../src/errors";
 import type { OnnxImportOptions } from "../src/model/onnx";
@@ -44,6 +44,15 @@ interface ImportArgs {
   inputBits?: number;
   weights?: string;
 }
+/** The options that shape an ONNX import, shared by sibyl:build and sibyl:import. */
+function withImportParams(t: ConfigurableTaskDefinition): ConfigurableTaskDefinition {
+  return t
+    .addOptionalParam("name", IMPORT_HELP.name)
+    .addOptionalParam("fracBits", IMPORT_HELP.fracBits, undefined, types.int)
+    .addOptionalParam("valueBits", IMPORT_HELP.valueBits, undefined, types.int)
+    .addOptionalParam("inputBits", IMPORT_HELP.inputBits, undefined, types.int)
+    .addOptionalParam("weights", IMPORT_HELP.weights);
+}
 function importOptionsOf(args: ImportArgs): OnnxImportOptions | undefined {
   const { name, fracBits, valueBits, inputBits, weights } = args;
   if ([name, fracBits, valueBits, inputBits, weights].every((v) => v === undefined)) return undefined;
@@ -53,62 +62,57 @@ function importOptionsOf(args: ImportArgs): OnnxImportOptions | undefined {
   };
 }
 
-task("sibyl:build", "Builds a model: quantize → generate circuit → compile → Groth16 setup → export verifier")
-  .addParam(
-    "model",
-    "path to the model file (sibyl-model/1 JSON, or .onnx to import)",
-    undefined,
-    types.inputFile,
+withImportParams(
+  task(
+    "sibyl:build",
+    "Builds a model: quantize → generate circuit → compile → Groth16 setup → export verifier",
   )
-  .addFlag("force", "rebuild every step, ignoring the cache")
-  .addFlag("noPtauGeneration", "fail instead of generating a development ptau when none fits")
-  .addOptionalParam("name", IMPORT_HELP.name)
-  .addOptionalParam("fracBits", IMPORT_HELP.fracBits, undefined, types.int)
-  .addOptionalParam("valueBits", IMPORT_HELP.valueBits, undefined, types.int)
-  .addOptionalParam("inputBits", IMPORT_HELP.inputBits, undefined, types.int)
-  .addOptionalParam("weights", IMPORT_HELP.weights)
-  .setAction(
-    action(async (args: { model: string; force: boolean; noPtauGeneration: boolean } & ImportArgs, hre) => {
-      const { buildModel } = await import("../src/build/buildModel");
-      const { consoleLogger } = await import("../src/log");
-      const report = await buildModel(args.model, {
-        log: consoleLogger,
-        force: args.force,
-        generatePtau: !args.noPtauGeneration,
-        import: importOptionsOf(args),
-      });
-      // the new verifier joins the project's contracts
-      if (report.verifierChanged) await hre.run("compile", { quiet: true });
-      const a = report.artifacts;
-      console.log(`\nbuilt ${a.name}: ${a.constraints} constraints, ${a.publicSignals} public signals`);
-      console.log(`  circuit   ${a.circuitPath}`);
-      console.log(`  zkey      ${a.zkeyPath}`);
-      console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
-      console.log(`  vkHash    ${a.vkHash}\n  modelHash ${a.modelHash}`);
-    }),
-  );
+    .addParam(
+      "model",
+      "path to the model file (sibyl-model/1 JSON, or .onnx to import)",
+      undefined,
+      types.inputFile,
+    )
+    .addFlag("force", "rebuild every step, ignoring the cache")
+    .addFlag("noPtauGeneration", "fail instead of generating a development ptau when none fits"),
+).setAction(
+  action(async (args: { model: string; force: boolean; noPtauGeneration: boolean } & ImportArgs, hre) => {
+    const { buildModel } = await import("../src/build/buildModel");
+    const { consoleLogger } = await import("../src/log");
+    const report = await buildModel(args.model, {
+      log: consoleLogger,
+      force: args.force,
+      generatePtau: !args.noPtauGeneration,
+      import: importOptionsOf(args),
+    });
+    // the new verifier joins the project's contracts
+    if (report.verifierChanged) await hre.run("compile", { quiet: true });
+    const a = report.artifacts;
+    console.log(`\nbuilt ${a.name}: ${a.constraints} constraints, ${a.publicSignals} public signals`);
+    console.log(`  circuit   ${a.circuitPath}`);
+    console.log(`  zkey      ${a.zkeyPath}`);
+    console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
+    console.log(`  vkHash    ${a.vkHash}\n  modelHash ${a.modelHash}`);
+  }),
+);
 
-task("sibyl:import", "Converts an ONNX model (an MLP) to a sibyl-model/1 file, without building it")
-  .addParam("onnx", "path to the .onnx file", undefined, types.inputFile)
-  .addParam("out", "where to write the model file (JSON)")
-  .addOptionalParam("name", IMPORT_HELP.name)
-  .addOptionalParam("fracBits", IMPORT_HELP.fracBits, undefined, types.int)
-  .addOptionalParam("valueBits", IMPORT_HELP.valueBits, undefined, types.int)
-  .addOptionalParam("inputBits", IMPORT_HELP.inputBits, undefined, types.int)
-  .addOptionalParam("weights", IMPORT_HELP.weights)
-  .setAction(
-    action(
-      async (args: { onnx: string; out: string } & ImportArgs) => {
-        const { convertOnnx } = await import("../src/model/load");
-        const model = convertOnnx(args.onnx, args.out, importOptionsOf(args));
-        const layers = model.layers.map((l) => (l.type === "dense" ? `dense ${l.weights.length}` : l.type));
-        console.log(
-          `wrote ${args.out}: model ${model.name}, ${model.inputLength} inputs → ${layers.join(" → ")}`,
-        );
-      },
-      { compile: false },
-    ),
-  );
+withImportParams(
+  task("sibyl:import", "Converts an ONNX model (an MLP) to a sibyl-model/1 file, without building it")
+    .addParam("onnx", "path to the .onnx file", undefined, types.inputFile)
+    .addParam("out", "where to write the model file (JSON)"),
+).setAction(
+  action(
+    async (args: { onnx: string; out: string } & ImportArgs) => {
+      const { convertOnnx } = await import("../src/model/load");
+      const model = convertOnnx(args.onnx, args.out, importOptionsOf(args));
+      const layers = model.layers.map((l) => (l.type === "dense" ? `dense ${l.weights.length}` : l.type));
+      console.log(
+        `wrote ${args.out}: model ${model.name}, ${model.inputLength} inputs → ${layers.join(" → ")}`,
+      );
+    },
+    { compile: false },
+  ),
+);
 
 task("sibyl:ptau", "Generates an INSECURE development powers-of-tau file into the build cache")
   .addParam("power", "log2 of the maximum circuit size (e.g. 14 for 16k constraints)", undefined, types.int)
