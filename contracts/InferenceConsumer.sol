@@ -4,29 +4,44 @@ pragma solidity 0.8.30;
 import {IInference} from "./interfaces/IInference.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
+import {Sibyl} from "./libraries/SibylAddresses.sol";
 
 /// @title InferenceConsumer
 /// @notice Base for contracts that call Sibyl models. Inherit it, call `_requestInference`,
 /// and override the hooks you care about:
 /// - `_onAnswered`: a node's output, **optimistic** until settled. Act on it only as far as the
-///   node's stake (`IInference.getRequest(id).stake`) covers a wrong answer.
+///   node's locked stake covers a wrong answer (see `_isCovered`).
 /// - `_onSettled`: the output was proved on-chain against the model's verifier: final.
 /// - `_onFailed`: the request expired unanswered (`Sibyl.FAILED_EXPIRED`) or its answer was
-///   slashed (`Sibyl.FAILED_SLASHED`); undo whatever `_onAnswered` did. Refunds and slashed
-///   stake are credited to this contract in the precompile: collect them with
+///   slashed (`Sibyl.FAILED_SLASHED`); undo whatever `_onAnswered` did. Refunds and slashing
+///   compensation are credited to this contract in the precompile: collect them with
 ///   `_collectPayments()` (the contract then needs a `receive` function).
+///
+/// Three policies for the gap between an answer and its proof:
+/// 1. **Act on answered** (fast): use the output in `_onAnswered`, for actions that are cheap to
+///    undo in `_onFailed` (holds, UI state, provisional flags).
+/// 2. **Act on settled** (final): act only in `_onSettled`; the answer is then proved.
+/// 3. **Act when covered**: declare the value you will act on before the proof as
+///    `RequestOptions.valueAtRisk` (`_stakeToCover(value)` makes a slash repay all of it), and act
+///    on the answer only while `_isCovered(requestId, value)`: if the node never proves it, the
+///    slash credits this contract at least `value`.
 /// @dev Hooks run with the request's exact `callbackGasLimit`; if one reverts, the precompile
 /// records it and carries on, so a hook can never block settlement. Hooks cannot call back
-/// into the precompile's state-changing functions (it is locked while they run), but views work.
+/// into the precompile's state-changing functions (it is locked while they run), but views work,
+/// and they already show the new state (and any payment credited) when the hook runs.
 abstract contract InferenceConsumer is IInferenceConsumer {
     /// @notice How a request is made.
     /// @param mode how the answer is settled (only `ZK` is served today)
-    /// @param callbackGasLimit exact gas each hook receives (0 = no hooks)
+    /// @param callbackGasLimit exact gas each hook receives (0 = no hooks; at most
+    /// `Sibyl.MAX_CALLBACK_GAS_LIMIT`)
     /// @param fee wei sent with the request; must cover the model's fee (all of it is escrowed)
+    /// @param valueAtRisk value this contract may act on before the answer is proved: an answer
+    /// must lock `max(model stake, valueAtRisk)` of the node's bond (0 = the model's stake)
     struct RequestOptions {
         IInference.Mode mode;
         uint32 callbackGasLimit;
         uint256 fee;
+        uint128 valueAtRisk;
     }
 
     /// @notice Gas each hook receives with `_defaultOptions()`.
@@ -70,13 +85,51 @@ abstract contract InferenceConsumer is IInferenceConsumer {
         int256[] memory input,
         RequestOptions memory options
     ) internal returns (bytes32 requestId) {
-        return INFERENCE.request{value: options.fee}(modelId, input, options.mode, options.callbackGasLimit);
+        return
+            INFERENCE.request{value: options.fee}(
+                modelId,
+                input,
+                options.mode,
+                options.callbackGasLimit,
+                options.valueAtRisk
+            );
     }
 
-    /// @notice `ZK` mode, 200,000 gas per hook, no fee (set `fee` when the model charges one).
+    /// @notice `ZK` mode, 200,000 gas per hook, no fee (set `fee` when the model charges one), no
+    /// value at risk beyond the model's stake.
     function _defaultOptions() internal pure returns (RequestOptions memory) {
         return
-            RequestOptions({mode: IInference.Mode.ZK, callbackGasLimit: DEFAULT_CALLBACK_GAS_LIMIT, fee: 0});
+            RequestOptions({
+                mode: IInference.Mode.ZK,
+                callbackGasLimit: DEFAULT_CALLBACK_GAS_LIMIT,
+                fee: 0,
+                valueAtRisk: 0
+            });
+    }
+
+    /// @notice Whether acting on this request's output is covered for `value`: true when it is
+    /// settled (proved), or answered and unsettled with a locked stake whose slash would credit
+    /// this contract at least `value`. False before the answer and after a slash or expiry.
+    /// @dev Compares `value` with the compensation (`Sibyl.slashCompensation`), not the raw stake:
+    /// the slasher's reward comes out of the stake. An answer past its deadline is still covered
+    /// until it is slashed, since the stake stays locked for whoever slashes it.
+    function _isCovered(bytes32 requestId, uint256 value) internal view returns (bool) {
+        IInference.RequestState state = INFERENCE.stateOf(requestId);
+        if (state == IInference.RequestState.Settled) return true;
+        if (state != IInference.RequestState.Answered) return false;
+        return Sibyl.slashCompensation(INFERENCE.bondBacking(requestId)) >= value;
+    }
+
+    /// @notice The least value at risk to declare so that a slash credits this contract at least
+    /// `value`: the slasher's reward (`Sibyl.SLASH_REWARD_BPS`, rounded down) comes out of the stake.
+    /// @dev A stake `s` compensates `s − ⌊s·r/B⌋ = ⌈s·(B − r)/B⌉`, which is at least `value` exactly
+    /// when `s > (value − 1)·B/(B − r)`.
+    function _stakeToCover(uint256 value) internal pure returns (uint256) {
+        if (value == 0) return 0;
+        uint256 kept = Sibyl.BPS - Sibyl.SLASH_REWARD_BPS;
+        // ⌊(value − 1)·B/kept⌋ + 1, split so that it cannot overflow for any value whose result fits.
+        uint256 v = value - 1;
+        return (v / kept) * Sibyl.BPS + ((v % kept) * Sibyl.BPS) / kept + 1;
     }
 
     /// @notice The fee the model currently asks per request.

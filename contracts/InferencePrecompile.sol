@@ -9,10 +9,12 @@ import {FixedPointPacking} from "./libraries/FixedPointPacking.sol";
 import {Sibyl} from "./libraries/SibylAddresses.sol";
 
 /// @title InferencePrecompile
-/// @notice Sibyl's request state machine and node bonds. A consumer requests an inference and
-/// escrows a fee; a bonded node answers at once and locks a stake; anyone settles the answer
-/// with a Groth16 proof (the fee goes to the node) or, after the settlement deadline, slashes
-/// it (stake and fee go to the consumer). Unanswered requests expire and are refunded.
+/// @notice Sibyl's request state machine and node bonds. A consumer requests an inference,
+/// escrows a fee and declares the value it puts at risk; a bonded node answers at once and locks
+/// `max(model stake, valueAtRisk)` of its bond; anyone settles the answer with a Groth16 proof
+/// (the fee goes to the node) or, after the settlement deadline, slashes it (the stake, less a
+/// reward for the slasher, and the fee go to the consumer). Unanswered requests expire and are
+/// refunded. Every payment is credited and pulled with `withdraw`.
 /// @dev Installed as *runtime code* (`hardhat_setCode` at `Sibyl.INFERENCE`), where no
 /// constructor runs: it has no immutables, keeps everything in storage and is set once by
 /// `initialize` (or by its constructor when deployed normally, e.g. through CREATE2).
@@ -30,6 +32,10 @@ contract InferencePrecompile is IInference {
     /// @dev Gas kept back, beyond the 1/64 the EVM withholds, for the instructions between the
     /// gas check and the CALL and for the CALL's own cost (the consumer is warm by then).
     uint256 private constant _CALLBACK_OVERHEAD = 5_000;
+
+    /// @notice Share of a slashed stake credited to the slasher, in basis points (500 = 5%);
+    /// the consumer is credited the rest of the stake and its fee back (`Sibyl.SLASH_REWARD_BPS`).
+    uint256 public constant SLASH_REWARD_BPS = Sibyl.SLASH_REWARD_BPS;
 
     // ─────────────────────────────── state ───────────────────────────────
 
@@ -184,42 +190,25 @@ contract InferencePrecompile is IInference {
         bytes32 modelId,
         int256[] calldata input,
         Mode mode,
-        uint32 callbackGasLimit
+        uint32 callbackGasLimit,
+        uint128 valueAtRisk
     ) external payable nonReentrant returns (bytes32 requestId) {
         if (mode != Mode.ZK) revert Inference__UnsupportedMode(mode);
-        IModelRegistry registry_ = _registry;
-        if (!registry_.isActive(modelId)) revert Inference__UnknownModel(modelId);
-        IModelRegistry.Model memory model = registry_.getModel(modelId);
-        IModelRegistry.ModelConfig memory config = model.config;
-        if (msg.value < config.fee) revert Inference__FeeTooLow(config.fee, msg.value);
-        if (input.length != config.inputLength)
-            revert Inference__WrongLength(config.inputLength, input.length);
-        uint256[] memory inWords = FixedPointPacking.pack(input, config.inputBits, config.weightCommitment);
-
-        uint256 nonce = _nonce;
-        _nonce = nonce + 1;
-        requestId = keccak256(abi.encode(block.chainid, address(this), msg.sender, nonce));
-        _requests[requestId] = RequestRecord({
-            consumer: msg.sender,
-            requestedAt: uint48(block.timestamp),
-            callbackGasLimit: callbackGasLimit,
-            valueBits: config.valueBits,
-            mode: mode,
-            modelId: modelId,
-            node: address(0),
-            answeredAt: 0,
-            state: RequestState.Requested,
-            // The registry caps lengths at 4096, so these casts never revert in practice.
-            inWords: inWords.length.toUint16(),
-            outputLength: uint256(config.outputLength).toUint16(),
-            fee: msg.value.toUint128(),
-            stake: config.stake,
-            verifier: config.verifier,
-            settlementWindow: config.settlementWindow,
-            verifySelector: model.verifySelector
-        });
-        _writeWords(requestId, 0, inWords);
-        emit InferenceRequested(requestId, modelId, msg.sender, input, mode, callbackGasLimit, msg.value);
+        if (callbackGasLimit > Sibyl.MAX_CALLBACK_GAS_LIMIT) {
+            revert Inference__CallbackGasLimitTooHigh(callbackGasLimit, Sibyl.MAX_CALLBACK_GAS_LIMIT);
+        }
+        uint128 stake;
+        (requestId, stake) = _storeRequest(modelId, input, mode, callbackGasLimit, valueAtRisk);
+        emit InferenceRequested(
+            requestId,
+            modelId,
+            msg.sender,
+            input,
+            mode,
+            callbackGasLimit,
+            msg.value,
+            stake
+        );
     }
 
     /// @inheritdoc IInference
@@ -293,20 +282,28 @@ contract InferencePrecompile is IInference {
         address node = req.node;
         address consumer = req.consumer;
         uint256 stake = req.stake;
+        uint256 refund = req.fee;
         NodeRecord storage record = _nodes[node];
         // Safe: this answer locked exactly `stake`, so `bond >= locked >= stake`.
         unchecked {
             record.bond -= uint120(stake);
             record.locked -= uint120(stake);
         }
-        _pending[consumer] += stake + req.fee;
+        uint256 compensation = Sibyl.slashCompensation(stake);
+        // Safe: `compensation <= stake`.
+        uint256 reward;
+        unchecked {
+            reward = stake - compensation;
+        }
+        _pending[consumer] += compensation + refund;
+        _pending[msg.sender] += reward;
 
         bool callbackOk = _callConsumer(
             consumer,
             req.callbackGasLimit,
             abi.encodeCall(IInferenceConsumer.onInferenceFailed, (requestId, Sibyl.FAILED_SLASHED))
         );
-        emit InferenceSlashed(requestId, node, msg.sender, stake, callbackOk);
+        emit InferenceSlashed(requestId, node, msg.sender, compensation, reward, refund, callbackOk);
     }
 
     /// @inheritdoc IInference
@@ -402,9 +399,30 @@ contract InferencePrecompile is IInference {
     }
 
     /// @inheritdoc IInference
+    function isFinal(bytes32 requestId) external view returns (bool) {
+        RequestState state = _requests[requestId].state;
+        if (state == RequestState.None) revert Inference__UnknownRequest(requestId);
+        return
+            state == RequestState.Settled || state == RequestState.Slashed || state == RequestState.Expired;
+    }
+
+    /// @inheritdoc IInference
+    function bondBacking(bytes32 requestId) external view returns (uint256) {
+        RequestRecord storage req = _requests[requestId];
+        RequestState state = req.state;
+        if (state == RequestState.None) revert Inference__UnknownRequest(requestId);
+        return state == RequestState.Answered ? req.stake : 0;
+    }
+
+    /// @inheritdoc IInference
     function nodeOf(address node) external view returns (Node memory) {
         NodeRecord memory record = _nodes[node];
         return Node({bond: record.bond, locked: record.locked, registered: record.registered});
+    }
+
+    /// @inheritdoc IInference
+    function outstandingOf(address node) external view returns (uint256) {
+        return _nodes[node].locked;
     }
 
     /// @inheritdoc IInference
@@ -484,6 +502,50 @@ contract InferencePrecompile is IInference {
             words[i] = signals[skip + i];
         }
         return FixedPointPacking.unpack(words, req.outputLength, req.valueBits);
+    }
+
+    /// @dev Checks the request against the model, snapshots the model's terms and stores the
+    /// request with its packed input; returns its id and the stake an answer will lock.
+    function _storeRequest(
+        bytes32 modelId,
+        int256[] calldata input,
+        Mode mode,
+        uint32 callbackGasLimit,
+        uint128 valueAtRisk
+    ) private returns (bytes32 requestId, uint128 stake) {
+        IModelRegistry registry_ = _registry;
+        if (!registry_.isActive(modelId)) revert Inference__UnknownModel(modelId);
+        IModelRegistry.Model memory model = registry_.getModel(modelId);
+        IModelRegistry.ModelConfig memory config = model.config;
+        if (msg.value < config.fee) revert Inference__FeeTooLow(config.fee, msg.value);
+        if (input.length != config.inputLength)
+            revert Inference__WrongLength(config.inputLength, input.length);
+        uint256[] memory inWords = FixedPointPacking.pack(input, config.inputBits, config.weightCommitment);
+        stake = valueAtRisk > config.stake ? valueAtRisk : config.stake;
+
+        uint256 nonce = _nonce;
+        _nonce = nonce + 1;
+        requestId = keccak256(abi.encode(block.chainid, address(this), msg.sender, nonce));
+        _requests[requestId] = RequestRecord({
+            consumer: msg.sender,
+            requestedAt: uint48(block.timestamp),
+            callbackGasLimit: callbackGasLimit,
+            valueBits: config.valueBits,
+            mode: mode,
+            modelId: modelId,
+            node: address(0),
+            answeredAt: 0,
+            state: RequestState.Requested,
+            // The registry caps lengths at 4096, so these casts never revert in practice.
+            inWords: inWords.length.toUint16(),
+            outputLength: uint256(config.outputLength).toUint16(),
+            fee: msg.value.toUint128(),
+            stake: stake,
+            verifier: config.verifier,
+            settlementWindow: config.settlementWindow,
+            verifySelector: model.verifySelector
+        });
+        _writeWords(requestId, 0, inWords);
     }
 
     /// @dev Locks `stake` of the caller's free bond behind an answer.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {InferenceConsumer} from "../InferenceConsumer.sol";
 
 /// @title CreditLine
@@ -8,10 +9,13 @@ import {InferenceConsumer} from "../InferenceConsumer.sol";
 /// features, a 3-class classifier puts them in a risk tier (0 = low, 1 = medium, 2 = high), and
 /// the pool grants a credit limit by tier. The lending itself is out of scope of this example.
 ///
-/// When to act on which hook:
+/// When to act on which hook (the "act when covered" policy of `InferenceConsumer`):
+/// - **request**: the desk declares the most provisional credit it may extend on an unproved
+///   tier (`VALUE_AT_RISK`, grossed up by the slasher's reward) as the request's value at risk, so
+///   only a node that locks that much of its bond can answer.
 /// - **answered** (seconds): the tier is a node's claim, backed only by the stake the node locked.
-///   Grant a *provisional* limit no larger than that stake, so that if the answer is never proved
-///   the slashed stake (paid to this contract) covers what was extended on it.
+///   Grant a *provisional* limit only while that stake covers it (`_isCovered`), so that if the
+///   answer is never proved the slash (paid to this contract) repays what was extended on it.
 /// - **settled** (after proving): the tier is proved against the model's circuit. Grant the full
 ///   limit of the tier.
 /// - **failed** (expired or slashed): there is no trustworthy tier. Revoke the provisional limit;
@@ -48,6 +52,9 @@ contract CreditLine is InferenceConsumer {
     bytes32 public immutable MODEL_ID;
     /// @notice Most a provisional (unproved) limit can ever be, whatever the tier and stake.
     uint256 public immutable PROVISIONAL_CAP;
+    /// @notice The value at risk each application declares: a stake whose slash repays the
+    /// largest provisional limit, `min(PROVISIONAL_CAP, tier 0 limit)`.
+    uint128 public immutable VALUE_AT_RISK;
 
     /// @dev Final limit per tier (index = tier).
     uint256[TIERS] private _tierLimits;
@@ -92,6 +99,8 @@ contract CreditLine is InferenceConsumer {
         MODEL_ID = modelId_;
         _tierLimits = tierLimits;
         PROVISIONAL_CAP = provisionalCap_;
+        // Tier 0 has the largest limit (limits do not increase with risk).
+        VALUE_AT_RISK = SafeCast.toUint128(_stakeToCover(_min(provisionalCap_, tierLimits[0])));
     }
 
     /// @notice Accepts refunds and slashing compensation from the precompile (pool liquidity).
@@ -106,6 +115,7 @@ contract CreditLine is InferenceConsumer {
 
         RequestOptions memory options = _defaultOptions();
         options.fee = msg.value;
+        options.valueAtRisk = VALUE_AT_RISK;
         requestId = _requestInference(MODEL_ID, features, options);
 
         _applications[requestId] = Application({
@@ -145,11 +155,14 @@ contract CreditLine is InferenceConsumer {
         return _tierLimits[tier];
     }
 
-    /// @dev Optimistic: grant at most what the node's locked stake would repay if it lied.
+    /// @dev Optimistic: grant the provisional limit only if a slash of the node's locked stake would
+    /// repay it. With `VALUE_AT_RISK` declared it always is; the check keeps the desk safe if that
+    /// declaration or the precompile's economics ever change.
     function _onAnswered(bytes32 requestId, int256[] memory output) internal override {
         Application storage application = _pendingApplication(requestId);
         uint8 tier = _tierOf(output);
-        uint256 limit = _min(_min(tierLimit(tier), PROVISIONAL_CAP), INFERENCE.getRequest(requestId).stake);
+        uint256 limit = _min(tierLimit(tier), PROVISIONAL_CAP);
+        if (!_isCovered(requestId, limit)) limit = 0;
 
         application.status = Status.Provisional;
         application.tier = tier;

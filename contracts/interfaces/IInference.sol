@@ -7,6 +7,13 @@ pragma solidity 0.8.30;
 /// Groth16 proof checked against the model's verifier (or slashed if it never is).
 /// @dev Lifecycle: `Requested → Answered → Settled`, `Answered → Slashed` after the
 /// settlement deadline, `Requested → Expired` when nobody answered in time.
+///
+/// The trust gap: between `answer` and `settle` a consumer holds an unproved output. Each
+/// request declares the value it puts at risk on that output; an answer locks
+/// `stake = max(model stake, valueAtRisk)` of the node's free bond until it is settled or
+/// slashed (`bondBacking`). After the settlement deadline anyone may slash it: the consumer gets
+/// the stake minus `Sibyl.SLASH_REWARD_BPS` (paid to the slasher) plus its fee back. Settled,
+/// Slashed and Expired are final (`isFinal`); every payment is pulled with `withdraw`.
 interface IInference {
     /// @notice How a request is settled.
     /// @dev Only `ZK` is served today; the other modes are reserved (see docs/protocol.md).
@@ -29,8 +36,9 @@ interface IInference {
     /// @notice A request as `getRequest` returns it.
     /// @dev This is the view shape, not the storage layout: the precompile stores a request
     /// in five packed slots plus its packed words (see `InferencePrecompile`). `fee` is the
-    /// whole value escrowed with the request; `stake` is the bond an answer locks (fixed at
-    /// request time from the model). `outPacked` is empty until the request is answered.
+    /// whole value escrowed with the request; `stake` is the bond an answer locks, fixed at
+    /// request time as `max(model stake, valueAtRisk)`. `outPacked` is empty until the request
+    /// is answered.
     struct Request {
         address consumer;
         uint64 requestedAt;
@@ -63,7 +71,8 @@ interface IInference {
     event NodeBonded(address indexed node, uint256 amount, uint256 bond);
     /// @notice A node withdrew free bond.
     event BondWithdrawn(address indexed node, uint256 amount, uint256 bond);
-    /// @notice A consumer requested an inference.
+    /// @notice A consumer requested an inference. `stake` is what an answer will lock of the
+    /// node's free bond: `max(model stake, the value at risk the consumer declared)`.
     event InferenceRequested(
         bytes32 indexed requestId,
         bytes32 indexed modelId,
@@ -71,7 +80,8 @@ interface IInference {
         int256[] input,
         Mode mode,
         uint32 callbackGasLimit,
-        uint256 fee
+        uint256 fee,
+        uint256 stake
     );
     /// @notice A node answered. `deadline` is the last timestamp at which it can be settled.
     /// `callbackOk` is false only when the consumer's hook was called and reverted or ran out of gas.
@@ -84,13 +94,16 @@ interface IInference {
     );
     /// @notice An answer was proved; the node's stake is unlocked and its fee credited.
     event InferenceSettled(bytes32 indexed requestId, address indexed node, address settler, bool callbackOk);
-    /// @notice An answer missed its settlement deadline: the slashed stake (`amount`) and the
-    /// refunded fee were credited to the consumer.
+    /// @notice An answer missed its settlement deadline and its stake was taken from the node's
+    /// bond: `compensation` (the stake minus the reward) and the refunded fee (`refund`) were
+    /// credited to the consumer, `reward` to the slasher.
     event InferenceSlashed(
         bytes32 indexed requestId,
         address indexed node,
         address indexed slasher,
-        uint256 amount,
+        uint256 compensation,
+        uint256 reward,
+        uint256 refund,
         bool callbackOk
     );
     /// @notice An unanswered request expired; the fee was credited back to the consumer.
@@ -117,6 +130,9 @@ interface IInference {
     error Inference__UnknownModel(bytes32 modelId);
     /// @notice The request mode is not served by this precompile.
     error Inference__UnsupportedMode(Mode mode);
+    /// @notice The callback gas limit is above `Sibyl.MAX_CALLBACK_GAS_LIMIT`: such a request could
+    /// become impossible to answer, settle, slash or expire within a block.
+    error Inference__CallbackGasLimitTooHigh(uint32 callbackGasLimit, uint32 max);
     /// @notice The input or output vector has the wrong length.
     error Inference__WrongLength(uint256 expected, uint256 actual);
     /// @notice An input or output value is outside the model's signed `valueBits` range.
@@ -129,7 +145,8 @@ interface IInference {
     error Inference__WrongState(bytes32 requestId, RequestState actual, RequestState expected);
     /// @notice The caller is not a registered node.
     error Inference__NotNode(address account);
-    /// @notice The node's free bond does not cover the stake this answer locks, or the amount to withdraw.
+    /// @notice The node's free bond does not cover the stake this answer locks (the model's stake or
+    /// the request's larger value at risk), or the amount to withdraw.
     error Inference__InsufficientBond(address node, uint256 free, uint256 required);
     /// @notice The bond sent with `registerNode` is below the minimum.
     error Inference__BondTooLow(uint256 required, uint256 sent);
@@ -175,18 +192,21 @@ interface IInference {
     /// @param modelId the registered model
     /// @param input fixed-point input, `inputLength` signed `valueBits`-bit integers
     /// @param mode how the answer is to be settled
-    /// @param callbackGasLimit exact gas given to each of the caller's hooks; 0 = no hooks.
-    /// Hooks are only called when the caller has code.
+    /// @param callbackGasLimit exact gas given to each of the caller's hooks; 0 = no hooks,
+    /// at most `Sibyl.MAX_CALLBACK_GAS_LIMIT`. Hooks are only called when the caller has code.
+    /// @param valueAtRisk the value the caller may act on before the answer is proved: an answer
+    /// must lock `max(model stake, valueAtRisk)` of the node's free bond. 0 = the model's stake.
     /// @return requestId unique across chains and precompile deployments
     function request(
         bytes32 modelId,
         int256[] calldata input,
         Mode mode,
-        uint32 callbackGasLimit
+        uint32 callbackGasLimit,
+        uint128 valueAtRisk
     ) external payable returns (bytes32 requestId);
 
-    /// @notice Answers a request with the model's output (registered nodes only). Locks
-    /// the model's stake from the node's bond until the answer is settled or slashed.
+    /// @notice Answers a request with the model's output (registered nodes only). Locks the
+    /// request's stake from the node's free bond until the answer is settled or slashed.
     function answer(bytes32 requestId, int256[] calldata output) external;
 
     /// @notice Settles an answered request with a Groth16 proof of exactly this request's
@@ -194,7 +214,9 @@ interface IInference {
     /// @param proof `[a0, a1, b00, b01, b10, b11, c0, c1]` as snarkjs exports calldata
     function settle(bytes32 requestId, uint256[8] calldata proof) external;
 
-    /// @notice Slashes an answer that was not settled by its deadline (anyone may call).
+    /// @notice Slashes an answer that was not settled by its deadline (anyone may call). The stake
+    /// leaves the node's bond: `SLASH_REWARD_BPS` of it is credited to the caller, the rest and the
+    /// fee to the consumer. The request is then final: it can never be settled.
     function slash(bytes32 requestId) external;
 
     /// @notice Expires a request nobody answered within the answer window (anyone may call).
@@ -216,11 +238,24 @@ interface IInference {
     /// @notice When the request was answered (0 if not yet).
     function answeredAt(bytes32 requestId) external view returns (uint64);
 
-    /// @notice The last timestamp at which the answer can still be settled (0 if unanswered).
+    /// @notice The last timestamp at which the answer can still be settled (0 if unanswered);
+    /// from the next second on, anyone may slash it.
     function settlementDeadline(bytes32 requestId) external view returns (uint64);
+
+    /// @notice Whether the request has reached an outcome that never changes again: Settled,
+    /// Slashed or Expired.
+    function isFinal(bytes32 requestId) external view returns (bool);
+
+    /// @notice The node's bond locked behind this request's unsettled answer: its stake while
+    /// Answered (also past the deadline, until someone slashes it), 0 in every other state.
+    function bondBacking(bytes32 requestId) external view returns (uint256);
 
     /// @notice A node's bond and the part of it locked behind unsettled answers.
     function nodeOf(address node) external view returns (Node memory);
+
+    /// @notice The value a node has outstanding: the sum of the stakes locked behind its answered,
+    /// not yet settled or slashed requests (`nodeOf(node).locked`).
+    function outstandingOf(address node) external view returns (uint256);
 
     /// @notice Payments the account can withdraw.
     function pendingWithdrawal(address account) external view returns (uint256);

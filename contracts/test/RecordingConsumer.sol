@@ -6,7 +6,8 @@ import {IInference} from "../interfaces/IInference.sol";
 
 /// @title RecordingConsumer
 /// @notice TEST ONLY. Records every hook call in order: which hook, the request, the output or
-/// reason, the request state the precompile reports during the hook, and the gas the hook got.
+/// reason, what the precompile reports during the hook (state, bond backing, this contract's
+/// pending payments), and the gas the hook got. Also exposes the base's helpers.
 contract RecordingConsumer is InferenceConsumer {
     /// @notice Which hook ran.
     enum Hook {
@@ -16,13 +17,16 @@ contract RecordingConsumer is InferenceConsumer {
     }
 
     /// @notice One hook call.
+    /// @dev Slot 0 packs `hook | reason | stateSeen | gasAtEntry`; slot 3 `pendingSeen | backingSeen`.
     struct Call {
         Hook hook;
-        bytes32 requestId;
-        int256[] output;
         uint8 reason;
         IInference.RequestState stateSeen;
-        uint256 gasAtEntry;
+        uint64 gasAtEntry;
+        bytes32 requestId;
+        int256[] output;
+        uint128 pendingSeen;
+        uint128 backingSeen;
     }
 
     Call[] private _calls;
@@ -32,16 +36,23 @@ contract RecordingConsumer is InferenceConsumer {
     /// @notice Accepts refunds and compensation.
     receive() external payable {}
 
-    /// @notice Requests an inference with `msg.value` as fee.
+    /// @notice Requests an inference with `msg.value` as fee and no value at risk.
     function makeRequest(
         bytes32 modelId,
         int256[] calldata input,
         uint32 callbackGasLimit
     ) external payable returns (bytes32) {
-        RequestOptions memory options = _defaultOptions();
-        options.callbackGasLimit = callbackGasLimit;
-        options.fee = msg.value;
-        return _requestInference(modelId, input, options);
+        return _request(modelId, input, callbackGasLimit, 0);
+    }
+
+    /// @notice Requests an inference with `msg.value` as fee, declaring `valueAtRisk`.
+    function makeRequestAtRisk(
+        bytes32 modelId,
+        int256[] calldata input,
+        uint32 callbackGasLimit,
+        uint128 valueAtRisk
+    ) external payable returns (bytes32) {
+        return _request(modelId, input, callbackGasLimit, valueAtRisk);
     }
 
     /// @notice Withdraws refunds and compensation from the precompile.
@@ -64,6 +75,29 @@ contract RecordingConsumer is InferenceConsumer {
         return _modelFee(modelId);
     }
 
+    /// @notice `_isCovered`, exposed.
+    function isCovered(bytes32 requestId, uint256 value) external view returns (bool) {
+        return _isCovered(requestId, value);
+    }
+
+    /// @notice `_stakeToCover`, exposed.
+    function stakeToCover(uint256 value) external pure returns (uint256) {
+        return _stakeToCover(value);
+    }
+
+    function _request(
+        bytes32 modelId,
+        int256[] calldata input,
+        uint32 callbackGasLimit,
+        uint128 valueAtRisk
+    ) private returns (bytes32) {
+        RequestOptions memory options = _defaultOptions();
+        options.callbackGasLimit = callbackGasLimit;
+        options.fee = msg.value;
+        options.valueAtRisk = valueAtRisk;
+        return _requestInference(modelId, input, options);
+    }
+
     function _onAnswered(bytes32 requestId, int256[] memory output) internal override {
         _record(Hook.Answered, requestId, output, 0);
     }
@@ -80,10 +114,12 @@ contract RecordingConsumer is InferenceConsumer {
         uint256 gasAtEntry = gasleft();
         Call storage call = _calls.push();
         call.hook = hook;
-        call.requestId = requestId;
-        call.output = output;
         call.reason = reason;
         call.stateSeen = INFERENCE.stateOf(requestId);
-        call.gasAtEntry = gasAtEntry;
+        call.gasAtEntry = uint64(gasAtEntry);
+        call.requestId = requestId;
+        call.output = output;
+        call.pendingSeen = uint128(INFERENCE.pendingWithdrawal(address(this)));
+        call.backingSeen = uint128(INFERENCE.bondBacking(requestId));
     }
 }

@@ -23,7 +23,7 @@ contract RevertingConsumer is IInferenceConsumer {
         int256[] calldata input,
         uint32 callbackGasLimit
     ) external payable returns (bytes32) {
-        return INFERENCE.request{value: msg.value}(modelId, input, IInference.Mode.ZK, callbackGasLimit);
+        return INFERENCE.request{value: msg.value}(modelId, input, IInference.Mode.ZK, callbackGasLimit, 0);
     }
 
     /// @notice Tries to withdraw from the precompile (fails: this contract rejects ETH).

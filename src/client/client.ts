@@ -17,6 +17,11 @@ export interface RequestOptions {
   callbackGasLimit?: number;
   /** wei sent with the request; defaults to the model's registered fee */
   fee?: bigint;
+  /**
+   * wei the requester may act on before the answer is proved: an answer must lock
+   * `max(model stake, valueAtRisk)` of the node's bond (default 0n: the model's stake)
+   */
+  valueAtRisk?: bigint;
 }
 
 export interface SentRequest {
@@ -31,9 +36,14 @@ export async function requestInference(
   input: readonly bigint[],
   opts: RequestOptions & { modelFee?: bigint } = {},
 ): Promise<SentRequest> {
-  const tx = await precompile.request(modelId, [...input], opts.mode ?? Mode.ZK, opts.callbackGasLimit ?? 0, {
-    value: opts.fee ?? opts.modelFee ?? 0n,
-  });
+  const tx = await precompile.request(
+    modelId,
+    [...input],
+    opts.mode ?? Mode.ZK,
+    opts.callbackGasLimit ?? 0,
+    opts.valueAtRisk ?? 0n,
+    { value: opts.fee ?? opts.modelFee ?? 0n },
+  );
   const receipt = await tx.wait();
   if (!receipt) throw new ChainError(`request transaction ${tx.hash} was not mined`);
   return { requestId: requestIdFrom(precompile, receipt), receipt };

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import hre from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 
 import {
   ANSWER_WINDOW,
@@ -15,6 +15,8 @@ import {
   State,
   requestIdOf,
   sibylFixture,
+  slashCompensation,
+  slashReward,
 } from "./fixtures";
 
 /** Mirrors `_CALLBACK_OVERHEAD` in InferencePrecompile. */
@@ -63,7 +65,15 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       await time.increaseTo((await precompile.settlementDeadline(id)) + 1n);
       await expect(precompile.slash(id))
         .to.emit(precompile, "InferenceSlashed")
-        .withArgs(id, node.address, (await hre.ethers.getSigners())[0].address, STAKE, true);
+        .withArgs(
+          id,
+          node.address,
+          (await hre.ethers.getSigners())[0].address,
+          slashCompensation(STAKE),
+          slashReward(STAKE),
+          FEE,
+          true,
+        );
       const hooks = [await recording.callAt(0), await recording.callAt(1)];
       expect(hooks.map((h) => [h.hook, h.reason, h.stateSeen])).to.deep.equal([
         [BigInt(Hook.Answered), 0n, BigInt(State.Answered)],
@@ -165,6 +175,84 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
     });
   });
 
+  describe("exact gas: a node cannot starve a hook into failing", function () {
+    const LIMIT = 300_000;
+
+    async function probeFixture() {
+      const f = await loadFixture(sibylFixture);
+      const probe = await hre.ethers.deployContract("GasProbeConsumer", [await f.precompile.getAddress()]);
+      const id = await requestIdOf(f.precompile, probe.makeRequest(f.modelId, INPUT, LIMIT, { value: FEE }));
+      // What a call frame of exactly LIMIT gas shows at the hook's first statement.
+      await (await probe.calibrate(id, OUTPUT, LIMIT, { gasLimit: 1_000_000 })).wait();
+      const calibrated = await probe.entryGas(0);
+      // The least transaction gas with which the node's answer succeeds.
+      const asNode = f.precompile.connect(f.node);
+      let [fails, succeeds] = [50_000, 2_000_000];
+      while (succeeds - fails > 1) {
+        const mid = Math.floor((fails + succeeds) / 2);
+        const ok = await asNode.answer.staticCall(id, OUTPUT, { gasLimit: mid }).then(
+          () => true,
+          () => false,
+        );
+        if (ok) succeeds = mid;
+        else fails = mid;
+      }
+      return { ...f, probe, id, calibrated, leastGas: succeeds };
+    }
+
+    it("with the least gas that succeeds the hook gets exactly its limit; one gas less reverts the whole answer", async function () {
+      const { precompile, node, probe, id, calibrated, leastGas } = await loadFixture(probeFixture);
+      expect(calibrated).to.be.lessThan(BigInt(LIMIT));
+      expect(calibrated).to.be.greaterThan(BigInt(LIMIT) - 1_000n);
+
+      await expect(precompile.connect(node).answer(id, OUTPUT, { gasLimit: leastGas - 1 }))
+        .to.be.revertedWithCustomError(precompile, "Inference__InsufficientGasForCallback")
+        .withArgs((available: bigint) => available < requiredGas(BigInt(LIMIT)), requiredGas(BigInt(LIMIT)));
+      expect(await precompile.stateOf(id)).to.equal(State.Requested);
+      expect(await probe.probeCount()).to.equal(1n);
+
+      await expect(precompile.connect(node).answer(id, OUTPUT, { gasLimit: leastGas }))
+        .to.emit(precompile, "InferenceAnswered")
+        .withArgs(id, node.address, OUTPUT, (d: bigint) => d > 0n, true);
+      expect(await probe.entryGas(1)).to.equal(calibrated); // the frame got exactly LIMIT
+    });
+
+    it("whatever gas the node sends, a hook that fails only when starved never fails: the answer reverts or the hook succeeds", async function () {
+      const { precompile, node, probe, id, calibrated, leastGas } = await loadFixture(probeFixture);
+      await (await probe.setMinEntryGas(calibrated)).wait();
+      const outcomes = new Set<string>();
+      for (const gas of [
+        leastGas - 5_001,
+        leastGas - Math.floor(LIMIT / 64),
+        leastGas - 100,
+        leastGas - 2,
+        leastGas - 1,
+        leastGas,
+        leastGas + 1,
+        leastGas + 100,
+        leastGas + Math.floor(LIMIT / 64),
+        leastGas + 50_000,
+      ]) {
+        const snapshot = await takeSnapshot();
+        try {
+          const receipt = await (await precompile.connect(node).answer(id, OUTPUT, { gasLimit: gas })).wait();
+          const answered = receipt!.logs
+            .map((l) => precompile.interface.parseLog(l))
+            .find((p) => p?.name === "InferenceAnswered")!;
+          expect(answered.args.callbackOk, `gas ${gas}`).to.equal(true);
+          expect(await probe.entryGas(1)).to.equal(calibrated);
+          outcomes.add("hook ok");
+        } catch (e) {
+          expect(String(e), `gas ${gas}`).to.match(/Inference__InsufficientGasForCallback/);
+          outcomes.add("reverted");
+        } finally {
+          await snapshot.restore();
+        }
+      }
+      expect([...outcomes].sort()).to.deep.equal(["hook ok", "reverted"]);
+    });
+  });
+
   describe("adversarial consumers do not block the lifecycle", function () {
     for (const [name, key] of [
       ["a reverting consumer", "reverting"],
@@ -201,7 +289,15 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         await time.increase(ANSWER_WINDOW + 1n);
         await expect(f.precompile.slash(answered))
           .to.emit(f.precompile, "InferenceSlashed")
-          .withArgs(answered, f.node.address, f.admin.address, STAKE, false);
+          .withArgs(
+            answered,
+            f.node.address,
+            f.admin.address,
+            slashCompensation(STAKE),
+            slashReward(STAKE),
+            FEE,
+            false,
+          );
         await expect(f.precompile.expire(unanswered))
           .to.emit(f.precompile, "InferenceExpired")
           .withArgs(unanswered, await consumer.getAddress(), FEE, false);
@@ -216,11 +312,28 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       );
       const viaEoa = await requestIdOf(
         precompile,
-        precompile.connect(user).request(modelId, INPUT, 0, CALLBACK_GAS, { value: FEE }),
+        precompile.connect(user).request(modelId, INPUT, 0, CALLBACK_GAS, 0n, { value: FEE }),
       );
       const burned = (await (await precompile.connect(node).answer(viaBurner, OUTPUT)).wait())!.gasUsed;
       const plain = (await (await precompile.connect(node).answer(viaEoa, OUTPUT)).wait())!.gasUsed;
       expect(burned - plain).to.be.lessThanOrEqual(BigInt(CALLBACK_GAS) + 5_000n);
+    });
+
+    it("a return bomb costs the caller nothing: the precompile does not copy return data", async function () {
+      const { precompile, burning, node, node2, modelId } = await loadFixture(sibylFixture);
+      const answerGas = async (by: typeof node) => {
+        const id = await requestIdOf(
+          precompile,
+          burning.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+        );
+        return (await (await precompile.connect(by).answer(id, OUTPUT)).wait())!.gasUsed;
+      };
+      await (await burning.setMemoryOnly(true)).wait();
+      const touchOnly = await answerGas(node); // expands memory to 64 kB, returns nothing
+      await (await burning.setReturnBomb(true)).wait();
+      const bomb = await answerGas(node2); // the same memory, returned
+      // Copying 64 kB would cost the precompile ≥ 6,000 gas (3 per word) plus its memory expansion.
+      expect(bomb).to.be.lessThan(touchOnly + 500n);
     });
 
     it("a return-bomb hook returns normally and its return data is not copied", async function () {
@@ -235,24 +348,69 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         .withArgs(id, node.address, OUTPUT, (d: bigint) => d > 0n, true);
     });
 
-    it("a re-entrant consumer is refused with Inference__Reentrancy from every hook", async function () {
-      const { precompile, reentrant, node } = await loadFixture(sibylFixture);
+    it("a re-entrant consumer is refused with Inference__Reentrancy by every function from every hook", async function () {
+      const { precompile, reentrant, node, admin } = await loadFixture(sibylFixture);
       const reentrancy = precompile.interface.getError("Inference__Reentrancy")!.selector;
-      const settledId = await requestIdOf(precompile, reentrant.makeRequest(INPUT, 500_000, { value: FEE }));
-      const expiredId = await requestIdOf(precompile, reentrant.makeRequest(INPUT, 500_000, { value: FEE }));
-      await expect(precompile.connect(node).answer(settledId, OUTPUT))
-        .to.emit(precompile, "InferenceAnswered")
-        .withArgs(settledId, node.address, OUTPUT, (d: bigint) => d > 0n, true);
-      await (await precompile.settle(settledId, [...PROOF])).wait();
+      await (await admin.sendTransaction({ to: await reentrant.getAddress(), value: FEE })).wait();
+      const settledId = await requestIdOf(
+        precompile,
+        reentrant.makeRequest(INPUT, 1_000_000, { value: FEE }),
+      );
+      const slashedId = await requestIdOf(
+        precompile,
+        reentrant.makeRequest(INPUT, 1_000_000, { value: FEE }),
+      );
+      const expiredId = await requestIdOf(
+        precompile,
+        reentrant.makeRequest(INPUT, 1_000_000, { value: FEE }),
+      );
+      for (const id of [settledId, slashedId])
+        await expect(precompile.connect(node).answer(id, OUTPUT))
+          .to.emit(precompile, "InferenceAnswered")
+          .withArgs(id, node.address, OUTPUT, (d: bigint) => d > 0n, true);
+      await expect(precompile.settle(settledId, [...PROOF]))
+        .to.emit(precompile, "InferenceSettled")
+        .withArgs(settledId, node.address, admin.address, true);
       await time.increase(ANSWER_WINDOW + 1n);
-      await (await precompile.expire(expiredId)).wait();
+      await expect(precompile.slash(slashedId)).to.emit(precompile, "InferenceSlashed");
+      await expect(precompile.expire(expiredId))
+        .to.emit(precompile, "InferenceExpired")
+        .withArgs(expiredId, await reentrant.getAddress(), FEE, true);
 
       expect(await reentrant.successes()).to.equal(0n);
       const count = await reentrant.revertCount();
-      expect(count).to.equal(5n); // answer + request, settle, slash + withdraw
+      // 5 hooks (2 answered, settled, slashed, expired) × 8 functions
+      expect(count).to.equal(40n);
       for (let i = 0n; i < count; i++) expect(await reentrant.reverts(i)).to.equal(reentrancy);
       expect(await precompile.stateOf(settledId)).to.equal(State.Settled);
+      expect(await precompile.stateOf(slashedId)).to.equal(State.Slashed);
       expect(await precompile.stateOf(expiredId)).to.equal(State.Expired);
+    });
+
+    it("a code-less consumer (an EOA) is answered, settled, slashed and expired with callbackOk = true", async function () {
+      const { precompile, node, user, admin, requestFromUser, answeredRequest } =
+        await loadFixture(sibylFixture);
+      const settled = await answeredRequest();
+      await expect(precompile.settle(settled.id, [...PROOF]))
+        .to.emit(precompile, "InferenceSettled")
+        .withArgs(settled.id, node.address, admin.address, true);
+      const slashed = await answeredRequest();
+      const expired = await requestFromUser();
+      await time.increase(ANSWER_WINDOW + 1n);
+      await expect(precompile.slash(slashed.id))
+        .to.emit(precompile, "InferenceSlashed")
+        .withArgs(
+          slashed.id,
+          node.address,
+          admin.address,
+          slashCompensation(STAKE),
+          slashReward(STAKE),
+          FEE,
+          true,
+        );
+      await expect(precompile.expire(expired))
+        .to.emit(precompile, "InferenceExpired")
+        .withArgs(expired, user.address, FEE, true);
     });
 
     it("an EOA consumer gets no hook and callbackOk = true", async function () {

@@ -9,17 +9,24 @@ import {
   FEE,
   Failed,
   INPUT,
+  NODE_BOND,
   OUTPUT,
   PROOF,
+  SLASH_REWARD_BPS,
   STAKE,
+  State,
   modelConfig,
   requestIdOf,
   sibylFixture,
+  slashCompensation,
 } from "./fixtures";
 
 const LIMITS = [parseEther("5"), parseEther("2"), parseEther("0.5")] as const;
 const CAP = parseEther("0.05");
 const Status = { None: 0n, Pending: 1n, Provisional: 2n, Approved: 3n, Failed: 4n } as const;
+/** `InferenceConsumer._stakeToCover`, written out: the least s with s − ⌊s·bps/10,000⌋ ≥ value. */
+const stakeToCover = (value: bigint) =>
+  value === 0n ? 0n : ((value - 1n) * 10_000n) / (10_000n - SLASH_REWARD_BPS) + 1n;
 
 describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", function () {
   async function creditFixture() {
@@ -77,21 +84,79 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     expect(await creditLine.openApplicationOf(borrower.address)).to.equal(hre.ethers.ZeroHash);
   });
 
-  it("never grants more provisional credit than the node's stake", async function () {
-    const { precompile, riskModel, node, borrower } = await loadFixture(creditFixture);
+  it("declares its largest provisional limit, grossed up by the slasher's reward, as value at risk", async function () {
+    const { precompile, creditLine, apply } = await loadFixture(creditFixture);
+    const atRisk = stakeToCover(CAP); // min(CAP, tier 0 limit)
+    expect(slashCompensation(atRisk)).to.be.greaterThanOrEqual(CAP);
+    expect(await creditLine.VALUE_AT_RISK()).to.equal(atRisk);
+    const id = await apply();
+    expect((await precompile.getRequest(id)).stake).to.equal(STAKE > atRisk ? STAKE : atRisk);
+  });
+
+  it("is answered only by a node whose free bond covers a generous desk's value at risk; a slash repays the provisional limit", async function () {
+    const { precompile, riskModel, node, borrower, stranger } = await loadFixture(creditFixture);
     const generous = await hre.ethers.deployContract("CreditLine", [
       INFERENCE_ADDRESS,
       riskModel,
       [...LIMITS],
       parseEther("100"),
     ]);
+    const atRisk = stakeToCover(LIMITS[0]); // the cap is above every tier limit
+    expect(await generous.VALUE_AT_RISK()).to.equal(atRisk);
     const id = await requestIdOf(
       precompile,
       generous.connect(borrower).applyForCredit(INPUT, { value: FEE }),
     );
-    await expect(precompile.connect(node).answer(id, [1n]))
+    expect(await precompile.bondBacking(id)).to.equal(0n);
+    await expect(precompile.connect(node).answer(id, [0n]))
+      .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
+      .withArgs(node.address, NODE_BOND, atRisk);
+
+    await (await precompile.connect(node).registerNode({ value: atRisk - NODE_BOND })).wait();
+    await expect(precompile.connect(node).answer(id, [0n]))
       .to.emit(generous, "ProvisionalCreditGranted")
-      .withArgs(id, borrower.address, 1, STAKE);
+      .withArgs(id, borrower.address, 0, LIMITS[0]);
+    expect(await precompile.bondBacking(id)).to.equal(atRisk);
+    expect(await generous.creditLimit(borrower.address)).to.equal(LIMITS[0]);
+
+    await time.increaseTo((await precompile.settlementDeadline(id)) + 1n);
+    await (await precompile.connect(stranger).slash(id)).wait();
+    const repaid = slashCompensation(atRisk);
+    expect(repaid).to.be.greaterThanOrEqual(LIMITS[0]);
+    await expect(generous.collectCompensation()).to.changeEtherBalance(generous, repaid + FEE);
+  });
+
+  it("grants no provisional limit that a slash of the locked stake would not repay", async function () {
+    const { riskModel, borrower } = await loadFixture(creditFixture);
+    // A precompile stand-in reporting an answer backed by less than the desk declared: the real
+    // precompile never does that, so the desk's own check is what is tested here.
+    const fake = await hre.ethers.deployContract("FakeInference");
+    const desk = await hre.ethers.deployContract("CreditLine", [
+      await fake.getAddress(),
+      riskModel,
+      [...LIMITS],
+      CAP,
+    ]);
+    const apply = async () => {
+      const receipt = (await (await desk.connect(borrower).applyForCredit(INPUT)).wait())!;
+      return receipt.logs.map((l) => desk.interface.parseLog(l)).find((p) => p?.name === "CreditApplied")!
+        .args.requestId as string;
+    };
+    const atRisk = stakeToCover(CAP);
+
+    const short = await apply();
+    await (await fake.setTerms(State.Answered, atRisk - 1n)).wait(); // repays CAP - 1 at most
+    expect(slashCompensation(atRisk - 1n)).to.be.lessThan(CAP);
+    await expect(fake.answer(await desk.getAddress(), short, [0n]))
+      .to.emit(desk, "ProvisionalCreditGranted")
+      .withArgs(short, borrower.address, 0, 0n);
+    expect(await desk.creditLimit(borrower.address)).to.equal(0n);
+
+    await (await fake.setTerms(State.Answered, atRisk)).wait();
+    await expect(fake.answer(await desk.getAddress(), short, [0n]))
+      .to.emit(desk, "ProvisionalCreditGranted")
+      .withArgs(short, borrower.address, 0, CAP);
+    expect(await desk.creditLimit(borrower.address)).to.equal(CAP);
   });
 
   it("revokes the provisional limit when the answer is slashed, and collects the compensation", async function () {
@@ -104,7 +169,10 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
       .withArgs(id, borrower.address, Failed.Slashed);
     expect(await creditLine.creditLimit(borrower.address)).to.equal(0n);
     expect((await creditLine.applicationOf(id)).status).to.equal(Status.Failed);
-    await expect(creditLine.collectCompensation()).to.changeEtherBalance(creditLine, STAKE + FEE);
+    await expect(creditLine.collectCompensation()).to.changeEtherBalance(
+      creditLine,
+      slashCompensation(STAKE) + FEE,
+    );
   });
 
   it("revokes when the request expires, keeping an earlier approved limit, and lets the borrower re-apply", async function () {

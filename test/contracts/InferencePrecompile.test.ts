@@ -25,6 +25,8 @@ import {
   packReference,
   requestIdOf,
   sibylFixture,
+  slashCompensation,
+  slashReward,
   timestampOf,
 } from "./fixtures";
 
@@ -202,10 +204,10 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     it("stores the request, escrows the whole value and emits InferenceRequested", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
       const value = FEE + 123n;
-      const tx = precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, { value });
+      const tx = precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value });
       await expect(tx)
         .to.emit(precompile, "InferenceRequested")
-        .withArgs(anyValue, modelId, user.address, INPUT, Mode.ZK, CALLBACK_GAS, value);
+        .withArgs(anyValue, modelId, user.address, INPUT, Mode.ZK, CALLBACK_GAS, value, STAKE);
       await expect(tx).to.changeEtherBalances([user, precompile], [-value, value]);
       const id = await requestIdOf(precompile, tx);
       const r = await precompile.getRequest(id);
@@ -247,10 +249,10 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       try {
         const a = await precompile
           .connect(user)
-          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, { value: FEE });
+          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE });
         const b = await precompile
           .connect(user)
-          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, { value: FEE });
+          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE });
         await hre.network.provider.send("evm_mine", []);
         const [ra, rb] = [await a.wait(), await b.wait()];
         expect(ra!.blockNumber).to.equal(rb!.blockNumber);
@@ -266,7 +268,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     it("reverts the TEE and VANILLA modes with Inference__UnsupportedMode", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
       for (const mode of [Mode.TEE, Mode.VANILLA]) {
-        await expect(precompile.connect(user).request(modelId, INPUT, mode, CALLBACK_GAS, { value: FEE }))
+        await expect(precompile.connect(user).request(modelId, INPUT, mode, CALLBACK_GAS, 0n, { value: FEE }))
           .to.be.revertedWithCustomError(precompile, "Inference__UnsupportedMode")
           .withArgs(mode);
       }
@@ -275,7 +277,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     it("reverts an unregistered model with Inference__UnknownModel", async function () {
       const { precompile, user } = await loadFixture(sibylFixture);
       const unknown = keccak256("0x1234");
-      await expect(precompile.connect(user).request(unknown, INPUT, Mode.ZK, CALLBACK_GAS, { value: FEE }))
+      await expect(
+        precompile.connect(user).request(unknown, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+      )
         .to.be.revertedWithCustomError(precompile, "Inference__UnknownModel")
         .withArgs(unknown);
     });
@@ -283,7 +287,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     it("reverts a deactivated model with Inference__UnknownModel", async function () {
       const { precompile, registry, user, modelId } = await loadFixture(sibylFixture);
       await (await registry.deactivate(modelId)).wait();
-      await expect(precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, { value: FEE }))
+      await expect(
+        precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+      )
         .to.be.revertedWithCustomError(precompile, "Inference__UnknownModel")
         .withArgs(modelId);
     });
@@ -291,7 +297,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     it("reverts a fee below the model's with Inference__FeeTooLow", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
       await expect(
-        precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, { value: FEE - 1n }),
+        precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE - 1n }),
       )
         .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
         .withArgs(FEE, FEE - 1n);
@@ -300,7 +306,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     it("reverts a wrong input length with Inference__WrongLength", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
       for (const input of [INPUT.slice(1), [...INPUT, 0n], []]) {
-        await expect(precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, { value: FEE }))
+        await expect(
+          precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+        )
           .to.be.revertedWithCustomError(precompile, "Inference__WrongLength")
           .withArgs(INPUT_LENGTH, input.length);
       }
@@ -310,7 +318,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
       for (const bad of [-HALF - 1n, HALF]) {
         const input = [0n, 0n, bad, 0n];
-        await expect(precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, { value: FEE }))
+        await expect(
+          precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+        )
           .to.be.revertedWithCustomError(precompile, "Inference__ValueOutOfRange")
           .withArgs(2n, bad, VALUE_BITS);
       }
@@ -531,16 +541,25 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       });
     }
 
-    it("at deadline + 1: moves stake and fee to the consumer and emits InferenceSlashed", async function () {
+    it("at deadline + 1: stake less the slasher's reward and the fee to the consumer, the reward to the slasher", async function () {
       const { precompile, node, user, stranger, answeredRequest } = await loadFixture(sibylFixture);
       const { id, deadline } = await answeredRequest();
       await time.setNextBlockTimestamp(deadline + 1n);
       await expect(precompile.connect(stranger).slash(id))
         .to.emit(precompile, "InferenceSlashed")
-        .withArgs(id, node.address, stranger.address, STAKE, true);
+        .withArgs(
+          id,
+          node.address,
+          stranger.address,
+          slashCompensation(STAKE),
+          slashReward(STAKE),
+          FEE,
+          true,
+        );
       expect(await precompile.stateOf(id)).to.equal(State.Slashed);
       expect(await precompile.nodeOf(node.address)).to.deep.equal([NODE_BOND - STAKE, 0n, true]);
-      expect(await precompile.pendingWithdrawal(user.address)).to.equal(STAKE + FEE);
+      expect(await precompile.pendingWithdrawal(user.address)).to.equal(slashCompensation(STAKE) + FEE);
+      expect(await precompile.pendingWithdrawal(stranger.address)).to.equal(slashReward(STAKE));
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
     });
 
@@ -624,14 +643,19 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
     });
 
-    it("pays the consumer stake and fee after a slash", async function () {
-      const { precompile, user, answeredRequest } = await loadFixture(sibylFixture);
+    it("pays the consumer its compensation and fee, and the slasher its reward, after a slash", async function () {
+      const { precompile, user, stranger, answeredRequest } = await loadFixture(sibylFixture);
       const { id, deadline } = await answeredRequest();
       await time.increaseTo(deadline + 1n);
-      await (await precompile.slash(id)).wait();
+      await (await precompile.connect(stranger).slash(id)).wait();
+      const owed = slashCompensation(STAKE) + FEE;
       await expect(precompile.connect(user).withdraw()).to.changeEtherBalances(
         [user, precompile],
-        [STAKE + FEE, -(STAKE + FEE)],
+        [owed, -owed],
+      );
+      await expect(precompile.connect(stranger).withdraw()).to.changeEtherBalances(
+        [stranger, precompile],
+        [slashReward(STAKE), -slashReward(STAKE)],
       );
     });
 
@@ -673,9 +697,11 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
       const bonds =
         (await precompile.nodeOf(node.address)).bond + (await precompile.nodeOf(node2.address)).bond;
+      const [admin] = await hre.ethers.getSigners(); // the slasher
       const pending =
         (await precompile.pendingWithdrawal(node.address)) +
-        (await precompile.pendingWithdrawal(user.address));
+        (await precompile.pendingWithdrawal(user.address)) +
+        (await precompile.pendingWithdrawal(admin.address));
       const escrowed = FEE; // the open request
       expect(bonds).to.equal(2n * NODE_BOND - STAKE);
       expect(pending).to.equal(FEE + STAKE + FEE + FEE);
@@ -724,7 +750,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const output = Array.from({ length: 11 }, (_, i) => 32_767n - BigInt(i * 977));
       const id = await requestIdOf(
         precompile,
-        precompile.connect(user).request(modelId, input, Mode.ZK, 0, { value: FEE }),
+        precompile.connect(user).request(modelId, input, Mode.ZK, 0, 0n, { value: FEE }),
       );
       await (await precompile.connect(node).answer(id, output)).wait();
       expect(await precompile.outputOf(id)).to.deep.equal(output);
@@ -742,7 +768,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       await (await registry.register(config, "private")).wait();
       const modelId = await registry.modelIdOf(config);
       const request = (input: bigint[]) =>
-        precompile.connect(user).request(modelId, input, Mode.ZK, 0, { value: FEE });
+        precompile.connect(user).request(modelId, input, Mode.ZK, 0, 0n, { value: FEE });
       await expect(request([127n, -128n, 0n, 128n]))
         .to.be.revertedWithCustomError(precompile, "Inference__ValueOutOfRange")
         .withArgs(3, 128, 8);

@@ -25,6 +25,15 @@ export const INPUT_LENGTH = 4;
 export const OUTPUT_LENGTH = 3;
 export const CALLBACK_GAS = 300_000;
 
+/** `Sibyl.SLASH_REWARD_BPS`: the slasher's share of a slashed stake, in basis points. */
+export const SLASH_REWARD_BPS = 500n;
+/** `Sibyl.MAX_CALLBACK_GAS_LIMIT` */
+export const MAX_CALLBACK_GAS_LIMIT = 5_000_000;
+/** What a slash of `stake` credits the slasher. */
+export const slashReward = (stake: bigint) => (stake * SLASH_REWARD_BPS) / 10_000n;
+/** What a slash of `stake` credits the consumer, on top of its refunded fee. */
+export const slashCompensation = (stake: bigint) => stake - slashReward(stake);
+
 /** `IInference.Mode` */
 export const Mode = { ZK: 0, TEE: 1, VANILLA: 2 } as const;
 /** `IInference.RequestState` */
@@ -100,7 +109,7 @@ export async function requestIdOf(
 ): Promise<string> {
   const receipt = await (await tx).wait();
   for (const log of receipt!.logs as Log[]) {
-    if (log.address.toLowerCase() !== INFERENCE_ADDRESS.toLowerCase()) continue;
+    if (log.address.toLowerCase() !== String(precompile.target).toLowerCase()) continue;
     const parsed = precompile.interface.parseLog(log);
     if (parsed?.name === "InferenceRequested") return parsed.args.requestId as string;
   }
@@ -138,10 +147,10 @@ export async function sibylFixture() {
   const reentrant = await hre.ethers.deployContract("ReentrantConsumer", [INFERENCE_ADDRESS, modelId]);
 
   /** A request from the `user` EOA (no hooks), with the model's fee. */
-  const requestFromUser = (input: readonly bigint[] = INPUT, value: bigint = FEE) =>
+  const requestFromUser = (input: readonly bigint[] = INPUT, value: bigint = FEE, valueAtRisk = 0n) =>
     requestIdOf(
       precompile,
-      precompile.connect(user).request(modelId, [...input], Mode.ZK, CALLBACK_GAS, { value }),
+      precompile.connect(user).request(modelId, [...input], Mode.ZK, CALLBACK_GAS, valueAtRisk, { value }),
     );
 
   /** A request answered by `node` with OUTPUT. */
