@@ -5,7 +5,7 @@
  *
  *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n to change the sample sizes)
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import hre from "hardhat";
 
@@ -34,6 +34,29 @@ const MODELS: Array<{ path: string; data: string }> = [
 const ONCHAIN_SAMPLES = Number(process.env.BENCH_ONCHAIN ?? 50);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5);
 const PROOFS = Math.max(5, Number(process.env.BENCH_PROOFS ?? 7));
+
+/**
+ * The adversarial cases the test suite exercises, counted from its sources: every `it(` in
+ * the trust-gap, consumer-hook, fault and restart suites, and the property test's run count.
+ */
+function adversarialCases(): { total: number; byFile: Record<string, number>; propertySequences: number } {
+  const files = [
+    "test/contracts/TrustGap.test.ts",
+    "test/contracts/ConsumerHooks.test.ts",
+    "test/node/rpc-faults.test.ts",
+    "test/node/restart.test.ts",
+  ];
+  const byFile: Record<string, number> = {};
+  for (const f of files)
+    byFile[f] = (readFileSync(join(PROJECT_ROOT, f), "utf8").match(/\bit\(/g) ?? []).length;
+  const property = readFileSync(join(PROJECT_ROOT, "test/contracts/StateMachine.property.test.ts"), "utf8");
+  const runs = /const RUNS\s*=\s*([\d_]+)/.exec(property);
+  return {
+    total: Object.values(byFile).reduce((a, b) => a + b, 0),
+    byFile,
+    propertySequences: runs ? Number(runs[1].replace(/_/g, "")) : 0,
+  };
+}
 
 function pct(v: number | undefined): string {
   return v === undefined ? "—" : `${(v * 100).toFixed(2)}%`;
@@ -116,11 +139,30 @@ async function main(): Promise<void> {
       await node.stop();
     }
 
+    // a slash: an answer nobody settles, slashed by a bystander after the settlement deadline
+    const signers = await hre.ethers.getSigners();
+    const [lazyNode, bystander] = [signers[signers.length - 3], signers[signers.length - 2]];
+    const lazy = stack.precompile.connect(lazyNode);
+    if (!(await lazy.nodeOf(lazyNode.address)).registered)
+      await (await lazy.registerNode({ value: hre.ethers.parseEther("5") })).wait();
+    const { requestId: unsettled } = await requestInference(
+      stack.precompile.connect(requester),
+      model.modelId,
+      input,
+      {
+        modelFee: fee,
+      },
+    );
+    await (await lazy.answer(unsettled, output)).wait();
+    const window = (await stack.registry.getModel(model.modelId)).config.settlementWindow;
+    await hre.network.provider.send("evm_increaseTime", [Number(window) + 1]);
+    await hre.network.provider.send("evm_mine", []);
+    const slashReceipt = await (await stack.precompile.connect(bystander).slash(unsettled)).wait();
+
     // accuracy and agreement: float vs runtime vs witness on the held-out set, on-chain on a subset
     log.info(
       `  accuracy on ${heldOutSamples.inputs.length} held-out samples (${ONCHAIN_SAMPLES} decoded on-chain)…`,
     );
-    const signers = await hre.ethers.getSigners();
     const accuracy = await accuracyReport(file, heldOutSamples, {
       artifacts: a,
       onChain: onChainDecoder(stack, a.name, requester, signers[signers.length - 1]),
@@ -176,6 +218,7 @@ async function main(): Promise<void> {
       settleGas: median(gas.settle),
       requestGas: median(gas.request),
       answerGas: median(gas.answer),
+      slashGas: Number(slashReceipt!.gasUsed),
       answerLatencyMs: median(answerLatency),
       settledLatencyMs: median(settledLatency),
       requests: REQUESTS,
@@ -203,6 +246,7 @@ async function main(): Promise<void> {
       "request gas": r.requestGas,
       "answer gas": r.answerGas,
       "settle gas": r.settleGas,
+      "slash gas": r.slashGas,
       "→answered ms": r.answerLatencyMs,
       "→settled ms": r.settledLatencyMs,
     })),
@@ -217,6 +261,12 @@ async function main(): Promise<void> {
       "decoded on-chain": r.onChainSamples,
     })),
   );
+  const adversarial = adversarialCases();
+  console.log(
+    `adversarial cases exercised by the test suite: ${adversarial.total} (${Object.entries(adversarial.byFile)
+      .map(([f, n]) => `${f}: ${n}`)
+      .join(", ")}), plus ${adversarial.propertySequences} random state-machine sequences`,
+  );
   const out = join(PROJECT_ROOT, "bench", "results.json");
   mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
   writeFileSync(
@@ -226,6 +276,7 @@ async function main(): Promise<void> {
         generatedAt: new Date().toISOString(),
         machine: { cpus: require("node:os").cpus().length, node: process.version },
         models: results,
+        adversarialCases: adversarial,
       },
       null,
       2,

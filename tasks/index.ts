@@ -209,6 +209,25 @@ task("sibyl:infer", "Sends one inference request from the CLI and waits for its 
     }),
   );
 
+task(
+  "sibyl:status",
+  "Explains a request: its state, who answered and when, its deadline, the bond behind it, and why it is pending",
+)
+  .addParam("id", "the request id (0x followed by 64 hex digits)")
+  .setAction(
+    action(async (args: { id: string }, hre) => {
+      if (!/^0x[0-9a-fA-F]{64}$/.test(args.id))
+        throw new SibylError(
+          `--id must be a request id (0x followed by 64 hex digits), got ${args.id}`,
+          "take it from the InferenceRequested event, or from sibyl:infer's output",
+        );
+      const { connectSibyl } = await import("../src/chain/connect");
+      const { explainRequest } = await import("../src/client/status");
+      const { precompile } = await connectSibyl(hre);
+      console.log((await explainRequest(precompile, args.id)).lines.join("\n"));
+    }),
+  );
+
 task("sibyl:accuracy", "Accuracy report: float model vs quantized runtime vs circuit (vs on-chain decoding)")
   .addParam("model", "path to the model file", undefined, types.inputFile)
   .addParam("data", "data set: iris or mnist")

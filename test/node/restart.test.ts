@@ -1,0 +1,247 @@
+import { expect } from "chai";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { JsonRpcProvider } from "ethers";
+
+import { loadArtifacts } from "../../src/build/artifacts";
+import { INFERENCE_ADDRESS } from "../../src/chain/install";
+import { requestInference } from "../../src/client/client";
+import { quantizeInput } from "../../src/model/quantize";
+import { PROJECT_ROOT } from "../../src/paths";
+import { RequestState } from "../../src/node/node";
+import { InferencePrecompile__factory, ModelRegistry__factory } from "../../typechain-types";
+import { FaultyRpc, type RpcCall } from "../helpers/faulty-rpc";
+import { IRIS_MODEL_PATH } from "../helpers/models";
+
+/**
+ * A node that loses nothing, with every part in its own process: a `hardhat node` chain,
+ * Sibyl deployed and the Iris model registered by the CLI tasks, and the node run by
+ * `sibyl:node`. The first node process answers a request and is killed with SIGKILL before
+ * it can settle (its settlement is held by a proxy, so the kill always comes in between);
+ * a second process with the same key must find the unsettled answer on-chain and settle it.
+ */
+
+const HARDHAT_CLI = require.resolve("hardhat/internal/cli/bootstrap.js");
+/** `sibyl:node`'s default signer: the chain's account #1. */
+const NODE_ACCOUNT = 1;
+
+const short = (id: string): string => `${id.slice(0, 10)}…`;
+
+/** A Hardhat CLI process with its output recorded, killed as a process group. */
+class HardhatProcess {
+  output = "";
+  readonly exited: Promise<number | null>;
+  private readonly proc: ChildProcess;
+  private readonly waiters: Array<() => void> = [];
+  private done = false;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    const { HARDHAT_NETWORK: _ignored, ...inherited } = process.env;
+    this.proc = spawn(process.execPath, [HARDHAT_CLI, ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...inherited, NO_COLOR: "1", FORCE_COLOR: "0", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // its own process group, so a kill reaches everything it started
+    });
+    for (const stream of [this.proc.stdout!, this.proc.stderr!])
+      stream.on("data", (chunk: Buffer) => {
+        this.output += chunk.toString("utf8");
+        this.notify();
+      });
+    this.exited = new Promise((resolve) =>
+      this.proc.on("exit", (code) => {
+        this.done = true;
+        this.notify();
+        resolve(code);
+      }),
+    );
+  }
+
+  get running(): boolean {
+    return !this.done;
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Resolves when the output contains `text`; rejects if the process exits first or after `timeoutMs`. */
+  waitFor(text: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no "${text}" within ${timeoutMs} ms; output:\n${this.tail()}`)),
+        timeoutMs,
+      );
+      const check = (): void => {
+        if (this.output.includes(text)) {
+          clearTimeout(timer);
+          resolve();
+        } else if (this.done) {
+          clearTimeout(timer);
+          reject(new Error(`exited before printing "${text}"; output:\n${this.tail()}`));
+        } else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+
+  /** Sends `signal` to the process group, if it is still running. */
+  kill(signal: NodeJS.Signals): void {
+    if (this.done || this.proc.pid === undefined) return;
+    try {
+      process.kill(-this.proc.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Asks the process to stop (SIGINT, as Ctrl-C), and kills it if it has not exited in time. */
+  async stop(timeoutMs = 15_000): Promise<void> {
+    this.kill("SIGINT");
+    const timer = setTimeout(() => this.kill("SIGKILL"), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  tail(chars = 3000): string {
+    return this.output.slice(-chars);
+  }
+}
+
+/** Runs a task to completion; throws with its output when it fails or overruns. */
+async function runTask(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<string> {
+  const task = new HardhatProcess(args, env);
+  const timer = setTimeout(() => task.kill("SIGKILL"), timeoutMs);
+  const code = await task.exited;
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`hardhat ${args.join(" ")} exited with ${code}:\n${task.tail()}`);
+  return task.output;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Waits until `url` answers `eth_chainId`. */
+async function waitForChain(url: string, chain: HardhatProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+        signal: AbortSignal.timeout(1_000),
+      });
+      if (((await response.json()) as { result?: string }).result) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${chain.tail()}`);
+    if (!chain.running) throw new Error(`hardhat node exited:\n${chain.tail()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("node/restart: a node killed between answer and settlement, against a hardhat node process", function () {
+  this.timeout(150_000);
+  const processes: HardhatProcess[] = [];
+  let rpcUrl: string;
+  let provider: JsonRpcProvider;
+  let proxy: FaultyRpc | undefined;
+
+  before(async function () {
+    const port = await freePort();
+    rpcUrl = `http://127.0.0.1:${port}`;
+    const chain = new HardhatProcess(["node", "--hostname", "127.0.0.1", "--port", String(port)]);
+    processes.push(chain);
+    await waitForChain(rpcUrl, chain, 60_000);
+    provider = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true, pollingInterval: 100 });
+  });
+
+  after(async function () {
+    for (const p of processes) p.kill("SIGKILL");
+    await Promise.all(processes.map((p) => p.exited));
+    provider?.destroy();
+    await proxy?.close();
+  });
+
+  it("the restarted node finds its unsettled answer on-chain and settles it, sending no transaction twice", async function () {
+    const env = { SIBYL_RPC_URL: rpcUrl };
+    await runTask(["sibyl:deploy", "--network", "localhost"], env);
+    const registered = await runTask(
+      ["sibyl:register", "--network", "localhost", "--model", IRIS_MODEL_PATH],
+      env,
+    );
+    const modelId = /modelId\s+(0x[0-9a-f]{64})/.exec(registered)?.[1];
+    expect(modelId, registered).to.be.a("string");
+
+    const precompile = InferencePrecompile__factory.connect(INFERENCE_ADDRESS, await provider.getSigner(0));
+    const registry = ModelRegistry__factory.connect(await precompile.registry(), provider);
+    const nodeAddress = await (await provider.getSigner(NODE_ACCOUNT)).getAddress();
+    const settleSelector = precompile.interface.getFunction("settle").selector;
+
+    // node #1 reaches the chain through a proxy that holds its settlement forever
+    proxy = await FaultyRpc.start(rpcUrl);
+    proxy.rules = [
+      {
+        methods: ["eth_sendTransaction"],
+        when: (call: RpcCall) =>
+          String((call.params?.[0] as { data?: string }).data).startsWith(settleSelector),
+        fault: "hold",
+      },
+    ];
+    const first = new HardhatProcess(["sibyl:node", "--network", "localhost", "--poll-ms", "100"], {
+      SIBYL_RPC_URL: proxy.url,
+    });
+    processes.push(first);
+    await first.waitFor("node running", 60_000);
+
+    const fee = (await registry.getModel(modelId!)).config.fee;
+    const input = quantizeInput(loadArtifacts("iris").quantized, [5.1, 3.5, 1.4, 0.2]);
+    const { requestId } = await requestInference(precompile, modelId!, input, { modelFee: fee });
+    await first.waitFor(`[${short(requestId)}] answered`, 30_000);
+    await proxy.waitForHeld(1, 30_000);
+    first.kill("SIGKILL");
+    await first.exited;
+
+    expect(first.output).not.to.contain(`[${short(requestId)}] settled`);
+    expect(await precompile.stateOf(requestId)).to.equal(RequestState.Answered);
+    expect(await provider.getTransactionCount(nodeAddress)).to.equal(2); // registerNode, answer
+
+    // node #2: same key, straight to the chain
+    const second = new HardhatProcess(["sibyl:node", "--network", "localhost", "--poll-ms", "100"], {
+      SIBYL_RPC_URL: rpcUrl,
+    });
+    processes.push(second);
+    await second.waitFor(`[${short(requestId)}] settled`, 60_000);
+    await second.stop();
+    expect(second.output).to.contain(`[${short(requestId)}] recovered an unsettled answer; proving`);
+    expect(second.output).not.to.contain(`[${short(requestId)}] answered`);
+
+    expect(await precompile.stateOf(requestId)).to.equal(RequestState.Settled);
+    const answers = await precompile.queryFilter(precompile.filters.InferenceAnswered(requestId));
+    const settlements = await precompile.queryFilter(precompile.filters.InferenceSettled(requestId));
+    expect(answers).to.have.length(1);
+    expect(settlements).to.have.length(1);
+    expect(answers[0].args.node).to.equal(nodeAddress);
+    expect(settlements[0].args.settler).to.equal(nodeAddress);
+    const settledAt = (await provider.getBlock(settlements[0].blockNumber))!.timestamp;
+    expect(settledAt).to.be.at.most(Number(answers[0].args.deadline));
+
+    // the node's whole history: one registration, one answer, one settlement
+    const calls: string[] = [];
+    for (let n = 0; n <= (await provider.getBlockNumber()); n++) {
+      const block = await provider.getBlock(n, true);
+      for (const tx of block!.prefetchedTransactions)
+        if (tx.from === nodeAddress) calls.push(precompile.interface.parseTransaction(tx)!.name);
+    }
+    expect(calls).to.deep.equal(["registerNode", "answer", "settle"]);
+    expect(await provider.getTransactionCount(nodeAddress)).to.equal(3);
+  });
+});
