@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IInference} from "../interfaces/IInference.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
+import {RawConsumer} from "./RawConsumer.sol";
 
 /// @title GasBurningConsumer
 /// @notice TEST ONLY. Every hook burns all the gas it is given or, in return-bomb mode, returns a
 /// large buffer; neither may block the precompile or make it pay more than the callback gas limit.
 /// In memory-only mode a hook touches the same memory as the return bomb but returns nothing: the
 /// gas difference between the two modes is what the precompile pays for the returned data.
-contract GasBurningConsumer is IInferenceConsumer {
-    IInference private immutable INFERENCE;
-
+contract GasBurningConsumer is RawConsumer {
     /// @notice When set, hooks return `RETURN_BOMB_BYTES` of zeroes instead of spinning.
     bool public returnBomb;
     /// @notice When set (and `returnBomb` is not), hooks expand memory to `RETURN_BOMB_BYTES` and
@@ -21,18 +19,7 @@ contract GasBurningConsumer is IInferenceConsumer {
     /// @notice Size of the return-bomb buffer.
     uint256 public constant RETURN_BOMB_BYTES = 64_000;
 
-    constructor(address inference_) {
-        INFERENCE = IInference(inference_);
-    }
-
-    /// @notice Requests an inference with `msg.value` as fee.
-    function makeRequest(
-        bytes32 modelId,
-        int256[] calldata input,
-        uint32 callbackGasLimit
-    ) external payable returns (bytes32) {
-        return INFERENCE.request{value: msg.value}(modelId, input, IInference.Mode.ZK, callbackGasLimit, 0);
-    }
+    constructor(address inference_) RawConsumer(inference_) {}
 
     /// @notice Switches between spinning and returning a large buffer.
     function setReturnBomb(bool enabled) external {

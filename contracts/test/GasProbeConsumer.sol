@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IInference} from "../interfaces/IInference.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
+import {RawConsumer} from "./RawConsumer.sol";
 
 /// @title GasProbeConsumer
 /// @notice TEST ONLY. Measures the gas a hook starts with. `calibrate` calls the same hook on
@@ -10,9 +10,7 @@ import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 /// the hook's call frame. With `minEntryGas` set, a hook reverts when it starts with less: it
 /// fails exactly when it was starved, which a node must never be able to bring about.
 /// @dev The hooks have no access control: only tests call them, and `calibrate` needs to.
-contract GasProbeConsumer is IInferenceConsumer {
-    IInference private immutable INFERENCE;
-
+contract GasProbeConsumer is RawConsumer {
     /// @notice `gasleft()` at the first statement of each hook call, in order.
     uint256[] public entryGas;
     /// @notice When non-zero, a hook that starts with less gas than this reverts.
@@ -21,18 +19,7 @@ contract GasProbeConsumer is IInferenceConsumer {
     /// @notice The hook started with less gas than `minEntryGas`.
     error GasProbeConsumer__Starved(uint256 entryGas, uint256 minEntryGas);
 
-    constructor(address inference_) {
-        INFERENCE = IInference(inference_);
-    }
-
-    /// @notice Requests an inference with `msg.value` as fee.
-    function makeRequest(
-        bytes32 modelId,
-        int256[] calldata input,
-        uint32 callbackGasLimit
-    ) external payable returns (bytes32) {
-        return INFERENCE.request{value: msg.value}(modelId, input, IInference.Mode.ZK, callbackGasLimit, 0);
-    }
+    constructor(address inference_) RawConsumer(inference_) {}
 
     /// @notice Sets the gas below which a hook reverts (0 = never).
     function setMinEntryGas(uint256 minEntryGas_) external {
