@@ -4,7 +4,6 @@ pragma solidity 0.8.30;
 import {IInference} from "./interfaces/IInference.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
-import {Sibyl} from "./libraries/SibylAddresses.sol";
 
 /// @title InferenceConsumer
 /// @notice Base for contracts that call Sibyl models. Inherit it, call `_requestInference`,
@@ -22,9 +21,9 @@ import {Sibyl} from "./libraries/SibylAddresses.sol";
 ///    undo in `_onFailed` (holds, UI state, provisional flags).
 /// 2. **Act on settled** (final): act only in `_onSettled`; the answer is then proved.
 /// 3. **Act when covered**: declare the value you will act on before the proof as
-///    `RequestOptions.valueAtRisk` (`_stakeToCover(value)` makes a slash repay all of it), and act
-///    on the answer only while `_isCovered(requestId, value)`: if the node never proves it, the
-///    slash credits this contract at least `value`.
+///    `RequestOptions.valueAtRisk`, and act on the answer only while `_isCovered(requestId, value)`:
+///    if the node never proves it, the slash credits this contract at least `value` (the
+///    precompile locks whatever stake that takes, the slasher's reward included).
 /// @dev Hooks run with the request's exact `callbackGasLimit`; if one reverts, the precompile
 /// records it and carries on, so a hook can never block settlement. Hooks cannot call back
 /// into the precompile's state-changing functions (it is locked while they run), but views work,
@@ -34,9 +33,11 @@ abstract contract InferenceConsumer is IInferenceConsumer {
     /// @param mode how the answer is settled (only `ZK` is served today)
     /// @param callbackGasLimit exact gas each hook receives (0 = no hooks; at most
     /// `Sibyl.MAX_CALLBACK_GAS_LIMIT`)
-    /// @param fee wei sent with the request; must cover the model's fee (all of it is escrowed)
-    /// @param valueAtRisk value this contract may act on before the answer is proved: an answer
-    /// must lock `max(model stake, valueAtRisk)` of the node's bond (0 = the model's stake)
+    /// @param fee wei sent with the request; must cover `_feeFor(modelId, callbackGasLimit)` (all of
+    /// it is escrowed)
+    /// @param valueAtRisk value this contract may act on before the answer is proved: a slash of the
+    /// answer credits this contract at least this much (0 = the model's stake; must be 0 for an
+    /// unbonded model)
     struct RequestOptions {
         IInference.Mode mode;
         uint32 callbackGasLimit;
@@ -44,7 +45,7 @@ abstract contract InferenceConsumer is IInferenceConsumer {
         uint128 valueAtRisk;
     }
 
-    /// @notice Gas each hook receives with `_defaultOptions()`.
+    /// @notice Gas each hook receives with `_defaultOptions()` (the fee pays for it: see `_feeFor`).
     uint32 internal constant DEFAULT_CALLBACK_GAS_LIMIT = 200_000;
 
     /// @notice The precompile this consumer talks to (`Sibyl.INFERENCE` in normal use).
@@ -95,8 +96,8 @@ abstract contract InferenceConsumer is IInferenceConsumer {
             );
     }
 
-    /// @notice `ZK` mode, 200,000 gas per hook, no fee (set `fee` when the model charges one), no
-    /// value at risk beyond the model's stake.
+    /// @notice `ZK` mode, `DEFAULT_CALLBACK_GAS_LIMIT` gas per hook, no fee (set `fee` to
+    /// `_feeFor(modelId, DEFAULT_CALLBACK_GAS_LIMIT)`), no value at risk beyond the model's stake.
     function _defaultOptions() internal pure returns (RequestOptions memory) {
         return
             RequestOptions({
@@ -109,32 +110,22 @@ abstract contract InferenceConsumer is IInferenceConsumer {
 
     /// @notice Whether acting on this request's output is covered for `value`: true when it is
     /// settled (proved), or answered and unsettled with a locked stake whose slash would credit
-    /// this contract at least `value`. False before the answer and after a slash or expiry.
-    /// @dev Compares `value` with the compensation (`Sibyl.slashCompensation`), not the raw stake:
-    /// the slasher's reward comes out of the stake. An answer past its deadline is still covered
-    /// until it is slashed, since the stake stays locked for whoever slashes it.
+    /// this contract at least `value` (`coverageOf`). False before the answer, after a slash or
+    /// expiry, and always for an unsettled answer of an unbonded model (nothing is locked).
+    /// @dev An answer past its deadline is still covered until it is slashed, since the stake
+    /// stays locked for whoever slashes it.
     function _isCovered(bytes32 requestId, uint256 value) internal view returns (bool) {
         IInference.RequestState state = INFERENCE.stateOf(requestId);
         if (state == IInference.RequestState.Settled) return true;
         if (state != IInference.RequestState.Answered) return false;
-        return Sibyl.slashCompensation(INFERENCE.bondBacking(requestId)) >= value;
+        uint256 coverage = INFERENCE.coverageOf(requestId);
+        return coverage != 0 && coverage >= value;
     }
 
-    /// @notice The least value at risk to declare so that a slash credits this contract at least
-    /// `value`: the slasher's reward (`Sibyl.SLASH_REWARD_BPS`, rounded down) comes out of the stake.
-    /// @dev A stake `s` compensates `s − ⌊s·r/B⌋ = ⌈s·(B − r)/B⌉`, which is at least `value` exactly
-    /// when `s > (value − 1)·B/(B − r)`.
-    function _stakeToCover(uint256 value) internal pure returns (uint256) {
-        if (value == 0) return 0;
-        uint256 kept = Sibyl.BPS - Sibyl.SLASH_REWARD_BPS;
-        // ⌊(value − 1)·B/kept⌋ + 1, split so that it cannot overflow for any value whose result fits.
-        uint256 v = value - 1;
-        return (v / kept) * Sibyl.BPS + ((v % kept) * Sibyl.BPS) / kept + 1;
-    }
-
-    /// @notice The fee the model currently asks per request.
-    function _modelFee(bytes32 modelId) internal view returns (uint256) {
-        return IModelRegistry(INFERENCE.registry()).getModel(modelId).config.fee;
+    /// @notice The fee a request for `modelId` with `callbackGasLimit` gas per hook must carry:
+    /// the model's base fee plus its price for the callback gas (`IModelRegistry.feeFor`).
+    function _feeFor(bytes32 modelId, uint32 callbackGasLimit) internal view returns (uint256) {
+        return IModelRegistry(INFERENCE.registry()).feeFor(modelId, callbackGasLimit);
     }
 
     /// @notice Withdraws this contract's refunds and slashing compensation from the precompile.

@@ -11,7 +11,8 @@ import {Sibyl} from "./libraries/SibylAddresses.sol";
 /// @title InferencePrecompile
 /// @notice Sibyl's request state machine and node bonds. A consumer requests an inference,
 /// escrows a fee and declares the value it puts at risk; a bonded node answers at once and locks
-/// `max(model stake, valueAtRisk)` of its bond; anyone settles the answer with a Groth16 proof
+/// enough of its bond that a slash repays that value (and at least the model's stake), keeping
+/// `minBond` free beyond it; anyone settles the answer with a Groth16 proof
 /// (the fee goes to the node) or, after the settlement deadline, slashes it (the stake, less a
 /// reward for the slasher, and the fee go to the consumer). Unanswered requests expire and are
 /// refunded. Every payment is credited and pulled with `withdraw`.
@@ -36,6 +37,12 @@ contract InferencePrecompile is IInference {
     /// @notice Share of a slashed stake credited to the slasher, in basis points (500 = 5%);
     /// the consumer is credited the rest of the stake and its fee back (`Sibyl.SLASH_REWARD_BPS`).
     uint256 public constant SLASH_REWARD_BPS = Sibyl.SLASH_REWARD_BPS;
+
+    /// @notice Seconds between announcing a registry change and applying it: longer than any
+    /// request can stay open (`Sibyl.MAX_ANSWER_WINDOW + Sibyl.MAX_SETTLEMENT_WINDOW`), so every
+    /// request made before the announcement ends under the registry it was made against, and
+    /// consumers have the whole delay to react.
+    uint64 public constant REGISTRY_CHANGE_DELAY = Sibyl.MAX_ANSWER_WINDOW + Sibyl.MAX_SETTLEMENT_WINDOW;
 
     // ─────────────────────────────── state ───────────────────────────────
 
@@ -90,6 +97,12 @@ contract InferencePrecompile is IInference {
     mapping(bytes32 requestId => mapping(uint256 index => uint256 word)) private _words;
     mapping(address node => NodeRecord) private _nodes;
     mapping(address account => uint256 amount) private _pending;
+    /// @dev Appended for the two-step admin transfer and the delayed registry change.
+    address private _pendingAdmin;
+    /// @dev Shares a slot with `_registryEffectiveAt` (20 + 8 bytes).
+    address private _pendingRegistry;
+    uint64 private _registryEffectiveAt;
+    mapping(address node => NodePolicy) private _policies;
 
     // ───────────────────────────── modifiers ─────────────────────────────
 
@@ -118,14 +131,21 @@ contract InferencePrecompile is IInference {
     }
 
     /// @inheritdoc IInference
-    /// @dev Anyone may call it once; the installer calls it right after placing the code.
+    /// @dev Anyone may call it once: the installer calls it right after placing the code and then
+    /// refuses an installation whose admin or parameters are not the ones it asked for.
     function initialize(address admin_, address registry_, uint256 minBond_, uint64 answerWindow_) external {
         _initialize(admin_, registry_, minBond_, answerWindow_);
     }
 
     function _initialize(address admin_, address registry_, uint256 minBond_, uint64 answerWindow_) private {
         if (_lock != _UNINITIALIZED) revert Inference__AlreadyInitialized();
-        if (admin_ == address(0) || registry_.code.length == 0 || answerWindow_ == 0) {
+        if (
+            admin_ == address(0) ||
+            registry_.code.length == 0 ||
+            minBond_ == 0 ||
+            answerWindow_ == 0 ||
+            answerWindow_ > Sibyl.MAX_ANSWER_WINDOW
+        ) {
             revert Inference__InvalidConfig();
         }
         _lock = _UNLOCKED;
@@ -137,12 +157,53 @@ contract InferencePrecompile is IInference {
     }
 
     /// @inheritdoc IInference
-    function setRegistry(address registry_) external nonReentrant {
-        if (msg.sender != _admin) revert Inference__NotAdmin(msg.sender);
+    function proposeRegistry(address registry_) external nonReentrant {
+        _onlyAdmin();
         if (registry_.code.length == 0) revert Inference__InvalidConfig();
+        // Safe: a uint48-sized timestamp plus two days fits uint64 for billions of years.
+        uint64 effectiveAt = uint64(block.timestamp) + REGISTRY_CHANGE_DELAY;
+        _pendingRegistry = registry_;
+        _registryEffectiveAt = effectiveAt;
+        emit RegistryChangeProposed(address(_registry), registry_, effectiveAt);
+    }
+
+    /// @inheritdoc IInference
+    function cancelRegistryChange() external nonReentrant {
+        _onlyAdmin();
+        address proposed = _pendingRegistry;
+        if (proposed == address(0)) revert Inference__NoRegistryChange();
+        _pendingRegistry = address(0);
+        _registryEffectiveAt = 0;
+        emit RegistryChangeCancelled(proposed);
+    }
+
+    /// @inheritdoc IInference
+    function applyRegistryChange() external nonReentrant {
+        address proposed = _pendingRegistry;
+        if (proposed == address(0)) revert Inference__NoRegistryChange();
+        uint64 effectiveAt = _registryEffectiveAt;
+        if (block.timestamp < effectiveAt) revert Inference__RegistryChangeNotDue(effectiveAt);
         address previous = address(_registry);
-        _registry = IModelRegistry(registry_);
-        emit RegistryUpdated(previous, registry_);
+        _registry = IModelRegistry(proposed);
+        _pendingRegistry = address(0);
+        _registryEffectiveAt = 0;
+        emit RegistryUpdated(previous, proposed);
+    }
+
+    /// @inheritdoc IInference
+    function transferAdmin(address newAdmin) external nonReentrant {
+        _onlyAdmin();
+        _pendingAdmin = newAdmin;
+        emit AdminTransferStarted(msg.sender, newAdmin);
+    }
+
+    /// @inheritdoc IInference
+    function acceptAdmin() external nonReentrant {
+        if (msg.sender != _pendingAdmin) revert Inference__NotPendingAdmin(msg.sender);
+        address previous = _admin;
+        _admin = msg.sender;
+        _pendingAdmin = address(0);
+        emit AdminTransferred(previous, msg.sender);
     }
 
     // ──────────────────────────────── nodes ──────────────────────────────
@@ -160,6 +221,18 @@ contract InferencePrecompile is IInference {
         uint120 bond = (node.bond + msg.value).toUint120();
         node.bond = bond;
         emit NodeBonded(msg.sender, msg.value, bond);
+    }
+
+    /// @inheritdoc IInference
+    function setNodePolicy(uint128 minFee, uint32 maxCallbackGasLimit, uint88 maxStake) external nonReentrant {
+        if (!_nodes[msg.sender].registered) revert Inference__NotNode(msg.sender);
+        _policies[msg.sender] = NodePolicy({
+            minFee: minFee,
+            maxCallbackGasLimit: maxCallbackGasLimit,
+            maxStake: maxStake,
+            published: true
+        });
+        emit NodePolicyUpdated(msg.sender, minFee, maxCallbackGasLimit, maxStake);
     }
 
     /// @inheritdoc IInference
@@ -415,6 +488,19 @@ contract InferencePrecompile is IInference {
     }
 
     /// @inheritdoc IInference
+    function coverageOf(bytes32 requestId) external view returns (uint256) {
+        RequestRecord storage req = _requests[requestId];
+        RequestState state = req.state;
+        if (state == RequestState.None) revert Inference__UnknownRequest(requestId);
+        return state == RequestState.Answered ? Sibyl.slashCompensation(req.stake) : 0;
+    }
+
+    /// @inheritdoc IInference
+    function nodePolicyOf(address node) external view returns (NodePolicy memory) {
+        return _policies[node];
+    }
+
+    /// @inheritdoc IInference
     function nodeOf(address node) external view returns (Node memory) {
         NodeRecord memory record = _nodes[node];
         return Node({bond: record.bond, locked: record.locked, registered: record.registered});
@@ -450,6 +536,16 @@ contract InferencePrecompile is IInference {
     }
 
     /// @inheritdoc IInference
+    function pendingAdmin() external view returns (address) {
+        return _pendingAdmin;
+    }
+
+    /// @inheritdoc IInference
+    function pendingRegistry() external view returns (address registry_, uint64 effectiveAt) {
+        return (_pendingRegistry, _registryEffectiveAt);
+    }
+
+    /// @inheritdoc IInference
     function minBond() external view returns (uint256) {
         return _minBond;
     }
@@ -460,6 +556,11 @@ contract InferencePrecompile is IInference {
     }
 
     // ─────────────────────────────── internals ───────────────────────────
+
+    /// @dev Reverts unless the caller is the admin.
+    function _onlyAdmin() private view {
+        if (msg.sender != _admin) revert Inference__NotAdmin(msg.sender);
+    }
 
     /// @dev Reverts unless the request exists and is in `expected`.
     function _expectState(bytes32 requestId, RequestState actual, RequestState expected) private pure {
@@ -517,11 +618,19 @@ contract InferencePrecompile is IInference {
         if (!registry_.isActive(modelId)) revert Inference__UnknownModel(modelId);
         IModelRegistry.Model memory model = registry_.getModel(modelId);
         IModelRegistry.ModelConfig memory config = model.config;
-        if (msg.value < config.fee) revert Inference__FeeTooLow(config.fee, msg.value);
+        uint256 fee = Sibyl.requiredFee(config.fee, config.callbackGasPrice, callbackGasLimit);
+        if (msg.value < fee) revert Inference__FeeTooLow(fee, msg.value);
         if (input.length != config.inputLength)
             revert Inference__WrongLength(config.inputLength, input.length);
         uint256[] memory inWords = FixedPointPacking.pack(input, config.inputBits, config.weightCommitment);
-        stake = valueAtRisk > config.stake ? valueAtRisk : config.stake;
+        if (config.unbonded) {
+            if (valueAtRisk != 0) revert Inference__NotCoverable(modelId, valueAtRisk);
+        } else {
+            // What the consumer declares is what a slash repays: lock the stake that takes.
+            uint256 covering = Sibyl.stakeFor(valueAtRisk);
+            if (covering > type(uint128).max) revert Inference__NotCoverable(modelId, valueAtRisk);
+            stake = covering > config.stake ? uint128(covering) : config.stake;
+        }
 
         uint256 nonce = _nonce;
         _nonce = nonce + 1;
@@ -541,14 +650,15 @@ contract InferencePrecompile is IInference {
             outputLength: uint256(config.outputLength).toUint16(),
             fee: msg.value.toUint128(),
             stake: stake,
-            verifier: config.verifier,
+            verifier: model.verifier,
             settlementWindow: config.settlementWindow,
             verifySelector: model.verifySelector
         });
         _writeWords(requestId, 0, inWords);
     }
 
-    /// @dev Locks `stake` of the caller's free bond behind an answer.
+    /// @dev Locks `stake` of the caller's free bond behind an answer, leaving at least `minBond` free,
+    /// so that no node ever answers without collateral (not even for an unbonded model's stake 0).
     function _lockStake(NodeRecord storage node, uint256 stake) private {
         uint256 bond = node.bond;
         uint256 locked = node.locked;
@@ -557,7 +667,12 @@ contract InferencePrecompile is IInference {
         unchecked {
             free = bond - locked;
         }
-        if (free < stake) revert Inference__InsufficientBond(msg.sender, free, stake);
+        // Safe: a stake is a uint128 and the minimum bond is far below 2^255.
+        uint256 required;
+        unchecked {
+            required = stake + _minBond;
+        }
+        if (free < required) revert Inference__InsufficientBond(msg.sender, free, required);
         // Safe: `locked + stake <= bond`, which fits uint120.
         unchecked {
             node.locked = uint120(locked + stake);

@@ -3,10 +3,13 @@ pragma solidity 0.8.30;
 
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {FixedPointPacking} from "./libraries/FixedPointPacking.sol";
+import {Sibyl} from "./libraries/SibylAddresses.sol";
 
 /// @title ModelRegistry
-/// @notice Model id → Groth16 verifier, commitments, I/O shape, fixed-point scale and
-/// economics. A model's config never changes once registered; its owner can only deactivate it.
+/// @notice Model id → Groth16 verifier, commitments, I/O shape, fixed-point scale and settlement
+/// terms. A model's config never changes once registered; its owner can only deactivate it. The
+/// registry deploys each verifier's code itself, so the code a model id commits to is the code
+/// every one of its requests is settled with, whatever happens to any other address.
 contract ModelRegistry is IModelRegistry {
     // ───────────────────────────── constants ─────────────────────────────
 
@@ -17,13 +20,22 @@ contract ModelRegistry is IModelRegistry {
     /// @notice The BN254 scalar field: public signals (the weight commitment among them) live below it.
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice The longest settlement window a model may register (`Sibyl.MAX_SETTLEMENT_WINDOW`).
+    uint64 public constant MAX_SETTLEMENT_WINDOW = Sibyl.MAX_SETTLEMENT_WINDOW;
+
+    /// @dev Deploys the runtime code appended to it: `PUSH2 len DUP1 PUSH1 12 PUSH1 0 CODECOPY
+    /// PUSH1 0 RETURN` (12 bytes; the length goes in bytes 1–2).
+    bytes12 private constant _LOADER = 0x61000080600c6000396000f3;
 
     // ─────────────────────────────── state ───────────────────────────────
 
-    /// @dev A `Model` takes seven slots: `verifier`, `vkHash`, `modelHash`, `weightCommitment`,
+    /// @dev A `Model` takes nine slots: `modelHash`, `weightCommitment`, `zkeyHash`,
     /// `inputLength | outputLength | fracBits | valueBits | inputBits | fee`,
-    /// `stake | settlementWindow`, `owner | active | numPublicSignals | verifySelector`.
+    /// `callbackGasPrice | stake`, `settlementWindow | unbonded | verifier`, `verifierCodeHash`,
+    /// `owner | active | numPublicSignals | verifySelector`.
     mapping(bytes32 modelId => Model model) private _models;
+    /// @dev Verifier code hash → the registry's deployment of that code.
+    mapping(bytes32 codeHash => address verifier) private _verifiers;
 
     // ───────────────────────────── modifiers ─────────────────────────────
 
@@ -37,8 +49,78 @@ contract ModelRegistry is IModelRegistry {
     // ───────────────────────────── functions ─────────────────────────────
 
     /// @inheritdoc IModelRegistry
-    function register(ModelConfig calldata config, string calldata name) external returns (bytes32 modelId) {
-        if (config.verifier.code.length == 0) revert Registry__VerifierHasNoCode(config.verifier);
+    function register(
+        ModelConfig calldata config,
+        bytes calldata verifierCode,
+        string calldata name
+    ) external returns (bytes32 modelId) {
+        _checkConfig(config);
+        bytes32 codeHash = keccak256(verifierCode);
+        modelId = _modelId(msg.sender, codeHash, config);
+        if (_models[modelId].owner != address(0)) revert Registry__ModelExists(modelId);
+        address verifier = _deployVerifier(codeHash, verifierCode);
+
+        // At most 1 + 2 * 2048 + 1 = 4098 signals (lengths ≤ 4096, at least two values per word).
+        uint16 numPublicSignals = uint16(
+            1 +
+                FixedPointPacking.wordCount(config.inputLength, config.inputBits) +
+                (config.weightCommitment == 0 ? 0 : 1) +
+                FixedPointPacking.wordCount(config.outputLength, config.valueBits)
+        );
+        _models[modelId] = Model({
+            config: config,
+            verifier: verifier,
+            verifierCodeHash: codeHash,
+            owner: msg.sender,
+            active: true,
+            numPublicSignals: numPublicSignals,
+            verifySelector: _verifySelector(numPublicSignals)
+        });
+        emit ModelRegistered(modelId, msg.sender, verifier, codeHash, name);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function deactivate(bytes32 modelId) external onlyModelOwner(modelId) {
+        _models[modelId].active = false;
+        emit ModelDeactivated(modelId);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function getModel(bytes32 modelId) external view returns (Model memory model) {
+        model = _models[modelId];
+        if (model.owner == address(0)) revert Registry__UnknownModel(modelId);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function isActive(bytes32 modelId) external view returns (bool) {
+        return _models[modelId].active;
+    }
+
+    /// @inheritdoc IModelRegistry
+    function feeFor(bytes32 modelId, uint32 callbackGasLimit) external view returns (uint256) {
+        Model storage model = _models[modelId];
+        if (model.owner == address(0)) revert Registry__UnknownModel(modelId);
+        return Sibyl.requiredFee(model.config.fee, model.config.callbackGasPrice, callbackGasLimit);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelIdOf(
+        address owner,
+        bytes32 verifierCodeHash,
+        ModelConfig calldata config
+    ) external pure returns (bytes32) {
+        return _modelId(owner, verifierCodeHash, config);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function verifierAddressOf(bytes32 verifierCodeHash) external view returns (address) {
+        return _verifiers[verifierCodeHash];
+    }
+
+    // ───────────────────────────── internals ─────────────────────────────
+
+    /// @dev Reverts unless shapes, commitment, stake and window are in range.
+    function _checkConfig(ModelConfig calldata config) private pure {
         if (
             config.inputLength == 0 ||
             config.inputLength > MAX_LENGTH ||
@@ -60,66 +142,36 @@ contract ModelRegistry is IModelRegistry {
         }
         if (config.weightCommitment >= SNARK_SCALAR_FIELD)
             revert Registry__InvalidCommitment(config.weightCommitment);
-        if (config.settlementWindow == 0) revert Registry__InvalidSettlementWindow();
-
-        modelId = _modelId(config);
-        if (_models[modelId].owner != address(0)) revert Registry__ModelExists(modelId);
-
-        // At most 1 + 2 * 2048 + 1 = 4098 signals (lengths ≤ 4096, at least two values per word).
-        uint16 numPublicSignals = uint16(
-            1 +
-                FixedPointPacking.wordCount(config.inputLength, config.inputBits) +
-                (config.weightCommitment == 0 ? 0 : 1) +
-                FixedPointPacking.wordCount(config.outputLength, config.valueBits)
-        );
-        _models[modelId] = Model({
-            config: config,
-            owner: msg.sender,
-            active: true,
-            numPublicSignals: numPublicSignals,
-            verifySelector: _verifySelector(numPublicSignals)
-        });
-        emit ModelRegistered(modelId, msg.sender, config.verifier, name);
+        if (config.settlementWindow == 0 || config.settlementWindow > MAX_SETTLEMENT_WINDOW)
+            revert Registry__InvalidSettlementWindow(config.settlementWindow, MAX_SETTLEMENT_WINDOW);
+        if ((config.stake == 0) != config.unbonded) revert Registry__InvalidStake(config.stake, config.unbonded);
     }
 
-    /// @inheritdoc IModelRegistry
-    function deactivate(bytes32 modelId) external onlyModelOwner(modelId) {
-        _models[modelId].active = false;
-        emit ModelDeactivated(modelId);
+    /// @dev The registry's deployment of `code`: CREATE2 of `_LOADER ‖ code` with salt 0, so the
+    /// address is a function of the code alone and can never hold other code. Reused when live.
+    function _deployVerifier(bytes32 codeHash, bytes calldata code) private returns (address verifier) {
+        verifier = _verifiers[codeHash];
+        if (verifier != address(0) && verifier.code.length != 0) return verifier;
+        uint256 length = code.length;
+        if (length == 0 || length > type(uint16).max) revert Registry__InvalidVerifierCode(codeHash, length);
+        bytes memory init = abi.encodePacked(_LOADER | bytes12(bytes3(uint24(length))), code);
+        assembly ("memory-safe") {
+            verifier := create2(0, add(init, 0x20), mload(init), 0)
+        }
+        if (verifier == address(0) || verifier.codehash != codeHash)
+            revert Registry__InvalidVerifierCode(codeHash, length);
+        _verifiers[codeHash] = verifier;
+        emit VerifierDeployed(verifier, codeHash);
     }
 
-    /// @inheritdoc IModelRegistry
-    function getModel(bytes32 modelId) external view returns (Model memory model) {
-        model = _models[modelId];
-        if (model.owner == address(0)) revert Registry__UnknownModel(modelId);
-    }
-
-    /// @inheritdoc IModelRegistry
-    function isActive(bytes32 modelId) external view returns (bool) {
-        return _models[modelId].active;
-    }
-
-    /// @inheritdoc IModelRegistry
-    function modelIdOf(ModelConfig calldata config) external pure returns (bytes32) {
-        return _modelId(config);
-    }
-
-    /// @dev The verifier, fee, stake and window are deliberately not part of the id: the id
-    /// names *what is computed* (verification key, weights, shapes, scale).
-    function _modelId(ModelConfig calldata config) private pure returns (bytes32) {
-        return
-            keccak256(
-                abi.encode(
-                    config.vkHash,
-                    config.modelHash,
-                    config.weightCommitment,
-                    config.inputLength,
-                    config.outputLength,
-                    config.fracBits,
-                    config.valueBits,
-                    config.inputBits
-                )
-            );
+    /// @dev `keccak256(abi.encode(owner, verifierCodeHash, config))`: the owner, the verifier code and
+    /// every term that decides how a request settles.
+    function _modelId(
+        address owner,
+        bytes32 verifierCodeHash,
+        ModelConfig calldata config
+    ) private pure returns (bytes32) {
+        return keccak256(abi.encode(owner, verifierCodeHash, config));
     }
 
     /// @dev `n` in decimal. (OpenZeppelin's `Strings` needs `mcopy`, unavailable on the paris target.)

@@ -11,8 +11,8 @@ import {InferenceConsumer} from "../InferenceConsumer.sol";
 ///
 /// When to act on which hook (the "act when covered" policy of `InferenceConsumer`):
 /// - **request**: the desk declares the most provisional credit it may extend on an unproved
-///   tier (`VALUE_AT_RISK`, grossed up by the slasher's reward) as the request's value at risk, so
-///   only a node that locks that much of its bond can answer.
+///   tier (`VALUE_AT_RISK`) as the request's value at risk, so only a node that locks enough of
+///   its bond for a slash to repay it can answer.
 /// - **answered** (seconds): the tier is a node's claim, backed only by the stake the node locked.
 ///   Grant a *provisional* limit only while that stake covers it (`_isCovered`), so that if the
 ///   answer is never proved the slash (paid to this contract) repays what was extended on it.
@@ -52,8 +52,8 @@ contract CreditLine is InferenceConsumer {
     bytes32 public immutable MODEL_ID;
     /// @notice Most a provisional (unproved) limit can ever be, whatever the tier and stake.
     uint256 public immutable PROVISIONAL_CAP;
-    /// @notice The value at risk each application declares: a stake whose slash repays the
-    /// largest provisional limit, `min(PROVISIONAL_CAP, tier 0 limit)`.
+    /// @notice The value at risk each application declares, `min(PROVISIONAL_CAP, tier 0 limit)`:
+    /// the largest provisional limit, which a slash of the answer then repays in full.
     uint128 public immutable VALUE_AT_RISK;
 
     /// @dev Final limit per tier (index = tier).
@@ -100,13 +100,14 @@ contract CreditLine is InferenceConsumer {
         _tierLimits = tierLimits;
         PROVISIONAL_CAP = provisionalCap_;
         // Tier 0 has the largest limit (limits do not increase with risk).
-        VALUE_AT_RISK = SafeCast.toUint128(_stakeToCover(_min(provisionalCap_, tierLimits[0])));
+        VALUE_AT_RISK = SafeCast.toUint128(_min(provisionalCap_, tierLimits[0]));
     }
 
     /// @notice Accepts refunds and slashing compensation from the precompile (pool liquidity).
     receive() external payable {}
 
-    /// @notice Applies for credit. `msg.value` pays the model's fee (all of it is escrowed).
+    /// @notice Applies for credit. `msg.value` pays the model's fee, at least
+    /// `feeFor(MODEL_ID, DEFAULT_CALLBACK_GAS_LIMIT)` (all of it is escrowed).
     /// @param features the borrower's features, already quantized to the model's fixed point
     /// @return requestId the classifier request, also the application id
     function applyForCredit(int256[] calldata features) external payable returns (bytes32 requestId) {
@@ -148,6 +149,11 @@ contract CreditLine is InferenceConsumer {
     /// @notice The borrower's application in flight (zero when none).
     function openApplicationOf(address borrower) external view returns (bytes32) {
         return _openApplication[borrower];
+    }
+
+    /// @notice The fee an application must carry: the model's fee for this desk's hook gas.
+    function applicationFee() external view returns (uint256) {
+        return _feeFor(MODEL_ID, DEFAULT_CALLBACK_GAS_LIMIT);
     }
 
     /// @notice The final limit of a tier.

@@ -26,7 +26,7 @@ contract FraudGate is InferenceConsumer {
         MODEL_ID = modelId;
     }
 
-    /// @notice Screens `payee`; `msg.value` pays the model's fee (see `_modelFee`).
+    /// @notice Screens `payee`; `msg.value` pays the model's fee (at least `_feeFor(MODEL_ID, DEFAULT_CALLBACK_GAS_LIMIT)`).
     function screen(address payee, int256[] calldata features) external payable returns (bytes32 requestId) {
         RequestOptions memory options = _defaultOptions(); // ZK mode, 200k gas per hook
         options.fee = msg.value;

@@ -9,11 +9,13 @@ pragma solidity 0.8.30;
 /// settlement deadline, `Requested → Expired` when nobody answered in time.
 ///
 /// The trust gap: between `answer` and `settle` a consumer holds an unproved output. Each
-/// request declares the value it puts at risk on that output; an answer locks
-/// `stake = max(model stake, valueAtRisk)` of the node's free bond until it is settled or
-/// slashed (`bondBacking`). After the settlement deadline anyone may slash it: the consumer gets
-/// the stake minus `Sibyl.SLASH_REWARD_BPS` (paid to the slasher) plus its fee back. Settled,
-/// Slashed and Expired are final (`isFinal`); every payment is pulled with `withdraw`.
+/// request declares the value it puts at risk on that output, and a slash repays at least that
+/// value: an answer locks `stake = max(model stake, Sibyl.stakeFor(valueAtRisk))` of the node's
+/// free bond until it is settled or slashed (`bondBacking`), and a node must keep `minBond` free
+/// beyond every stake it locks. After the settlement deadline anyone may slash it: the consumer
+/// gets the stake minus `Sibyl.SLASH_REWARD_BPS` (paid to the slasher; `coverageOf` is what the
+/// consumer gets) plus its fee back. Settled, Slashed and Expired are final (`isFinal`); every
+/// payment is pulled with `withdraw`.
 interface IInference {
     /// @notice How a request is settled.
     /// @dev Only `ZK` is served today; the other modes are reserved (see docs/protocol.md).
@@ -61,12 +63,35 @@ interface IInference {
         bool registered;
     }
 
+    /// @notice What a node publishes about the requests it answers, so that anyone can tell why a
+    /// request waits (`sibyl:status`). The precompile does not enforce it: the node applies it
+    /// before answering. `published` is false until the node first sets it.
+    /// @param minFee the least fee (wei) a request must carry
+    /// @param maxCallbackGasLimit the most gas per hook a request may ask for
+    /// @param maxStake the largest stake (wei) the node locks behind one answer
+    struct NodePolicy {
+        uint128 minFee;
+        uint32 maxCallbackGasLimit;
+        uint88 maxStake;
+        bool published;
+    }
+
     // ─────────────────────────────── events ───────────────────────────────
 
     /// @notice The precompile was initialised (once, after `hardhat_setCode` or deployment).
     event Initialized(address indexed admin, address indexed registry, uint256 minBond, uint64 answerWindow);
-    /// @notice The admin pointed the precompile at another registry (existing requests keep their terms).
+    /// @notice The admin announced a registry change that anyone may apply from `effectiveAt` on.
+    event RegistryChangeProposed(address indexed currentRegistry, address indexed proposedRegistry, uint64 effectiveAt);
+    /// @notice The admin withdrew an announced registry change.
+    event RegistryChangeCancelled(address indexed proposedRegistry);
+    /// @notice An announced registry change took effect (existing requests keep their terms).
     event RegistryUpdated(address indexed previousRegistry, address indexed newRegistry);
+    /// @notice The admin named a successor, who must call `acceptAdmin`.
+    event AdminTransferStarted(address indexed admin, address indexed pendingAdmin);
+    /// @notice The pending admin accepted: it is now the admin.
+    event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
+    /// @notice A node published the policy it answers by.
+    event NodePolicyUpdated(address indexed node, uint256 minFee, uint32 maxCallbackGasLimit, uint256 maxStake);
     /// @notice A node registered or topped up its bond.
     event NodeBonded(address indexed node, uint256 amount, uint256 bond);
     /// @notice A node withdrew free bond.
@@ -122,10 +147,20 @@ interface IInference {
     error Inference__AlreadyInitialized();
     /// @notice The precompile has not been initialised yet.
     error Inference__NotInitialized();
-    /// @notice A zero address, a registry without code or a zero window was passed to `initialize`/`setRegistry`.
+    /// @notice `initialize`/`proposeRegistry` got a zero admin, a registry without code, a zero minimum
+    /// bond, or an answer window of 0 or above `Sibyl.MAX_ANSWER_WINDOW`.
     error Inference__InvalidConfig();
-    /// @notice Only the admin set at initialisation may do this.
+    /// @notice Only the admin may do this.
     error Inference__NotAdmin(address caller);
+    /// @notice Only the pending admin may accept the admin role.
+    error Inference__NotPendingAdmin(address caller);
+    /// @notice No registry change is announced.
+    error Inference__NoRegistryChange();
+    /// @notice The announced registry change cannot be applied before `effectiveAt`.
+    error Inference__RegistryChangeNotDue(uint64 effectiveAt);
+    /// @notice No stake can cover the declared value at risk: the model is registered as unbonded,
+    /// or the stake that value takes does not fit `uint128`.
+    error Inference__NotCoverable(bytes32 modelId, uint256 valueAtRisk);
     /// @notice The model id is not registered (or was deactivated).
     error Inference__UnknownModel(bytes32 modelId);
     /// @notice The request mode is not served by this precompile.
@@ -137,7 +172,8 @@ interface IInference {
     error Inference__WrongLength(uint256 expected, uint256 actual);
     /// @notice An input or output value is outside the model's signed `valueBits` range.
     error Inference__ValueOutOfRange(uint256 index, int256 value, uint8 valueBits);
-    /// @notice The attached value does not cover the model's fee.
+    /// @notice The attached value does not cover the model's fee for this callback gas limit
+    /// (`IModelRegistry.feeFor`).
     error Inference__FeeTooLow(uint256 required, uint256 sent);
     /// @notice No request with this id exists.
     error Inference__UnknownRequest(bytes32 requestId);
@@ -145,8 +181,8 @@ interface IInference {
     error Inference__WrongState(bytes32 requestId, RequestState actual, RequestState expected);
     /// @notice The caller is not a registered node.
     error Inference__NotNode(address account);
-    /// @notice The node's free bond does not cover the stake this answer locks (the model's stake or
-    /// the request's larger value at risk), or the amount to withdraw.
+    /// @notice The node's free bond does not cover what is asked: for an answer, the stake it locks
+    /// plus the `minBond` that must stay free; for a withdrawal, the amount.
     error Inference__InsufficientBond(address node, uint256 free, uint256 required);
     /// @notice The bond sent with `registerNode` is below the minimum.
     error Inference__BondTooLow(uint256 required, uint256 sent);
@@ -168,16 +204,35 @@ interface IInference {
     // ────────────────────────────── functions ─────────────────────────────
 
     /// @notice Initialises storage. Runtime code placed with `hardhat_setCode` runs no
-    /// constructor, so the installer calls this once right after placing the code.
-    /// @param admin account allowed to change the registry pointer later
+    /// constructor, so the installer calls this once right after placing the code, and then
+    /// checks that its own call is the one that took effect (see `installPrecompile`).
+    /// @param admin account allowed to announce a registry change and to hand the role on
     /// @param registry the ModelRegistry consulted for every request
-    /// @param minBond the minimum ETH bond of a node
+    /// @param minBond the ETH a node must keep free beyond every stake it locks (> 0)
     /// @param answerWindow seconds a request may stay unanswered before it can expire
+    /// (1 … `Sibyl.MAX_ANSWER_WINDOW`)
     function initialize(address admin, address registry, uint256 minBond, uint64 answerWindow) external;
 
-    /// @notice Points the precompile at another model registry (admin only). Requests already
+    /// @notice Announces a switch to another model registry (admin only). It can be applied by
+    /// anyone `REGISTRY_CHANGE_DELAY` seconds later, so consumers see it coming; requests already
     /// made keep the terms (verifier, stake, window) they snapshotted at request time.
-    function setRegistry(address registry) external;
+    function proposeRegistry(address registry) external;
+
+    /// @notice Withdraws the announced registry change (admin only).
+    function cancelRegistryChange() external;
+
+    /// @notice Applies the announced registry change once it is due (anyone may call).
+    function applyRegistryChange() external;
+
+    /// @notice Names the next admin (admin only); the role moves when it calls `acceptAdmin`.
+    /// Naming `address(0)` cancels a pending transfer.
+    function transferAdmin(address newAdmin) external;
+
+    /// @notice Takes the admin role (the pending admin only).
+    function acceptAdmin() external;
+
+    /// @notice Publishes the caller's answering policy (registered nodes only).
+    function setNodePolicy(uint128 minFee, uint32 maxCallbackGasLimit, uint88 maxStake) external;
 
     /// @notice Registers the caller as a node, or tops up its bond, with `msg.value`. The first
     /// registration needs at least `minBond`; a top-up must be non-zero.
@@ -186,7 +241,8 @@ interface IInference {
     /// @notice Withdraws `amount` of the caller's free (unlocked) bond and sends it to the caller.
     function withdrawBond(uint256 amount) external;
 
-    /// @notice Requests an inference; `msg.value` must cover the model's fee and is escrowed whole.
+    /// @notice Requests an inference; `msg.value` must cover `registry.feeFor(modelId,
+    /// callbackGasLimit)` and is escrowed whole.
     /// @dev The request snapshots the model's verifier, stake and settlement window, so later
     /// registry changes cannot alter its terms.
     /// @param modelId the registered model
@@ -194,8 +250,10 @@ interface IInference {
     /// @param mode how the answer is to be settled
     /// @param callbackGasLimit exact gas given to each of the caller's hooks; 0 = no hooks,
     /// at most `Sibyl.MAX_CALLBACK_GAS_LIMIT`. Hooks are only called when the caller has code.
-    /// @param valueAtRisk the value the caller may act on before the answer is proved: an answer
-    /// must lock `max(model stake, valueAtRisk)` of the node's free bond. 0 = the model's stake.
+    /// @param valueAtRisk the value the caller may act on before the answer is proved: a slash of
+    /// the answer credits the caller at least this much (the answer locks
+    /// `max(model stake, Sibyl.stakeFor(valueAtRisk))`). 0 = the model's stake. Must be 0 for an
+    /// unbonded model.
     /// @return requestId unique across chains and precompile deployments
     function request(
         bytes32 modelId,
@@ -206,7 +264,8 @@ interface IInference {
     ) external payable returns (bytes32 requestId);
 
     /// @notice Answers a request with the model's output (registered nodes only). Locks the
-    /// request's stake from the node's free bond until the answer is settled or slashed.
+    /// request's stake from the node's free bond until the answer is settled or slashed; the
+    /// node's free bond must stay at least `minBond` after that.
     function answer(bytes32 requestId, int256[] calldata output) external;
 
     /// @notice Settles an answered request with a Groth16 proof of exactly this request's
@@ -250,8 +309,15 @@ interface IInference {
     /// Answered (also past the deadline, until someone slashes it), 0 in every other state.
     function bondBacking(bytes32 requestId) external view returns (uint256);
 
+    /// @notice What a slash of this request would credit the consumer now, besides its fee:
+    /// `Sibyl.slashCompensation(bondBacking(requestId))`; at least the declared value at risk.
+    function coverageOf(bytes32 requestId) external view returns (uint256);
+
     /// @notice A node's bond and the part of it locked behind unsettled answers.
     function nodeOf(address node) external view returns (Node memory);
+
+    /// @notice The answering policy a node published (`published` false if it never did).
+    function nodePolicyOf(address node) external view returns (NodePolicy memory);
 
     /// @notice The value a node has outstanding: the sum of the stakes locked behind its answered,
     /// not yet settled or slashed requests (`nodeOf(node).locked`).
@@ -267,10 +333,16 @@ interface IInference {
     /// @notice The registry this precompile reads models from.
     function registry() external view returns (address);
 
-    /// @notice The account allowed to change the registry.
+    /// @notice The account allowed to announce a registry change.
     function admin() external view returns (address);
 
-    /// @notice The minimum bond of a first node registration.
+    /// @notice The account that may accept the admin role (zero if none).
+    function pendingAdmin() external view returns (address);
+
+    /// @notice The announced registry change and when it can be applied (zeros if none).
+    function pendingRegistry() external view returns (address registry, uint64 effectiveAt);
+
+    /// @notice The bond a node must post to register and keep free beyond its locked stakes.
     function minBond() external view returns (uint256);
 
     /// @notice Seconds after a request before it can be expired if still unanswered.

@@ -2,42 +2,58 @@
 pragma solidity 0.8.30;
 
 /// @title IModelRegistry
-/// @notice Model id → verifier, commitments, shapes and economics. A model id binds the
-/// verification key and the model commitment, so a registered id can never change meaning.
+/// @notice Model id → verifier, commitments, shapes and settlement terms. A model id commits to
+/// everything that decides how its requests settle: the owner, the verifier's code (which embeds
+/// the verification key), the final zkey, the model and weight commitments, the shapes and scale,
+/// and the settlement terms (fee schedule, stake, window). Registering the same model with another
+/// verifier, other terms or from another account yields another id, so nobody can take or change
+/// the meaning of an id that someone else's artifacts produce (see docs/security.md).
 interface IModelRegistry {
-    /// @notice What a model owner registers.
-    /// @param verifier the snarkjs-exported Groth16 verifier of the model's circuit
-    /// @param vkHash keccak256 of the verification key (see src/zk)
+    /// @notice What a model owner registers besides the verifier's code.
     /// @param modelHash keccak256 of the quantized model's canonical JSON (with public weights:
     /// the weights themselves; with private weights: only the architecture and scales)
     /// @param weightCommitment Poseidon commitment to private weights, a public signal of every
     /// proof; 0 for a model with public weights (baked into its circuit)
+    /// @param zkeyHash sha256 of the final Groth16 zkey the verifier was exported from, so anyone
+    /// can check that zkey's phase-2 transcript (`sibyl:verify-model`)
     /// @param inputLength number of fixed-point inputs
     /// @param outputLength number of fixed-point outputs
     /// @param fracBits fixed-point scale: a real x is round(x * 2^fracBits)
     /// @param valueBits every activation and output is a signed valueBits-bit integer
     /// @param inputBits every input is a signed inputBits-bit integer (1 ≤ inputBits ≤ valueBits)
-    /// @param fee wei a consumer pays per request (goes to the node on settlement)
-    /// @param stake wei of node bond locked behind each unsettled answer
+    /// @param fee base wei a consumer pays per request (goes to the node on settlement)
+    /// @param callbackGasPrice wei per unit of `callbackGasLimit`, charged for each of the
+    /// `Sibyl.PRICED_HOOKS` hooks on top of `fee` (see `feeFor`)
+    /// @param stake least wei of node bond locked behind each unsettled answer (a request that
+    /// declares a larger value at risk locks more); must be 0 exactly when `unbonded`
     /// @param settlementWindow seconds after the answer within which it must be settled
+    /// (1 … `Sibyl.MAX_SETTLEMENT_WINDOW`)
+    /// @param unbonded true for a model whose answers lock no stake: nothing repays a wrong answer
+    /// before its proof, and consumers' `_isCovered` is always false while it is unproved
     struct ModelConfig {
-        address verifier;
-        bytes32 vkHash;
         bytes32 modelHash;
         uint256 weightCommitment;
+        bytes32 zkeyHash;
         uint32 inputLength;
         uint32 outputLength;
         uint8 fracBits;
         uint8 valueBits;
         uint8 inputBits;
         uint128 fee;
+        uint128 callbackGasPrice;
         uint128 stake;
         uint64 settlementWindow;
+        bool unbonded;
     }
 
     /// @notice A registered model.
+    /// @param verifier the registry's own deployment of the verifier code (CREATE2, salted by
+    /// nothing but the code), so the code behind an id can never change
+    /// @param verifierCodeHash keccak256 of the verifier's runtime code (its `extcodehash`)
     struct Model {
         ModelConfig config;
+        address verifier;
+        bytes32 verifierCodeHash;
         address owner;
         bool active;
         uint16 numPublicSignals;
@@ -45,16 +61,24 @@ interface IModelRegistry {
     }
 
     /// @notice A model was registered.
-    event ModelRegistered(bytes32 indexed modelId, address indexed owner, address verifier, string name);
+    event ModelRegistered(
+        bytes32 indexed modelId,
+        address indexed owner,
+        address indexed verifier,
+        bytes32 verifierCodeHash,
+        string name
+    );
     /// @notice A model was deactivated by its owner (existing requests are unaffected).
     event ModelDeactivated(bytes32 indexed modelId);
+    /// @notice The registry deployed a verifier's code (once per distinct code).
+    event VerifierDeployed(address indexed verifier, bytes32 indexed codeHash);
 
-    /// @notice A model with this id is already registered.
+    /// @notice This owner already registered a model with exactly this config and verifier.
     error Registry__ModelExists(bytes32 modelId);
     /// @notice No model with this id is registered.
     error Registry__UnknownModel(bytes32 modelId);
-    /// @notice The verifier address has no code.
-    error Registry__VerifierHasNoCode(address verifier);
+    /// @notice The verifier code is empty, or its deployment failed (e.g. over the 24,576-byte limit).
+    error Registry__InvalidVerifierCode(bytes32 codeHash, uint256 length);
     /// @notice A shape or scale parameter is out of the supported range.
     error Registry__InvalidShape(
         uint32 inputLength,
@@ -65,13 +89,22 @@ interface IModelRegistry {
     );
     /// @notice The weight commitment is not a BN254 field element.
     error Registry__InvalidCommitment(uint256 weightCommitment);
-    /// @notice The settlement window is zero.
-    error Registry__InvalidSettlementWindow();
+    /// @notice The settlement window is zero or above `Sibyl.MAX_SETTLEMENT_WINDOW`.
+    error Registry__InvalidSettlementWindow(uint64 settlementWindow, uint64 max);
+    /// @notice A bonded model has a zero stake, or an unbonded one a non-zero stake.
+    error Registry__InvalidStake(uint128 stake, bool unbonded);
     /// @notice Only the model's owner may do this.
     error Registry__NotOwner(bytes32 modelId, address caller);
 
-    /// @notice Registers a model; its id is derived from the config (see `modelIdOf`).
-    function register(ModelConfig calldata config, string calldata name) external returns (bytes32 modelId);
+    /// @notice Registers a model served by a verifier with runtime code `verifierCode` (the
+    /// snarkjs-exported verifier's deployed bytecode). The registry deploys that code itself, at
+    /// an address that depends only on the code, unless it did so for an earlier model.
+    /// @return modelId `modelIdOf(msg.sender, keccak256(verifierCode), config)`
+    function register(
+        ModelConfig calldata config,
+        bytes calldata verifierCode,
+        string calldata name
+    ) external returns (bytes32 modelId);
 
     /// @notice Deactivates a model: new requests for it revert.
     function deactivate(bytes32 modelId) external;
@@ -82,6 +115,18 @@ interface IModelRegistry {
     /// @notice Whether the id is registered and active.
     function isActive(bytes32 modelId) external view returns (bool);
 
-    /// @notice The id a config would be registered under.
-    function modelIdOf(ModelConfig calldata config) external pure returns (bytes32);
+    /// @notice The fee a request for this model must carry with `callbackGasLimit`:
+    /// `fee + Sibyl.PRICED_HOOKS · callbackGasLimit · callbackGasPrice` (reverts for unknown ids).
+    function feeFor(bytes32 modelId, uint32 callbackGasLimit) external view returns (uint256);
+
+    /// @notice The id `owner` gets by registering `config` with verifier code of hash `verifierCodeHash`:
+    /// `keccak256(abi.encode(owner, verifierCodeHash, config))`.
+    function modelIdOf(
+        address owner,
+        bytes32 verifierCodeHash,
+        ModelConfig calldata config
+    ) external pure returns (bytes32);
+
+    /// @notice Where the registry deploys (or deployed) verifier code with this hash.
+    function verifierAddressOf(bytes32 verifierCodeHash) external view returns (address);
 }

@@ -3,10 +3,12 @@ pragma solidity 0.8.30;
 
 import {IInference} from "../interfaces/IInference.sol";
 import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
+import {Sibyl} from "../libraries/SibylAddresses.sol";
 
 /// @title FakeInference
 /// @notice TEST ONLY. A stand-in for the precompile whose answers a test dictates: it accepts any
-/// request, reports the state and bond backing the test sets, and calls a consumer's answered hook
+/// request, reports the state and bond backing the test sets (and the coverage the real precompile
+/// derives from them), and calls a consumer's answered hook
 /// on demand. It lets tests reach consumer branches the real precompile never takes, such as an
 /// answer whose locked stake would not repay what the consumer acts on.
 contract FakeInference {
@@ -46,5 +48,11 @@ contract FakeInference {
     /// @notice The backing set with `setTerms`, for any id.
     function bondBacking(bytes32) external view returns (uint256) {
         return backing;
+    }
+
+    /// @notice What a slash would credit the consumer, derived like the precompile's `coverageOf`:
+    /// the compensation of the backing while answered, else 0.
+    function coverageOf(bytes32) external view returns (uint256) {
+        return state == IInference.RequestState.Answered ? Sibyl.slashCompensation(backing) : 0;
     }
 }

@@ -6,6 +6,8 @@ pragma solidity 0.8.30;
 /// bookkeeping (states, bonds, fees, hooks, deadlines). It checks NO proof: it answers any
 /// `verifyProof` call with a settable bool. Proof soundness is tested with real snarkjs
 /// verifiers and real proofs elsewhere; never register this contract outside tests.
+/// @dev The registry deploys a verifier's runtime code itself (no constructor runs), so every
+/// setting defaults to zero storage: accept, answer normally, any calldata.
 contract MockVerifier {
     /// @notice How the mock answers.
     enum Behaviour {
@@ -14,8 +16,8 @@ contract MockVerifier {
         ShortReturn // return a single byte 0x01
     }
 
-    /// @notice The bool returned in `ReturnResult` mode.
-    bool public result = true;
+    /// @dev Stored negated so that fresh storage means "accept".
+    bool private _rejects;
     /// @notice The current behaviour.
     Behaviour public behaviour;
     /// @notice When non-zero, `result` is only returned if keccak256(calldata) equals this; else false.
@@ -23,7 +25,12 @@ contract MockVerifier {
 
     /// @notice Sets the bool returned for every call.
     function setResult(bool result_) external {
-        result = result_;
+        _rejects = !result_;
+    }
+
+    /// @notice The bool returned in `ReturnResult` mode.
+    function result() public view returns (bool) {
+        return !_rejects;
     }
 
     /// @notice Makes the mock revert or return malformed data.
@@ -46,6 +53,6 @@ contract MockVerifier {
         if (b == Behaviour.Revert) revert MockVerifier__Reverted();
         if (b == Behaviour.ShortReturn) return hex"01";
         bytes32 expected = expectedCalldataHash;
-        return abi.encode(result && (expected == bytes32(0) || keccak256(data) == expected));
+        return abi.encode(!_rejects && (expected == bytes32(0) || keccak256(data) == expected));
     }
 }

@@ -70,19 +70,24 @@ contract RecordingConsumer is InferenceConsumer {
         return _calls[index];
     }
 
-    /// @notice `_modelFee`, exposed.
-    function modelFee(bytes32 modelId) external view returns (uint256) {
-        return _modelFee(modelId);
+    /// @notice `_feeFor`, exposed.
+    function feeFor(bytes32 modelId, uint32 callbackGasLimit) external view returns (uint256) {
+        return _feeFor(modelId, callbackGasLimit);
+    }
+
+    /// @notice Requests an inference with `_defaultOptions()` and `msg.value` as fee.
+    function requestWithDefaults(
+        bytes32 modelId,
+        int256[] calldata input
+    ) external payable returns (bytes32) {
+        RequestOptions memory options = _defaultOptions();
+        options.fee = msg.value;
+        return _requestInference(modelId, input, options);
     }
 
     /// @notice `_isCovered`, exposed.
     function isCovered(bytes32 requestId, uint256 value) external view returns (bool) {
         return _isCovered(requestId, value);
-    }
-
-    /// @notice `_stakeToCover`, exposed.
-    function stakeToCover(uint256 value) external pure returns (uint256) {
-        return _stakeToCover(value);
     }
 
     function _request(

@@ -6,8 +6,9 @@ import {IInferenceConsumer} from "../interfaces/IInferenceConsumer.sol";
 
 /// @title ReentrantConsumer
 /// @notice TEST ONLY. From inside every hook it tries each state-changing function of the
-/// precompile (request, answer, settle, slash, expire, withdraw, withdrawBond, registerNode) and
-/// records the selector of the revert it got back, or counts a success.
+/// precompile (request, answer, settle, slash, expire, withdraw, withdrawBond, registerNode,
+/// setNodePolicy and the administration functions) and records the selector of the revert it got
+/// back, or counts a success.
 contract ReentrantConsumer is IInferenceConsumer {
     IInference private immutable INFERENCE;
     bytes32 private immutable MODEL_ID;
@@ -53,7 +54,7 @@ contract ReentrantConsumer is IInferenceConsumer {
         _reenter(requestId, new int256[](0));
     }
 
-    /// @dev Eight attempts, one per state-changing function.
+    /// @dev Fourteen attempts, one per state-changing function.
     function _reenter(bytes32 requestId, int256[] memory output) private {
         uint256[8] memory proof;
         _try(abi.encodeCall(IInference.request, (MODEL_ID, new int256[](0), IInference.Mode.ZK, 0, 0)));
@@ -64,6 +65,12 @@ contract ReentrantConsumer is IInferenceConsumer {
         _try(abi.encodeCall(IInference.withdraw, ()));
         _try(abi.encodeCall(IInference.withdrawBond, (1)));
         _try(abi.encodeCall(IInference.registerNode, ()));
+        _try(abi.encodeCall(IInference.setNodePolicy, (0, 0, 0)));
+        _try(abi.encodeCall(IInference.proposeRegistry, (address(this))));
+        _try(abi.encodeCall(IInference.cancelRegistryChange, ()));
+        _try(abi.encodeCall(IInference.applyRegistryChange, ()));
+        _try(abi.encodeCall(IInference.transferAdmin, (address(this))));
+        _try(abi.encodeCall(IInference.acceptAdmin, ()));
     }
 
     function _try(bytes memory data) private {

@@ -1,82 +1,246 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { parseEther } from "ethers";
+import { AbiCoder, getAddress, keccak256, parseEther, parseUnits } from "ethers";
 
 import type { ModelArtifacts } from "../build/artifacts";
 import { ChainError } from "../errors";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types";
+import { ModelMismatchError, revertErrorName, verifyModel } from "./verify";
 
-/** Registering a built model on-chain: deploy its generated verifier, then register it. */
+/**
+ * Registering a built model on-chain. A model id commits to the registrant, the verifier's
+ * code and every term that decides how requests settle (see docs/security.md), so the id
+ * is computed here from local artifacts exactly as the registry computes it, and an
+ * existing registration is only ever adopted after it has been checked against them.
+ */
 
-export interface RegisterOptions {
-  /** wei a consumer pays per request (default 0.001 ETH) */
-  fee?: bigint;
-  /** wei of node bond locked behind each unsettled answer (default 0.1 ETH) */
-  stake?: bigint;
-  /** seconds an answer has to be settled (default 600) */
-  settlementWindow?: bigint;
+/** The settlement terms an owner chooses when registering a model (all part of its id). */
+export interface ModelTerms {
+  /** base wei a consumer pays per request */
+  fee: bigint;
+  /** wei per unit of callback gas, charged for each priced hook on top of `fee` */
+  callbackGasPrice: bigint;
+  /** least wei of node bond locked behind each unsettled answer (0 only when unbonded) */
+  stake: bigint;
+  /** seconds an answer has to be settled (at most `MAX_SETTLEMENT_WINDOW`) */
+  settlementWindow: bigint;
+  /** answers lock no stake: nothing repays a wrong answer before its proof */
+  unbonded: boolean;
 }
+
+export type RegisterOptions = Partial<ModelTerms>;
 
 export interface RegisteredModel {
   modelId: string;
+  /** the registry's own deployment of the verifier code */
   verifier: string;
-  /** false when the model was already registered (idempotent re-run) */
+  /** keccak256 of the verifier's runtime code (part of the id) */
+  verifierCodeHash: string;
+  owner: string;
+  terms: ModelTerms;
+  /** false when this owner had already registered exactly this model (idempotent re-run) */
   created: boolean;
   gasUsed?: bigint;
 }
 
-export const DEFAULT_MODEL_ECONOMICS = {
+export const DEFAULT_MODEL_TERMS: ModelTerms = {
   fee: parseEther("0.001"),
+  callbackGasPrice: parseUnits("1", "gwei"),
   stake: parseEther("0.1"),
   settlementWindow: 600n,
+  unbonded: false,
 };
 
-export function modelConfig(
-  artifacts: ModelArtifacts,
-  verifier: string,
-  opts: RegisterOptions = {},
-): IModelRegistry.ModelConfigStruct {
+/** `Sibyl.MAX_SETTLEMENT_WINDOW` and `Sibyl.MAX_ANSWER_WINDOW` (seconds). */
+export const MAX_SETTLEMENT_WINDOW = 86_400n;
+export const MAX_ANSWER_WINDOW = 86_400n;
+/** `Sibyl.PRICED_HOOKS`: hooks a request's fee pays callback gas for. */
+export const PRICED_HOOKS = 2n;
+
+/** `Sibyl.requiredFee`: the fee a request with `callbackGasLimit` gas per hook must carry. */
+export function requiredFee(
+  terms: Pick<ModelTerms, "fee" | "callbackGasPrice">,
+  callbackGasLimit: number,
+): bigint {
+  return terms.fee + PRICED_HOOKS * BigInt(callbackGasLimit) * terms.callbackGasPrice;
+}
+
+export function termsOf(opts: RegisterOptions = {}): ModelTerms {
+  const unbonded = opts.unbonded ?? DEFAULT_MODEL_TERMS.unbonded;
   return {
-    verifier,
-    vkHash: artifacts.vkHash,
+    fee: opts.fee ?? DEFAULT_MODEL_TERMS.fee,
+    callbackGasPrice: opts.callbackGasPrice ?? DEFAULT_MODEL_TERMS.callbackGasPrice,
+    stake: opts.stake ?? (unbonded ? 0n : DEFAULT_MODEL_TERMS.stake),
+    settlementWindow: opts.settlementWindow ?? DEFAULT_MODEL_TERMS.settlementWindow,
+    unbonded,
+  };
+}
+
+/** The registry config for a built model under `terms`. */
+export function modelConfig(artifacts: ModelArtifacts, terms: ModelTerms): IModelRegistry.ModelConfigStruct {
+  return {
     modelHash: artifacts.modelHash,
     weightCommitment: BigInt(artifacts.weightCommitment ?? 0),
+    zkeyHash: artifacts.zkeyHash,
     inputLength: artifacts.inputLength,
     outputLength: artifacts.outputLength,
     fracBits: artifacts.fracBits,
     valueBits: artifacts.valueBits,
     inputBits: artifacts.inputBits,
-    fee: opts.fee ?? DEFAULT_MODEL_ECONOMICS.fee,
-    stake: opts.stake ?? DEFAULT_MODEL_ECONOMICS.stake,
-    settlementWindow: opts.settlementWindow ?? DEFAULT_MODEL_ECONOMICS.settlementWindow,
+    fee: terms.fee,
+    callbackGasPrice: terms.callbackGasPrice,
+    stake: terms.stake,
+    settlementWindow: terms.settlementWindow,
+    unbonded: terms.unbonded,
   };
 }
 
-/** Deploys the model's verifier and registers it; reuses an existing registration of the same model. */
-export async function registerModel(
+const CONFIG_TUPLE =
+  "tuple(bytes32 modelHash, uint256 weightCommitment, bytes32 zkeyHash, uint32 inputLength, uint32 outputLength, " +
+  "uint8 fracBits, uint8 valueBits, uint8 inputBits, uint128 fee, uint128 callbackGasPrice, uint128 stake, " +
+  "uint64 settlementWindow, bool unbonded)";
+
+/** The id the registry gives `config` registered by `owner` with verifier code of hash `verifierCodeHash`. */
+export function modelIdFor(
+  owner: string,
+  verifierCodeHash: string,
+  config: IModelRegistry.ModelConfigStruct,
+): string {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["address", "bytes32", CONFIG_TUPLE],
+      [owner, verifierCodeHash, config],
+    ),
+  );
+}
+
+/** The runtime code of the model's compiled verifier: what the registry deploys and the id commits to. */
+export async function verifierRuntimeCode(
   hre: HardhatRuntimeEnvironment,
-  registry: ModelRegistry,
   artifacts: ModelArtifacts,
-  opts: RegisterOptions = {},
-): Promise<RegisteredModel> {
-  const probe = modelConfig(artifacts, hre.ethers.ZeroAddress, opts);
-  const modelId = await registry.modelIdOf(probe);
-  if (await registry.isActive(modelId)) {
-    const existing = await registry.getModel(modelId);
-    return { modelId, verifier: existing.config.verifier, created: false };
-  }
-  let factory;
+): Promise<string> {
   try {
-    factory = await hre.ethers.getContractFactory(artifacts.verifierContract);
+    return (await hre.artifacts.readArtifact(artifacts.verifierContract)).deployedBytecode;
   } catch {
     throw new ChainError(
       `no compiled artifact for ${artifacts.verifierContract}`,
       "run `npx hardhat compile` after `sibyl:build` (the build writes the verifier into contracts/verifiers/)",
     );
   }
-  const verifier = await factory.deploy();
-  await verifier.waitForDeployment();
-  const address = await verifier.getAddress();
-  const tx = await registry.register(modelConfig(artifacts, address, opts), artifacts.name);
-  const receipt = await tx.wait();
-  return { modelId, verifier: address, created: true, gasUsed: receipt?.gasUsed };
+}
+
+/**
+ * Registers the model from the registry's first signer (or `opts.owner`). Re-running with the
+ * same artifacts and terms finds the same id and adopts the registration only after
+ * `verifyModel` checks it field by field against the local build (else a ModelMismatchError).
+ */
+export async function registerModel(
+  hre: HardhatRuntimeEnvironment,
+  registry: ModelRegistry,
+  artifacts: ModelArtifacts,
+  opts: RegisterOptions = {},
+): Promise<RegisteredModel> {
+  const terms = termsOf(opts);
+  const runner = registry.runner as { getAddress?: () => Promise<string> } | null;
+  if (!runner?.getAddress)
+    throw new ChainError(
+      "the registry handle needs a signer to register a model",
+      "connect it to an account",
+    );
+  const owner = getAddress(await runner.getAddress());
+  const code = await verifierRuntimeCode(hre, artifacts);
+  const config = modelConfig(artifacts, terms);
+  const modelId = modelIdFor(owner, keccak256(code), config);
+
+  let result: RegisteredModel;
+  if (await isRegistered(registry, modelId)) {
+    // adopted only after every field checks against the local build (it names what differs)
+    const report = await verifyModel(hre, registry, artifacts, modelId, { terms, owner });
+    if (!report.ok) throw new ModelMismatchError(report, artifacts);
+    const existing = await registry.getModel(modelId);
+    result = {
+      modelId,
+      verifier: existing.verifier,
+      verifierCodeHash: keccak256(code),
+      owner,
+      terms,
+      created: false,
+    };
+  } else {
+    const tx = await registry.register(config, code, artifacts.name);
+    const receipt = await tx.wait();
+    const model = await registry.getModel(modelId);
+    result = {
+      modelId,
+      verifier: model.verifier,
+      verifierCodeHash: model.verifierCodeHash,
+      owner,
+      terms,
+      created: true,
+      gasUsed: receipt?.gasUsed,
+    };
+  }
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  recordRegistration(artifacts, {
+    chainId: chainId.toString(),
+    registry: getAddress(String(registry.target)),
+    modelId,
+    owner,
+  });
+  return result;
+}
+
+async function isRegistered(registry: ModelRegistry, modelId: string): Promise<boolean> {
+  try {
+    await registry.getModel(modelId);
+    return true;
+  } catch (e) {
+    if (revertErrorName(registry.interface, e) === "Registry__UnknownModel") return false;
+    throw e;
+  }
+}
+
+/** Where a model was registered, as `registerModel` records it next to the build. */
+export interface RegistrationRecord {
+  chainId: string;
+  registry: string;
+  modelId: string;
+  owner: string;
+}
+
+const REGISTRATIONS_FILE = "registrations.json";
+
+function readRegistrations(artifacts: ModelArtifacts): RegistrationRecord[] {
+  const path = join(artifacts.dir, REGISTRATIONS_FILE);
+  if (!existsSync(path)) return [];
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as RegistrationRecord[];
+  } catch {
+    return [];
+  }
+}
+
+function recordRegistration(artifacts: ModelArtifacts, record: RegistrationRecord): void {
+  const others = readRegistrations(artifacts).filter(
+    (r) => !(r.chainId === record.chainId && r.registry === record.registry && r.modelId === record.modelId),
+  );
+  writeFileSync(join(artifacts.dir, REGISTRATIONS_FILE), JSON.stringify([...others, record], null, 1));
+}
+
+/**
+ * The id this build was last registered under on this chain and registry (by `registerModel`),
+ * or undefined. Callers verify it before trusting it (`verifyModel`).
+ */
+export async function recordedModelId(
+  hre: HardhatRuntimeEnvironment,
+  registry: ModelRegistry,
+  artifacts: ModelArtifacts,
+): Promise<string | undefined> {
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  const address = getAddress(String(registry.target));
+  const matches = readRegistrations(artifacts).filter(
+    (r) => r.chainId === chainId.toString() && r.registry === address,
+  );
+  return matches.at(-1)?.modelId;
 }

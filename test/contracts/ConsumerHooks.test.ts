@@ -5,14 +5,19 @@ import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-networ
 import {
   ANSWER_WINDOW,
   CALLBACK_GAS,
+  CALLBACK_GAS_PRICE,
+  DEFAULT_CALLBACK_GAS_LIMIT,
   FEE,
   Failed,
   Hook,
   INPUT,
+  Mode,
   OUTPUT,
   PROOF,
+  REQUEST_FEE,
   STAKE,
   State,
+  feeFor,
   requestIdOf,
   sibylFixture,
   slashCompensation,
@@ -27,7 +32,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
   async function recordingFixture() {
     const f = await loadFixture(sibylFixture);
     const request = (gas = CALLBACK_GAS) =>
-      requestIdOf(f.precompile, f.recording.makeRequest(f.modelId, INPUT, gas, { value: FEE }));
+      requestIdOf(f.precompile, f.recording.makeRequest(f.modelId, INPUT, gas, { value: feeFor(gas) }));
     return { ...f, request };
   }
 
@@ -71,7 +76,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
           (await hre.ethers.getSigners())[0].address,
           slashCompensation(STAKE),
           slashReward(STAKE),
-          FEE,
+          REQUEST_FEE,
           true,
         );
       const hooks = [await recording.callAt(0), await recording.callAt(1)];
@@ -87,7 +92,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       await time.increase(ANSWER_WINDOW + 1n);
       await expect(precompile.expire(id))
         .to.emit(precompile, "InferenceExpired")
-        .withArgs(id, await recording.getAddress(), FEE, true);
+        .withArgs(id, await recording.getAddress(), REQUEST_FEE, true);
       expect(await recording.callCount()).to.equal(1n);
       const failed = await recording.callAt(0);
       expect([failed.hook, failed.reason, failed.stateSeen]).to.deep.equal([
@@ -95,7 +100,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         BigInt(Failed.Expired),
         BigInt(State.Expired),
       ]);
-      await expect(recording.collect()).to.changeEtherBalance(recording, FEE);
+      await expect(recording.collect()).to.changeEtherBalance(recording, REQUEST_FEE);
     });
 
     it("gives each hook its full callback gas limit", async function () {
@@ -118,9 +123,38 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       expect(await recording.callCount()).to.equal(0n);
     });
 
-    it("reads the model fee through the registry (InferenceConsumer._modelFee)", async function () {
-      const { recording, modelId } = await loadFixture(recordingFixture);
-      expect(await recording.modelFee(modelId)).to.equal(FEE);
+    it("reads the fee for a callback gas limit through the registry (InferenceConsumer._feeFor)", async function () {
+      const { recording, registry, modelId } = await loadFixture(recordingFixture);
+      for (const gas of [0, 1, DEFAULT_CALLBACK_GAS_LIMIT, CALLBACK_GAS, 5_000_000]) {
+        expect(await recording.feeFor(modelId, gas), `gas ${gas}`).to.equal(
+          FEE + 2n * BigInt(gas) * CALLBACK_GAS_PRICE,
+        );
+        expect(await recording.feeFor(modelId, gas)).to.equal(await registry.feeFor(modelId, gas));
+      }
+    });
+
+    it("requests with _defaultOptions(): ZK mode, 200,000 gas per hook, no value at risk beyond the model's stake", async function () {
+      const { precompile, recording, modelId } = await loadFixture(recordingFixture);
+      const fee = feeFor(200_000);
+      await expect(recording.requestWithDefaults(modelId, INPUT, { value: fee - 1n }))
+        .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
+        .withArgs(fee, fee - 1n);
+      const tx = recording.requestWithDefaults(modelId, INPUT, { value: fee });
+      await expect(tx)
+        .to.emit(precompile, "InferenceRequested")
+        .withArgs(
+          (id: string) => id.length === 66,
+          modelId,
+          await recording.getAddress(),
+          INPUT,
+          Mode.ZK,
+          200_000,
+          fee,
+          STAKE,
+        );
+      const r = await precompile.getRequest(await requestIdOf(precompile, tx));
+      expect(r.callbackGasLimit).to.equal(200_000n);
+      expect([r.mode, r.fee, r.stake]).to.deep.equal([BigInt(Mode.ZK), fee, STAKE]);
     });
 
     it("refuses hook calls that do not come from the precompile (InferenceConsumer__OnlyInference)", async function () {
@@ -181,7 +215,10 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
     async function probeFixture() {
       const f = await loadFixture(sibylFixture);
       const probe = await hre.ethers.deployContract("GasProbeConsumer", [await f.precompile.getAddress()]);
-      const id = await requestIdOf(f.precompile, probe.makeRequest(f.modelId, INPUT, LIMIT, { value: FEE }));
+      const id = await requestIdOf(
+        f.precompile,
+        probe.makeRequest(f.modelId, INPUT, LIMIT, { value: feeFor(LIMIT) }),
+      );
       // What a call frame of exactly LIMIT gas shows at the hook's first statement.
       await (await probe.calibrate(id, OUTPUT, LIMIT, { gasLimit: 1_000_000 })).wait();
       const calibrated = await probe.entryGas(0);
@@ -263,7 +300,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         const consumer = f[key];
         const id = await requestIdOf(
           f.precompile,
-          consumer.makeRequest(f.modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+          consumer.makeRequest(f.modelId, INPUT, CALLBACK_GAS, { value: REQUEST_FEE }),
         );
         await expect(f.precompile.connect(f.node).answer(id, OUTPUT))
           .to.emit(f.precompile, "InferenceAnswered")
@@ -271,7 +308,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         await expect(f.precompile.settle(id, [...PROOF]))
           .to.emit(f.precompile, "InferenceSettled")
           .withArgs(id, f.node.address, f.admin.address, false);
-        expect(await f.precompile.pendingWithdrawal(f.node.address)).to.equal(FEE);
+        expect(await f.precompile.pendingWithdrawal(f.node.address)).to.equal(REQUEST_FEE);
       });
 
       it(`${name}: slash and expire succeed with callbackOk = false`, async function () {
@@ -279,11 +316,11 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         const consumer = f[key];
         const answered = await requestIdOf(
           f.precompile,
-          consumer.makeRequest(f.modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+          consumer.makeRequest(f.modelId, INPUT, CALLBACK_GAS, { value: REQUEST_FEE }),
         );
         const unanswered = await requestIdOf(
           f.precompile,
-          consumer.makeRequest(f.modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+          consumer.makeRequest(f.modelId, INPUT, CALLBACK_GAS, { value: REQUEST_FEE }),
         );
         await (await f.precompile.connect(f.node).answer(answered, OUTPUT)).wait();
         await time.increase(ANSWER_WINDOW + 1n);
@@ -295,12 +332,12 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
             f.admin.address,
             slashCompensation(STAKE),
             slashReward(STAKE),
-            FEE,
+            REQUEST_FEE,
             false,
           );
         await expect(f.precompile.expire(unanswered))
           .to.emit(f.precompile, "InferenceExpired")
-          .withArgs(unanswered, await consumer.getAddress(), FEE, false);
+          .withArgs(unanswered, await consumer.getAddress(), REQUEST_FEE, false);
       });
     }
 
@@ -308,11 +345,11 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       const { precompile, burning, node, modelId, user } = await loadFixture(sibylFixture);
       const viaBurner = await requestIdOf(
         precompile,
-        burning.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+        burning.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: REQUEST_FEE }),
       );
       const viaEoa = await requestIdOf(
         precompile,
-        precompile.connect(user).request(modelId, INPUT, 0, CALLBACK_GAS, 0n, { value: FEE }),
+        precompile.connect(user).request(modelId, INPUT, 0, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
       );
       const burned = (await (await precompile.connect(node).answer(viaBurner, OUTPUT)).wait())!.gasUsed;
       const plain = (await (await precompile.connect(node).answer(viaEoa, OUTPUT)).wait())!.gasUsed;
@@ -324,7 +361,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       const answerGas = async (by: typeof node) => {
         const id = await requestIdOf(
           precompile,
-          burning.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+          burning.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: REQUEST_FEE }),
         );
         return (await (await precompile.connect(by).answer(id, OUTPUT)).wait())!.gasUsed;
       };
@@ -341,7 +378,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       await (await burning.setReturnBomb(true)).wait();
       const id = await requestIdOf(
         precompile,
-        burning.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+        burning.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: REQUEST_FEE }),
       );
       await expect(precompile.connect(node).answer(id, OUTPUT))
         .to.emit(precompile, "InferenceAnswered")
@@ -354,15 +391,15 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       await (await admin.sendTransaction({ to: await reentrant.getAddress(), value: FEE })).wait();
       const settledId = await requestIdOf(
         precompile,
-        reentrant.makeRequest(INPUT, 1_000_000, { value: FEE }),
+        reentrant.makeRequest(INPUT, 1_000_000, { value: feeFor(1_000_000) }),
       );
       const slashedId = await requestIdOf(
         precompile,
-        reentrant.makeRequest(INPUT, 1_000_000, { value: FEE }),
+        reentrant.makeRequest(INPUT, 1_000_000, { value: feeFor(1_000_000) }),
       );
       const expiredId = await requestIdOf(
         precompile,
-        reentrant.makeRequest(INPUT, 1_000_000, { value: FEE }),
+        reentrant.makeRequest(INPUT, 1_000_000, { value: feeFor(1_000_000) }),
       );
       for (const id of [settledId, slashedId])
         await expect(precompile.connect(node).answer(id, OUTPUT))
@@ -375,12 +412,12 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
       await expect(precompile.slash(slashedId)).to.emit(precompile, "InferenceSlashed");
       await expect(precompile.expire(expiredId))
         .to.emit(precompile, "InferenceExpired")
-        .withArgs(expiredId, await reentrant.getAddress(), FEE, true);
+        .withArgs(expiredId, await reentrant.getAddress(), feeFor(1_000_000), true);
 
       expect(await reentrant.successes()).to.equal(0n);
       const count = await reentrant.revertCount();
-      // 5 hooks (2 answered, settled, slashed, expired) × 8 functions
-      expect(count).to.equal(40n);
+      // 5 hooks (2 answered, settled, slashed, expired) × 14 state-changing functions
+      expect(count).to.equal(70n);
       for (let i = 0n; i < count; i++) expect(await reentrant.reverts(i)).to.equal(reentrancy);
       expect(await precompile.stateOf(settledId)).to.equal(State.Settled);
       expect(await precompile.stateOf(slashedId)).to.equal(State.Slashed);
@@ -405,12 +442,12 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
           admin.address,
           slashCompensation(STAKE),
           slashReward(STAKE),
-          FEE,
+          REQUEST_FEE,
           true,
         );
       await expect(precompile.expire(expired))
         .to.emit(precompile, "InferenceExpired")
-        .withArgs(expired, user.address, FEE, true);
+        .withArgs(expired, user.address, REQUEST_FEE, true);
     });
 
     it("an EOA consumer gets no hook and callbackOk = true", async function () {

@@ -6,38 +6,40 @@ import { parseEther } from "ethers";
 import { INFERENCE_ADDRESS } from "../../src/chain/install";
 import {
   ANSWER_WINDOW,
-  FEE,
+  DEFAULT_CALLBACK_GAS_LIMIT,
   Failed,
   INPUT,
+  MIN_BOND,
   NODE_BOND,
   OUTPUT,
   PROOF,
-  SLASH_REWARD_BPS,
   STAKE,
   State,
-  modelConfig,
+  feeFor,
+  registerMockModel,
   requestIdOf,
   sibylFixture,
   slashCompensation,
+  stakeFor,
+  stakeOf,
 } from "./fixtures";
 
 const LIMITS = [parseEther("5"), parseEther("2"), parseEther("0.5")] as const;
 const CAP = parseEther("0.05");
 const Status = { None: 0n, Pending: 1n, Provisional: 2n, Approved: 3n, Failed: 4n } as const;
-/** `InferenceConsumer._stakeToCover`, written out: the least s with s − ⌊s·bps/10,000⌋ ≥ value. */
-const stakeToCover = (value: bigint) =>
-  value === 0n ? 0n : ((value - 1n) * 10_000n) / (10_000n - SLASH_REWARD_BPS) + 1n;
+/** What an application carries: the model's fee for the desk's default hook gas (200,000 per hook). */
+const APP_FEE = feeFor(DEFAULT_CALLBACK_GAS_LIMIT);
 
 describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", function () {
   async function creditFixture() {
     const f = await loadFixture(sibylFixture);
     // an argmax classifier: one output, the class index
-    const config = modelConfig(await f.verifier.getAddress(), {
-      outputLength: 1,
-      modelHash: hre.ethers.id("argmax"),
-    });
-    await (await f.registry.register(config, "risk")).wait();
-    const riskModel = await f.registry.modelIdOf(config);
+    const { modelId: riskModel } = await registerMockModel(
+      f.registry,
+      f.admin,
+      { outputLength: 1, modelHash: hre.ethers.id("argmax") },
+      "risk",
+    );
     const creditLine = await hre.ethers.deployContract("CreditLine", [
       INFERENCE_ADDRESS,
       riskModel,
@@ -46,7 +48,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     ]);
     const borrower = f.stranger;
     const apply = () =>
-      requestIdOf(f.precompile, creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE }));
+      requestIdOf(f.precompile, creditLine.connect(borrower).applyForCredit(INPUT, { value: APP_FEE }));
     return { ...f, riskModel, creditLine, borrower, apply };
   }
 
@@ -57,12 +59,20 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     expect([app.borrower, app.status]).to.deep.equal([borrower.address, Status.Pending]);
     expect(await creditLine.openApplicationOf(borrower.address)).to.equal(id);
     expect((await precompile.getRequest(id)).consumer).to.equal(await creditLine.getAddress());
-    expect((await precompile.getRequest(id)).fee).to.equal(FEE);
+    expect((await precompile.getRequest(id)).fee).to.equal(APP_FEE);
+  });
+
+  it("asks the model's fee for 200,000 gas per hook (applicationFee), and an application with less reverts with Inference__FeeTooLow", async function () {
+    const { precompile, creditLine, borrower } = await loadFixture(creditFixture);
+    expect(await creditLine.applicationFee()).to.equal(APP_FEE);
+    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: APP_FEE - 1n }))
+      .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
+      .withArgs(APP_FEE, APP_FEE - 1n);
   });
 
   it("emits CreditApplied with the request id", async function () {
     const { creditLine, borrower } = await loadFixture(creditFixture);
-    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE }))
+    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: APP_FEE }))
       .to.emit(creditLine, "CreditApplied")
       .withArgs((id: string) => id.length === 66, borrower.address);
   });
@@ -84,13 +94,13 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     expect(await creditLine.openApplicationOf(borrower.address)).to.equal(hre.ethers.ZeroHash);
   });
 
-  it("declares its largest provisional limit, grossed up by the slasher's reward, as value at risk", async function () {
-    const { precompile, creditLine, apply } = await loadFixture(creditFixture);
-    const atRisk = stakeToCover(CAP); // min(CAP, tier 0 limit)
-    expect(slashCompensation(atRisk)).to.be.greaterThanOrEqual(CAP);
-    expect(await creditLine.VALUE_AT_RISK()).to.equal(atRisk);
+  it("declares its largest provisional limit as value at risk; the answer's coverage repays it", async function () {
+    const { precompile, creditLine, node, apply } = await loadFixture(creditFixture);
+    expect(await creditLine.VALUE_AT_RISK()).to.equal(CAP); // min(CAP, tier 0 limit)
     const id = await apply();
-    expect((await precompile.getRequest(id)).stake).to.equal(STAKE > atRisk ? STAKE : atRisk);
+    expect((await precompile.getRequest(id)).stake).to.equal(stakeOf(CAP));
+    await (await precompile.connect(node).answer(id, [0n])).wait();
+    expect(await precompile.coverageOf(id)).to.be.greaterThanOrEqual(CAP);
   });
 
   it("is answered only by a node whose free bond covers a generous desk's value at risk; a slash repays the provisional limit", async function () {
@@ -101,29 +111,29 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
       [...LIMITS],
       parseEther("100"),
     ]);
-    const atRisk = stakeToCover(LIMITS[0]); // the cap is above every tier limit
-    expect(await generous.VALUE_AT_RISK()).to.equal(atRisk);
+    expect(await generous.VALUE_AT_RISK()).to.equal(LIMITS[0]); // the cap is above every tier limit
+    const stake = stakeFor(LIMITS[0]);
     const id = await requestIdOf(
       precompile,
-      generous.connect(borrower).applyForCredit(INPUT, { value: FEE }),
+      generous.connect(borrower).applyForCredit(INPUT, { value: APP_FEE }),
     );
     expect(await precompile.bondBacking(id)).to.equal(0n);
     await expect(precompile.connect(node).answer(id, [0n]))
       .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
-      .withArgs(node.address, NODE_BOND, atRisk);
+      .withArgs(node.address, NODE_BOND, stake + MIN_BOND);
 
-    await (await precompile.connect(node).registerNode({ value: atRisk - NODE_BOND })).wait();
+    await (await precompile.connect(node).registerNode({ value: stake + MIN_BOND - NODE_BOND })).wait();
     await expect(precompile.connect(node).answer(id, [0n]))
       .to.emit(generous, "ProvisionalCreditGranted")
       .withArgs(id, borrower.address, 0, LIMITS[0]);
-    expect(await precompile.bondBacking(id)).to.equal(atRisk);
+    expect(await precompile.bondBacking(id)).to.equal(stake);
     expect(await generous.creditLimit(borrower.address)).to.equal(LIMITS[0]);
 
     await time.increaseTo((await precompile.settlementDeadline(id)) + 1n);
     await (await precompile.connect(stranger).slash(id)).wait();
-    const repaid = slashCompensation(atRisk);
+    const repaid = slashCompensation(stake);
     expect(repaid).to.be.greaterThanOrEqual(LIMITS[0]);
-    await expect(generous.collectCompensation()).to.changeEtherBalance(generous, repaid + FEE);
+    await expect(generous.collectCompensation()).to.changeEtherBalance(generous, repaid + APP_FEE);
   });
 
   it("grants no provisional limit that a slash of the locked stake would not repay", async function () {
@@ -142,7 +152,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
       return receipt.logs.map((l) => desk.interface.parseLog(l)).find((p) => p?.name === "CreditApplied")!
         .args.requestId as string;
     };
-    const atRisk = stakeToCover(CAP);
+    const atRisk = stakeFor(CAP); // the least backing whose slash repays CAP
 
     const short = await apply();
     await (await fake.setTerms(State.Answered, atRisk - 1n)).wait(); // repays CAP - 1 at most
@@ -171,7 +181,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     expect((await creditLine.applicationOf(id)).status).to.equal(Status.Failed);
     await expect(creditLine.collectCompensation()).to.changeEtherBalance(
       creditLine,
-      slashCompensation(STAKE) + FEE,
+      slashCompensation(STAKE) + APP_FEE,
     );
   });
 
@@ -186,7 +196,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
       .to.emit(creditLine, "CreditRevoked")
       .withArgs(second, borrower.address, Failed.Expired);
     expect(await creditLine.creditLimit(borrower.address)).to.equal(LIMITS[1]);
-    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE })).to.emit(
+    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: APP_FEE })).to.emit(
       creditLine,
       "CreditApplied",
     );
@@ -195,7 +205,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
   it("reverts a second open application with CreditLine__ApplicationPending", async function () {
     const { creditLine, borrower, apply } = await loadFixture(creditFixture);
     const id = await apply();
-    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: FEE }))
+    await expect(creditLine.connect(borrower).applyForCredit(INPUT, { value: APP_FEE }))
       .to.be.revertedWithCustomError(creditLine, "CreditLine__ApplicationPending")
       .withArgs(borrower.address, id);
   });
@@ -217,7 +227,10 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
       [...LIMITS],
       CAP,
     ]);
-    const id = await requestIdOf(precompile, logits.connect(borrower).applyForCredit(INPUT, { value: FEE }));
+    const id = await requestIdOf(
+      precompile,
+      logits.connect(borrower).applyForCredit(INPUT, { value: APP_FEE }),
+    );
     await (await precompile.connect(node).answer(id, OUTPUT)).wait(); // [-3, 1000, -2^23]: tier 1
     await expect(precompile.settle(id, [...PROOF]))
       .to.emit(logits, "CreditApproved")

@@ -3,25 +3,48 @@ import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install";
-import { FEE, INPUT, PROOF, SETTLEMENT_WINDOW, modelConfig, requestIdOf, sibylFixture } from "./fixtures";
+import {
+  DEFAULT_CALLBACK_GAS_LIMIT,
+  INPUT,
+  PROOF,
+  SETTLEMENT_WINDOW,
+  feeFor,
+  registerMockModel,
+  requestIdOf,
+  sibylFixture,
+} from "./fixtures";
+
+/** What a screening carries: the model's fee for FraudGate's default hook gas (200,000 per hook). */
+const SCREEN_FEE = feeFor(DEFAULT_CALLBACK_GAS_LIMIT);
 
 describe("FraudGate README example (MockVerifier: tests the hook logic, not proofs)", function () {
   async function gateFixture() {
     const f = await loadFixture(sibylFixture);
-    const config = modelConfig(await f.verifier.getAddress(), {
-      outputLength: 1,
-      modelHash: hre.ethers.id("fraud"),
-    });
-    await (await f.registry.register(config, "fraud")).wait();
-    const gate = await hre.ethers.deployContract("FraudGate", [await f.registry.modelIdOf(config)]);
+    const { modelId: fraudModel } = await registerMockModel(
+      f.registry,
+      f.admin,
+      { outputLength: 1, modelHash: hre.ethers.id("fraud") },
+      "fraud",
+    );
+    const gate = await hre.ethers.deployContract("FraudGate", [fraudModel]);
     const payee = f.stranger.address;
-    const screen = () => requestIdOf(f.precompile, gate.screen(payee, INPUT, { value: FEE }));
-    return { ...f, gate, payee, screen };
+    const screen = () => requestIdOf(f.precompile, gate.screen(payee, INPUT, { value: SCREEN_FEE }));
+    return { ...f, gate, fraudModel, payee, screen };
   }
 
   it("talks to the precompile at 0x…F4", async function () {
     const { gate } = await loadFixture(gateFixture);
     expect(await gate.INFERENCE()).to.equal(INFERENCE_ADDRESS);
+  });
+
+  it("screens with 200,000 gas per hook and refuses less than the model's fee for it (Inference__FeeTooLow)", async function () {
+    const { gate, payee, screen, precompile } = await loadFixture(gateFixture);
+    await expect(gate.screen(payee, INPUT, { value: SCREEN_FEE - 1n }))
+      .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
+      .withArgs(SCREEN_FEE, SCREEN_FEE - 1n);
+    const id = await screen();
+    const request = await precompile.getRequest(id);
+    expect([request.callbackGasLimit, request.fee]).to.deep.equal([200_000n, SCREEN_FEE]);
   });
 
   it("holds a payee on a fraud answer, then blocks it for good on settlement", async function () {

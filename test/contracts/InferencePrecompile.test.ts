@@ -11,18 +11,25 @@ import {
   FEE,
   INPUT,
   INPUT_LENGTH,
+  MAX_ANSWER_WINDOW,
   MIN_BOND,
   Mode,
   NODE_BOND,
   OUTPUT,
   OUTPUT_LENGTH,
   PROOF,
+  REGISTRY_CHANGE_DELAY,
+  REQUEST_FEE,
   SETTLEMENT_WINDOW,
   STAKE,
   State,
   VALUE_BITS,
+  feeFor,
   modelConfig,
   packReference,
+  registerMockModel,
+  registerWithCode,
+  runtimeCodeOf,
   requestIdOf,
   sibylFixture,
   slashCompensation,
@@ -52,9 +59,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       expect(await precompile.answerWindow()).to.equal(ANSWER_WINDOW);
     });
 
-    it("installPrecompile is idempotent: a second call returns the same registry", async function () {
+    it("installPrecompile is idempotent: a second call with the same options returns the same registry", async function () {
       const { registry } = await loadFixture(sibylFixture);
-      const again = await installPrecompile(hre);
+      const again = await installPrecompile(hre, { minBond: MIN_BOND, answerWindow: ANSWER_WINDOW });
       expect(await again.registry.getAddress()).to.equal(await registry.getAddress());
     });
 
@@ -74,20 +81,39 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       ).to.be.revertedWithCustomError(precompile, "Inference__AlreadyInitialized");
     });
 
-    it("reverts initialize with a zero admin, a registry without code or a zero window", async function () {
+    it("reverts initialize with a zero admin, a registry without code, a zero minBond, or an answer window of 0 or over 1 day (Inference__InvalidConfig)", async function () {
       const [admin] = await hre.ethers.getSigners();
       const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
       const registry = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
       for (const args of [
         [ZeroAddress, registry, 1n, 1n],
         [admin.address, admin.address, 1n, 1n],
+        [admin.address, registry, 0n, 1n],
         [admin.address, registry, 1n, 0n],
+        [admin.address, registry, 1n, MAX_ANSWER_WINDOW + 1n],
       ] as const) {
-        await expect(fresh.initialize(...args)).to.be.revertedWithCustomError(
+        await expect(fresh.initialize(...args), args.join(", ")).to.be.revertedWithCustomError(
           fresh,
           "Inference__InvalidConfig",
         );
       }
+      // the bounds themselves are accepted
+      await expect(fresh.initialize(admin.address, registry, 1n, MAX_ANSWER_WINDOW))
+        .to.emit(fresh, "Initialized")
+        .withArgs(admin.address, registry, 1n, MAX_ANSWER_WINDOW);
+    });
+
+    it("refuses the same bad configurations in the constructor (Inference__InvalidConfig)", async function () {
+      const [admin] = await hre.ethers.getSigners();
+      const registry = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const factory = await hre.ethers.getContractFactory("InferencePrecompile");
+      for (const [minBond, answerWindow] of [
+        [0n, 1n],
+        [1n, MAX_ANSWER_WINDOW + 1n],
+      ] as const)
+        await expect(
+          factory.deploy(admin.address, registry, minBond, answerWindow),
+        ).to.be.revertedWithCustomError(factory, "Inference__InvalidConfig");
     });
 
     it("refuses state-changing calls before initialize with Inference__NotInitialized", async function () {
@@ -103,30 +129,95 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       );
     });
 
-    it("lets only the admin change the registry, and emits RegistryUpdated", async function () {
+    it("lets only the admin propose a registry with code, and announces it with RegistryChangeProposed", async function () {
       const { precompile, registry, stranger } = await loadFixture(sibylFixture);
       const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
-      await expect(precompile.connect(stranger).setRegistry(next))
+      await expect(precompile.connect(stranger).proposeRegistry(next))
         .to.be.revertedWithCustomError(precompile, "Inference__NotAdmin")
         .withArgs(stranger.address);
-      await expect(precompile.setRegistry(stranger.address)).to.be.revertedWithCustomError(
+      await expect(precompile.proposeRegistry(stranger.address)).to.be.revertedWithCustomError(
         precompile,
         "Inference__InvalidConfig",
       );
-      await expect(precompile.setRegistry(next))
+      expect(await precompile.pendingRegistry()).to.deep.equal([ZeroAddress, 0n]);
+      expect(await precompile.REGISTRY_CHANGE_DELAY()).to.equal(REGISTRY_CHANGE_DELAY);
+      const at = BigInt(await time.latest()) + 5n;
+      await time.setNextBlockTimestamp(at);
+      await expect(precompile.proposeRegistry(next))
+        .to.emit(precompile, "RegistryChangeProposed")
+        .withArgs(await registry.getAddress(), next, at + REGISTRY_CHANGE_DELAY);
+      expect(await precompile.pendingRegistry()).to.deep.equal([next, at + REGISTRY_CHANGE_DELAY]);
+      expect(await precompile.registry()).to.equal(await registry.getAddress()); // not yet
+    });
+
+    it("applies the change from effectiveAt on, for anyone, and emits RegistryUpdated", async function () {
+      const { precompile, registry, stranger } = await loadFixture(sibylFixture);
+      const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const proposedAt = await timestampOf(precompile.proposeRegistry(next));
+      const effectiveAt = proposedAt + REGISTRY_CHANGE_DELAY;
+      await time.setNextBlockTimestamp(effectiveAt - 1n);
+      await expect(precompile.connect(stranger).applyRegistryChange())
+        .to.be.revertedWithCustomError(precompile, "Inference__RegistryChangeNotDue")
+        .withArgs(effectiveAt);
+      await time.setNextBlockTimestamp(effectiveAt);
+      await expect(precompile.connect(stranger).applyRegistryChange())
         .to.emit(precompile, "RegistryUpdated")
         .withArgs(await registry.getAddress(), next);
       expect(await precompile.registry()).to.equal(next);
+      expect(await precompile.pendingRegistry()).to.deep.equal([ZeroAddress, 0n]);
+      await expect(precompile.applyRegistryChange()).to.be.revertedWithCustomError(
+        precompile,
+        "Inference__NoRegistryChange",
+      );
+    });
+
+    it("lets only the admin cancel an announced change (RegistryChangeCancelled); nothing to cancel or apply reverts with Inference__NoRegistryChange", async function () {
+      const { precompile, registry, stranger } = await loadFixture(sibylFixture);
+      await expect(precompile.cancelRegistryChange()).to.be.revertedWithCustomError(
+        precompile,
+        "Inference__NoRegistryChange",
+      );
+      await expect(precompile.applyRegistryChange()).to.be.revertedWithCustomError(
+        precompile,
+        "Inference__NoRegistryChange",
+      );
+      const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      await (await precompile.proposeRegistry(next)).wait();
+      await expect(precompile.connect(stranger).cancelRegistryChange())
+        .to.be.revertedWithCustomError(precompile, "Inference__NotAdmin")
+        .withArgs(stranger.address);
+      await expect(precompile.cancelRegistryChange())
+        .to.emit(precompile, "RegistryChangeCancelled")
+        .withArgs(next);
+      expect(await precompile.pendingRegistry()).to.deep.equal([ZeroAddress, 0n]);
+      await time.increase(REGISTRY_CHANGE_DELAY + 1n);
+      await expect(precompile.applyRegistryChange()).to.be.revertedWithCustomError(
+        precompile,
+        "Inference__NoRegistryChange",
+      );
+      expect(await precompile.registry()).to.equal(await registry.getAddress());
     });
 
     it("keeps the terms of existing requests when the registry changes", async function () {
-      const { precompile, node, requestFromUser } = await loadFixture(sibylFixture);
+      const { precompile, node, modelId, user, requestFromUser } = await loadFixture(sibylFixture);
       const id = await requestFromUser();
       await (
-        await precompile.setRegistry(await (await hre.ethers.deployContract("ModelRegistry")).getAddress())
+        await precompile.proposeRegistry(
+          await (await hre.ethers.deployContract("ModelRegistry")).getAddress(),
+        )
       ).wait();
+      await time.increase(REGISTRY_CHANGE_DELAY);
+      await (await precompile.applyRegistryChange()).wait();
+      // the new registry does not know the model: new requests are refused, the old one still runs
+      await expect(
+        precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
+      )
+        .to.be.revertedWithCustomError(precompile, "Inference__UnknownModel")
+        .withArgs(modelId);
       await (await precompile.connect(node).answer(id, OUTPUT)).wait();
+      expect(await precompile.bondBacking(id)).to.equal(STAKE);
       await expect(precompile.settle(id, [...PROOF])).to.emit(precompile, "InferenceSettled");
+      expect(await precompile.pendingWithdrawal(node.address)).to.equal(REQUEST_FEE);
     });
   });
 
@@ -187,23 +278,28 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         .withArgs(stranger.address);
     });
 
-    it("keeps a node below minBond registered; it answers only while its free bond covers the stake", async function () {
+    it("keeps a node below minBond registered; it answers only while its free bond covers the stake plus minBond", async function () {
       const { precompile, node, requestFromUser } = await loadFixture(sibylFixture);
-      await (await precompile.connect(node).withdrawBond(NODE_BOND - STAKE)).wait();
+      await (await precompile.connect(node).withdrawBond(NODE_BOND - STAKE - MIN_BOND)).wait();
       expect((await precompile.nodeOf(node.address)).registered).to.equal(true);
       const first = await requestFromUser();
       await expect(precompile.connect(node).answer(first, OUTPUT)).to.emit(precompile, "InferenceAnswered");
       const second = await requestFromUser();
       await expect(precompile.connect(node).answer(second, OUTPUT))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
-        .withArgs(node.address, 0n, STAKE);
+        .withArgs(node.address, MIN_BOND, STAKE + MIN_BOND);
+      await (await precompile.connect(node).withdrawBond(MIN_BOND)).wait();
+      expect(await precompile.nodeOf(node.address)).to.deep.equal([STAKE, STAKE, true]);
+      await expect(precompile.connect(node).answer(second, OUTPUT))
+        .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
+        .withArgs(node.address, 0n, STAKE + MIN_BOND);
     });
   });
 
   describe("request", function () {
     it("stores the request, escrows the whole value and emits InferenceRequested", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
-      const value = FEE + 123n;
+      const value = REQUEST_FEE + 123n;
       const tx = precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value });
       await expect(tx)
         .to.emit(precompile, "InferenceRequested")
@@ -249,10 +345,10 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       try {
         const a = await precompile
           .connect(user)
-          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE });
+          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE });
         const b = await precompile
           .connect(user)
-          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE });
+          .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE });
         await hre.network.provider.send("evm_mine", []);
         const [ra, rb] = [await a.wait(), await b.wait()];
         expect(ra!.blockNumber).to.equal(rb!.blockNumber);
@@ -268,7 +364,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     it("reverts the TEE and VANILLA modes with Inference__UnsupportedMode", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
       for (const mode of [Mode.TEE, Mode.VANILLA]) {
-        await expect(precompile.connect(user).request(modelId, INPUT, mode, CALLBACK_GAS, 0n, { value: FEE }))
+        await expect(
+          precompile.connect(user).request(modelId, INPUT, mode, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
+        )
           .to.be.revertedWithCustomError(precompile, "Inference__UnsupportedMode")
           .withArgs(mode);
       }
@@ -278,7 +376,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const { precompile, user } = await loadFixture(sibylFixture);
       const unknown = keccak256("0x1234");
       await expect(
-        precompile.connect(user).request(unknown, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+        precompile.connect(user).request(unknown, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
       )
         .to.be.revertedWithCustomError(precompile, "Inference__UnknownModel")
         .withArgs(unknown);
@@ -288,26 +386,36 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const { precompile, registry, user, modelId } = await loadFixture(sibylFixture);
       await (await registry.deactivate(modelId)).wait();
       await expect(
-        precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+        precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
       )
         .to.be.revertedWithCustomError(precompile, "Inference__UnknownModel")
         .withArgs(modelId);
     });
 
-    it("reverts a fee below the model's with Inference__FeeTooLow", async function () {
-      const { precompile, user, modelId } = await loadFixture(sibylFixture);
-      await expect(
-        precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE - 1n }),
-      )
+    it("reverts a fee below the model's fee for the callback gas with Inference__FeeTooLow", async function () {
+      const { precompile, registry, user, modelId } = await loadFixture(sibylFixture);
+      const request = (gas: number, value: bigint) =>
+        precompile.connect(user).request(modelId, INPUT, Mode.ZK, gas, 0n, { value });
+      expect(await registry.feeFor(modelId, CALLBACK_GAS)).to.equal(REQUEST_FEE);
+      await expect(request(CALLBACK_GAS, REQUEST_FEE - 1n))
+        .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
+        .withArgs(REQUEST_FEE, REQUEST_FEE - 1n);
+      await expect(request(CALLBACK_GAS, FEE))
+        .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
+        .withArgs(REQUEST_FEE, FEE);
+      // without hooks the base fee is enough
+      await expect(request(0, FEE - 1n))
         .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
         .withArgs(FEE, FEE - 1n);
+      await expect(request(0, FEE)).to.emit(precompile, "InferenceRequested");
+      await expect(request(CALLBACK_GAS, REQUEST_FEE)).to.emit(precompile, "InferenceRequested");
     });
 
     it("reverts a wrong input length with Inference__WrongLength", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
       for (const input of [INPUT.slice(1), [...INPUT, 0n], []]) {
         await expect(
-          precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+          precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
         )
           .to.be.revertedWithCustomError(precompile, "Inference__WrongLength")
           .withArgs(INPUT_LENGTH, input.length);
@@ -319,7 +427,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       for (const bad of [-HALF - 1n, HALF]) {
         const input = [0n, 0n, bad, 0n];
         await expect(
-          precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, 0n, { value: FEE }),
+          precompile.connect(user).request(modelId, input, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
         )
           .to.be.revertedWithCustomError(precompile, "Inference__ValueOutOfRange")
           .withArgs(2n, bad, VALUE_BITS);
@@ -402,14 +510,14 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       }
     });
 
-    it("reverts when the node's free bond does not cover the stake (Inference__InsufficientBond)", async function () {
+    it("reverts when the node's free bond does not cover the stake plus minBond (Inference__InsufficientBond)", async function () {
       const { precompile, node, requestFromUser } = await loadFixture(sibylFixture);
       const ids = [];
       for (let i = 0; i < 5; i++) ids.push(await requestFromUser());
       for (const id of ids.slice(0, 4)) await (await precompile.connect(node).answer(id, OUTPUT)).wait();
       await expect(precompile.connect(node).answer(ids[4], OUTPUT))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
-        .withArgs(node.address, NODE_BOND - 4n * STAKE, STAKE);
+        .withArgs(node.address, NODE_BOND - 4n * STAKE, STAKE + MIN_BOND);
     });
 
     it("still answers after the answer window until someone expires the request", async function () {
@@ -429,7 +537,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         .withArgs(id, node.address, stranger.address, true);
       expect(await precompile.stateOf(id)).to.equal(State.Settled);
       expect(await precompile.nodeOf(node.address)).to.deep.equal([NODE_BOND, 0n, true]);
-      expect(await precompile.pendingWithdrawal(node.address)).to.equal(FEE);
+      expect(await precompile.pendingWithdrawal(node.address)).to.equal(REQUEST_FEE);
       expect(await precompile.outputOf(id)).to.deep.equal(OUTPUT);
     });
 
@@ -484,6 +592,35 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
       });
     }
+
+    it("reverts with Inference__InvalidProof when the verifier succeeds with empty return data (EmptyReturnVerifier)", async function () {
+      const { precompile, registry, admin, node, user } = await loadFixture(sibylFixture);
+      const code = await runtimeCodeOf("EmptyReturnVerifier");
+      const { modelId, verifierAddress } = await registerWithCode(
+        registry,
+        admin,
+        modelConfig(),
+        code,
+        "empty",
+      );
+      // the call itself succeeds and returns nothing
+      const data = await hre.ethers.provider.call({ to: verifierAddress, data: "0x12345678" });
+      expect(data).to.equal("0x");
+      const id = await requestIdOf(
+        precompile,
+        precompile.connect(user).request(modelId, INPUT, Mode.ZK, 0, 0n, { value: feeFor(0) }),
+      );
+      await (await precompile.connect(node).answer(id, OUTPUT)).wait();
+      // Only a returned word equal to 1 counts: the memory the precompile reads the word from
+      // may already hold a 1 (here the last index of the signal loop's slot hash), so this fails
+      // if the precompile stops checking returndatasize.
+      await expect(precompile.settle(id, [...PROOF]))
+        .to.be.revertedWithCustomError(precompile, "Inference__InvalidProof")
+        .withArgs(id);
+      expect(await precompile.stateOf(id)).to.equal(State.Answered);
+      expect(await precompile.nodeOf(node.address)).to.deep.equal([NODE_BOND, STAKE, true]);
+      expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
+    });
 
     it("reverts settling before the answer with Inference__WrongState", async function () {
       const { precompile, requestFromUser } = await loadFixture(sibylFixture);
@@ -553,12 +690,14 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
           stranger.address,
           slashCompensation(STAKE),
           slashReward(STAKE),
-          FEE,
+          REQUEST_FEE,
           true,
         );
       expect(await precompile.stateOf(id)).to.equal(State.Slashed);
       expect(await precompile.nodeOf(node.address)).to.deep.equal([NODE_BOND - STAKE, 0n, true]);
-      expect(await precompile.pendingWithdrawal(user.address)).to.equal(slashCompensation(STAKE) + FEE);
+      expect(await precompile.pendingWithdrawal(user.address)).to.equal(
+        slashCompensation(STAKE) + REQUEST_FEE,
+      );
       expect(await precompile.pendingWithdrawal(stranger.address)).to.equal(slashReward(STAKE));
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
     });
@@ -608,9 +747,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       await time.setNextBlockTimestamp(BigInt(await time.latest()) + ANSWER_WINDOW + 1n);
       await expect(precompile.connect(stranger).expire(id))
         .to.emit(precompile, "InferenceExpired")
-        .withArgs(id, user.address, FEE, true);
+        .withArgs(id, user.address, REQUEST_FEE, true);
       expect(await precompile.stateOf(id)).to.equal(State.Expired);
-      expect(await precompile.pendingWithdrawal(user.address)).to.equal(FEE);
+      expect(await precompile.pendingWithdrawal(user.address)).to.equal(REQUEST_FEE);
       expect(await precompile.outputOf(id)).to.deep.equal([]);
     });
 
@@ -638,8 +777,8 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const { id } = await answeredRequest();
       await (await precompile.settle(id, [...PROOF])).wait();
       const tx = precompile.connect(node).withdraw();
-      await expect(tx).to.emit(precompile, "Withdrawn").withArgs(node.address, FEE);
-      await expect(tx).to.changeEtherBalances([node, precompile], [FEE, -FEE]);
+      await expect(tx).to.emit(precompile, "Withdrawn").withArgs(node.address, REQUEST_FEE);
+      await expect(tx).to.changeEtherBalances([node, precompile], [REQUEST_FEE, -REQUEST_FEE]);
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
     });
 
@@ -648,7 +787,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const { id, deadline } = await answeredRequest();
       await time.increaseTo(deadline + 1n);
       await (await precompile.connect(stranger).slash(id)).wait();
-      const owed = slashCompensation(STAKE) + FEE;
+      const owed = slashCompensation(STAKE) + REQUEST_FEE;
       await expect(precompile.connect(user).withdraw()).to.changeEtherBalances(
         [user, precompile],
         [owed, -owed],
@@ -670,14 +809,14 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const { precompile, reverting, modelId } = await loadFixture(sibylFixture);
       const id = await requestIdOf(
         precompile,
-        reverting.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: FEE }),
+        reverting.makeRequest(modelId, INPUT, CALLBACK_GAS, { value: REQUEST_FEE }),
       );
       await time.increase(ANSWER_WINDOW + 1n);
       await (await precompile.expire(id)).wait();
       await expect(reverting.collect())
         .to.be.revertedWithCustomError(precompile, "Inference__TransferFailed")
-        .withArgs(await reverting.getAddress(), FEE);
-      expect(await precompile.pendingWithdrawal(await reverting.getAddress())).to.equal(FEE);
+        .withArgs(await reverting.getAddress(), REQUEST_FEE);
+      expect(await precompile.pendingWithdrawal(await reverting.getAddress())).to.equal(REQUEST_FEE);
     });
   });
 
@@ -702,9 +841,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         (await precompile.pendingWithdrawal(node.address)) +
         (await precompile.pendingWithdrawal(user.address)) +
         (await precompile.pendingWithdrawal(admin.address));
-      const escrowed = FEE; // the open request
+      const escrowed = REQUEST_FEE; // the open request
       expect(bonds).to.equal(2n * NODE_BOND - STAKE);
-      expect(pending).to.equal(FEE + STAKE + FEE + FEE);
+      expect(pending).to.equal(REQUEST_FEE + STAKE + REQUEST_FEE + REQUEST_FEE);
       expect(await hre.ethers.provider.getBalance(INFERENCE_ADDRESS)).to.equal(bonds + pending + escrowed);
       expect(await precompile.nodeOf(node2.address)).to.deep.equal([NODE_BOND, STAKE, true]);
     });
@@ -721,6 +860,8 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         () => precompile.answeredAt(id),
         () => precompile.settlementDeadline(id),
         () => precompile.publicSignalsOf(id),
+        () => precompile.coverageOf(id),
+        () => precompile.bondBacking(id),
       ]) {
         await expect(call())
           .to.be.revertedWithCustomError(precompile, "Inference__UnknownRequest")
@@ -737,20 +878,18 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     });
 
     it("packs a model with several words per vector like the reference", async function () {
-      const { precompile, registry, verifier, node, user } = await loadFixture(sibylFixture);
-      const config = modelConfig(await verifier.getAddress(), {
-        inputLength: 25,
-        outputLength: 11,
-        valueBits: 16,
-        inputBits: 16,
-      });
-      await (await registry.register(config, "wide")).wait();
-      const modelId = await registry.modelIdOf(config);
+      const { precompile, registry, admin, node, user } = await loadFixture(sibylFixture);
+      const { modelId } = await registerMockModel(
+        registry,
+        admin,
+        { inputLength: 25, outputLength: 11, valueBits: 16, inputBits: 16 },
+        "wide",
+      );
       const input = Array.from({ length: 25 }, (_, i) => BigInt((i * 2_654_435_761) % 65_536) - 32_768n);
       const output = Array.from({ length: 11 }, (_, i) => 32_767n - BigInt(i * 977));
       const id = await requestIdOf(
         precompile,
-        precompile.connect(user).request(modelId, input, Mode.ZK, 0, 0n, { value: FEE }),
+        precompile.connect(user).request(modelId, input, Mode.ZK, 0, 0n, { value: feeFor(0) }),
       );
       await (await precompile.connect(node).answer(id, output)).wait();
       expect(await precompile.outputOf(id)).to.deep.equal(output);
@@ -762,13 +901,16 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     });
 
     it("packs inputs with inputBits and puts a private model's weight commitment between input and output", async function () {
-      const { precompile, registry, verifier, node, user } = await loadFixture(sibylFixture);
+      const { precompile, registry, admin, node, user } = await loadFixture(sibylFixture);
       const commitment = 0xc0ffeen;
-      const config = modelConfig(await verifier.getAddress(), { inputBits: 8, weightCommitment: commitment });
-      await (await registry.register(config, "private")).wait();
-      const modelId = await registry.modelIdOf(config);
+      const { modelId } = await registerMockModel(
+        registry,
+        admin,
+        { inputBits: 8, weightCommitment: commitment },
+        "private",
+      );
       const request = (input: bigint[]) =>
-        precompile.connect(user).request(modelId, input, Mode.ZK, 0, 0n, { value: FEE });
+        precompile.connect(user).request(modelId, input, Mode.ZK, 0, 0n, { value: feeFor(0) });
       await expect(request([127n, -128n, 0n, 128n]))
         .to.be.revertedWithCustomError(precompile, "Inference__ValueOutOfRange")
         .withArgs(3, 128, 8);

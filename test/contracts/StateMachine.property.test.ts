@@ -14,7 +14,6 @@ import {
 } from "../../typechain-types";
 import {
   ANSWER_WINDOW,
-  FEE,
   Failed,
   Hook,
   INPUT,
@@ -26,10 +25,13 @@ import {
   SETTLEMENT_WINDOW,
   STAKE,
   State,
+  feeFor,
   requestIdOf,
   sibylFixture,
   slashCompensation,
   slashReward,
+  stakeFor,
+  stakeOf,
 } from "./fixtures";
 
 /**
@@ -174,26 +176,30 @@ function pick(m: Model, ref: number, wanted: number): ModelRequest | undefined {
  * Where every history starts: Sibyl with a third, unregistered node and the lens; a refund owed to
  * the consumer that refuses ETH (its request expired); and three requests in flight: the EOA's and
  * the reverting consumer's requested, the RecordingConsumer's (1.2 ETH at risk) answered by node2.
+ * Every request carries exactly the fee for its consumer's callback gas (`feeFor`).
  */
 async function propertyFixture() {
   const f = await loadFixture(sibylFixture);
   const signers = await hre.ethers.getSigners();
   const node3 = signers[5]; // not registered at first
   const lens = await hre.ethers.deployContract("PrecompileLens");
-  const opts = { value: FEE };
+  const fee = (c: number) => ({ value: feeFor(CONSUMERS[c].gas) });
   const refused = await requestIdOf(
     f.precompile,
-    f.reverting.makeRequest(f.modelId, INPUT, CONSUMERS[2].gas, opts),
+    f.reverting.makeRequest(f.modelId, INPUT, CONSUMERS[2].gas, fee(2)),
   );
   await time.increase(ANSWER_WINDOW + 1n);
   await (await f.precompile.expire(refused)).wait();
   const inFlight = [
-    await requestIdOf(f.precompile, f.precompile.connect(f.user).request(f.modelId, INPUT, 0, 0, 0n, opts)),
     await requestIdOf(
       f.precompile,
-      f.recording.makeRequestAtRisk(f.modelId, INPUT, CONSUMERS[1].gas, parseEther("1.2"), opts),
+      f.precompile.connect(f.user).request(f.modelId, INPUT, 0, CONSUMERS[0].gas, 0n, fee(0)),
     ),
-    await requestIdOf(f.precompile, f.reverting.makeRequest(f.modelId, INPUT, CONSUMERS[2].gas, opts)),
+    await requestIdOf(
+      f.precompile,
+      f.recording.makeRequestAtRisk(f.modelId, INPUT, CONSUMERS[1].gas, parseEther("1.2"), fee(1)),
+    ),
+    await requestIdOf(f.precompile, f.reverting.makeRequest(f.modelId, INPUT, CONSUMERS[2].gas, fee(2))),
   ];
   await (await f.precompile.connect(f.node2).answer(inFlight[1], OUTPUT)).wait();
   return { ...f, node3, lens, requests: [refused, ...inFlight] };
@@ -254,8 +260,8 @@ async function initialModel(r: Real): Promise<Model> {
     State.Answered,
     State.Requested,
   ]);
-  expect(pendingOf(m, String(r.reverting.target))).to.equal(FEE);
-  expect(m.nodes.map((n) => n.locked)).to.deep.equal([0n, parseEther("1.2"), 0n]);
+  expect(pendingOf(m, String(r.reverting.target))).to.equal(feeFor(CONSUMERS[2].gas));
+  expect(m.nodes.map((n) => n.locked)).to.deep.equal([0n, stakeFor(parseEther("1.2")), 0n]);
   expect(hooks.map((h) => h.hook)).to.deep.equal([Hook.Answered]);
   return m;
 }
@@ -457,7 +463,15 @@ abstract class Step implements fc.AsyncCommand<Model, Real> {
   abstract toString(): string;
 }
 
-const RISKS = [0n, STAKE - 1n, STAKE + 1n, parseEther("1.2"), NODE_BOND + 1n] as const;
+/** Values at risk: none, one whose gross-up stays at the model's stake, around the stake, large, uncoverable. */
+const RISKS = [
+  0n,
+  slashCompensation(STAKE),
+  STAKE - 1n,
+  STAKE + 1n,
+  parseEther("1.2"),
+  NODE_BOND + 1n,
+] as const;
 
 class RequestStep extends Step {
   constructor(
@@ -475,7 +489,8 @@ class RequestStep extends Step {
     const { kind, gas: hookGas } = CONSUMERS[this.consumer];
     const valueAtRisk = kind === "reverting" ? 0n : RISKS[this.risk];
     const gas = this.gasTooHigh ? MAX_CALLBACK_GAS_LIMIT + 1 : hookGas;
-    const fee = this.feeOk ? FEE : FEE - 1n;
+    // the fee for the hook gas the consumer asks for (the precompile checks the gas limit first)
+    const fee = this.feeOk ? feeFor(hookGas) : feeFor(hookGas) - 1n;
     const expected: Outcome = this.gasTooHigh
       ? ERRORS.CallbackGasLimitTooHigh
       : !this.feeOk
@@ -494,7 +509,8 @@ class RequestStep extends Step {
     const event = eventsOf(r, receipt!).find((e) => e.name === "InferenceRequested")!;
     const id = event.args.requestId as string;
     check(!m.requests.some((q) => q.id === id), `request id ${id} was already used`);
-    const stake = valueAtRisk > STAKE ? valueAtRisk : STAKE;
+    // max(model stake, Sibyl.stakeFor(valueAtRisk)): a slash repays at least the value at risk
+    const stake = stakeOf(valueAtRisk);
     const got = [event.args.consumer, event.args.fee, event.args.stake];
     if (key(got) !== key([consumerAddress(r, kind), fee, stake]))
       expect(got, "InferenceRequested consumer, fee, stake").to.deep.equal([
@@ -535,7 +551,7 @@ class AnswerStep extends Step {
         ? ERRORS.UnknownRequest
         : q.state !== State.Requested
           ? ERRORS.WrongState
-          : n.bond - n.locked < q.stake
+          : n.bond - n.locked < q.stake + MIN_BOND // minBond must stay free beyond the stake
             ? ERRORS.InsufficientBond
             : "ok";
     const { outcome, receipt } = await attempt(m, r, () =>
