@@ -6,7 +6,16 @@ import { BuildError } from "../errors";
 import { BUILD_DIR } from "../paths";
 import type { QuantizedModel } from "../runtime/fixed";
 import { randomSalt, type WeightSecrets } from "../zk/commitment";
+import type { Contribution } from "../zk/ceremony";
+import { hashZkey } from "../zk/hash";
 import type { VerificationKey } from "../zk/setup";
+
+/**
+ * How a model's zkey was made. "local": one contribution by whoever ran sibyl:build, who
+ * could forge proofs. "ceremony": installed by sibyl:ceremony-finalize after verification;
+ * sound as long as one contributor destroyed their entropy (docs/setup.md).
+ */
+export type SetupRecord = { kind: "local" } | { kind: "ceremony"; contributions: Contribution[] };
 
 /**
  * What `sibyl:build` leaves in build/models/<name>/: everything the node, the installer
@@ -17,6 +26,10 @@ export interface BuildManifest {
   modelPath: string;
   modelHash: string;
   vkHash: string;
+  /** "0x" + sha256 of the zkey file (the value the registry records as zkeyHash) */
+  zkeyHash: string;
+  /** how the zkey was made */
+  setup: SetupRecord;
   fracBits: number;
   valueBits: number;
   inputBits: number;
@@ -62,13 +75,13 @@ export function modelBuildDir(name: string): string {
 /** Loads a built model; says which command builds it when it is missing. */
 export function loadArtifacts(name: string): ModelArtifacts {
   const dir = modelBuildDir(name);
-  const manifestPath = join(dir, "manifest.json");
-  if (!existsSync(manifestPath))
+  const path = manifestPath(name);
+  if (!existsSync(path))
     throw new BuildError(
-      `model "${name}" is not built (no ${manifestPath})`,
+      `model "${name}" is not built (no ${path})`,
       `run: npx hardhat sibyl:build --model models/${name}/model.json`,
     );
-  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as BuildManifest;
+  const manifest = readManifestFile(path);
   for (const p of [manifest.wasmPath, manifest.zkeyPath, manifest.vkPath])
     if (!existsSync(p))
       throw new BuildError(
@@ -77,6 +90,9 @@ export function loadArtifacts(name: string): ModelArtifacts {
       );
   return {
     ...manifest,
+    // manifests written before zkeyHash and setup existed: a local setup, hash computed now
+    zkeyHash: manifest.zkeyHash ?? hashZkey(manifest.zkeyPath),
+    setup: manifest.setup ?? { kind: "local" },
     dir,
     quantized: readQuantized(join(dir, "quantized.json")),
     vk: JSON.parse(readFileSync(manifest.vkPath, "utf8")) as VerificationKey,
@@ -84,6 +100,33 @@ export function loadArtifacts(name: string): ModelArtifacts {
       ? { salt: readSalt(dir) }
       : {}),
   };
+}
+
+/** A manifest as stored; `zkeyHash` and `setup` are missing from manifests of older builds. */
+export type StoredManifest = Omit<BuildManifest, "zkeyHash" | "setup"> &
+  Partial<Pick<BuildManifest, "zkeyHash" | "setup">>;
+
+export function manifestPath(name: string): string {
+  return join(modelBuildDir(name), "manifest.json");
+}
+
+function readManifestFile(path: string): StoredManifest {
+  return JSON.parse(readFileSync(path, "utf8")) as StoredManifest;
+}
+
+/** The stored manifest of a model's previous build, or undefined when there is none (or it is unreadable). */
+export function readManifest(name: string): StoredManifest | undefined {
+  const path = manifestPath(name);
+  if (!existsSync(path)) return undefined;
+  try {
+    return readManifestFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeManifest(manifest: BuildManifest): void {
+  writeFileSync(manifestPath(manifest.name), JSON.stringify(manifest, null, 1));
 }
 
 /** The salt and registered commitment a node proves with; undefined for public weights. */

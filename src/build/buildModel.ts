@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 
 import { compileCircuit } from "../circuit/compiler";
 import { circuitFingerprint } from "../circuit/fingerprint";
@@ -11,16 +11,21 @@ import type { OnnxImportOptions } from "../model/onnx";
 import { modelHash, quantizeModel } from "../model/quantize";
 import { CIRCUIT_MODELS_DIR, PROJECT_ROOT, VERIFIERS_DIR } from "../paths";
 import { weightCommitment } from "../zk/commitment";
-import { ensurePtau, requiredPower } from "../zk/ptau";
-import { exportVerificationKey, exportVerifier, groth16Setup, verificationKeyHash } from "../zk/setup";
+import { hashZkey } from "../zk/hash";
+import { ensurePtau, givenPtau, type PtauFile, requiredPower } from "../zk/ptau";
+import { exportVerificationKey, groth16Setup, verificationKeyHash } from "../zk/setup";
 import {
   type BuildManifest,
   type ModelArtifacts,
+  type SetupRecord,
   ensureSalt,
   loadArtifacts,
   modelBuildDir,
+  readManifest,
   serializeQuantized,
+  writeManifest,
 } from "./artifacts";
+import { verifierContractName, verifierIsCurrent, writeModelVerifier } from "./verifier";
 
 /**
  * The build pipeline: model file → quantize → generate circuit → compile (circom --O2)
@@ -28,7 +33,8 @@ import {
  * a second build of an unchanged model takes well under a second. A model with private
  * weights also gets a secret salt (created once, kept in build/models/<name>/secret.json)
  * and a weight commitment; its circuit does not depend on the weight values, so new
- * weights only change the commitment, never the circuit or its keys.
+ * weights only change the commitment, never the circuit or its keys. A zkey installed by a
+ * ceremony (sibyl:ceremony-finalize) is kept until the circuit changes or --force.
  */
 
 export interface BuildOptions {
@@ -39,6 +45,8 @@ export interface BuildOptions {
   generatePtau?: boolean;
   /** name and quantization for a model imported from an .onnx file (refused for JSON) */
   import?: OnnxImportOptions;
+  /** use this powers-of-tau file (e.g. a public Hermez file) instead of searching the development ones */
+  ptauPath?: string;
 }
 
 export interface BuildReport {
@@ -58,7 +66,7 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
   mkdirSync(dir, { recursive: true });
   // the model file an ONNX import became, for reference
   if (isOnnxPath(modelPath)) writeModelFile(join(dir, "model.json"), file);
-  const previous = readManifest(dir);
+  const previous = readManifest(file.name);
   const ran: string[] = [];
 
   log.info(
@@ -96,46 +104,72 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
 
   // 3. Groth16 setup
   const power = requiredPower(constraints, circuit.publicSignals);
-  const ptau = await ensurePtau(power, log, { generate: opts.generatePtau });
+  const zkeyPath = join(dir, `${file.name}.zkey`);
+  const vkPath = join(dir, "verification_key.json");
+  const circuitChanged = ran.includes("compile") || previous?.circuitHash !== circuitHash;
+  const ceremony = previous?.setup?.kind === "ceremony" ? previous.setup : undefined;
+  let ptau: PtauFile;
+  let setupKey: string;
+  let setup: SetupRecord = { kind: "local" };
+  let setupMs = previous?.timings.setupMs;
+  if (previous && ceremony && !opts.force && !circuitChanged && existsSync(zkeyPath) && existsSync(vkPath)) {
+    ({ ptau, setupKey } = previous);
+    setup = ceremony;
+    log.info(`  zkey from a ceremony (${ceremony.contributions.length} contributions): kept`);
+    if (opts.ptauPath !== undefined && resolve(opts.ptauPath) !== ptau.path)
+      log.warn(
+        `--ptau ${opts.ptauPath} ignored: the zkey of ${file.name} comes from a ceremony on ${ptau.path}; ` +
+          "rebuild with --force to replace it by a local setup",
+      );
+  } else {
+    ptau =
+      opts.ptauPath !== undefined
+        ? givenPtau(opts.ptauPath, power)
+        : await ensurePtau(power, log, { generate: opts.generatePtau });
+    setupKey = setupKeyOf(circuitHash, ptau.path);
+    if (
+      opts.force ||
+      ran.includes("compile") ||
+      previous?.setupKey !== setupKey ||
+      !existsSync(zkeyPath) ||
+      !existsSync(vkPath)
+    ) {
+      if (ceremony)
+        log.warn(
+          `the CEREMONY zkey of ${file.name} is REPLACED by a single-party local setup ` +
+            `(${opts.force ? "--force" : circuitChanged ? "the circuit changed" : "zkey or verification key missing"}): ` +
+            "whoever runs this build can forge proofs. Run a new ceremony before production (docs/setup.md)",
+        );
+      ({ ms: setupMs } = await step(log, `groth16 setup (2^${ptau.power} ptau)`, async () => {
+        await groth16Setup(r1csPath, ptau.path, zkeyPath, log);
+        writeFileSync(vkPath, JSON.stringify(await exportVerificationKey(zkeyPath), null, 1));
+      }));
+      ran.push("setup");
+    }
+  }
   if (ptau.development)
     log.warn(
       `using DEVELOPMENT powers of tau ${relative(PROJECT_ROOT, ptau.path)} (2^${ptau.power}): fine for tests, NOT secure`,
     );
-  const zkeyPath = join(dir, `${file.name}.zkey`);
-  const vkPath = join(dir, "verification_key.json");
-  const setupKey = sha256(circuitHash, ptau.path, String(statSync(ptau.path).size));
-  let setupMs = previous?.timings.setupMs;
-  if (
-    opts.force ||
-    ran.includes("compile") ||
-    previous?.setupKey !== setupKey ||
-    !existsSync(zkeyPath) ||
-    !existsSync(vkPath)
-  ) {
-    ({ ms: setupMs } = await step(log, `groth16 setup (2^${ptau.power} ptau)`, async () => {
-      await groth16Setup(r1csPath, ptau.path, zkeyPath, log);
-      writeFileSync(vkPath, JSON.stringify(await exportVerificationKey(zkeyPath), null, 1));
-    }));
-    ran.push("setup");
-  }
   const vk = JSON.parse(readFileSync(vkPath, "utf8")) as ModelArtifacts["vk"];
   const vkHash = verificationKeyHash(vk);
+  const zkeyHash = hashZkey(zkeyPath);
 
   // 4. Solidity verifier
   const verifierContract = verifierContractName(file.name);
   const verifierPath = join(VERIFIERS_DIR, `${verifierContract}.sol`);
   let exportMs = previous?.timings.exportMs;
-  const verifierStale =
-    !existsSync(verifierPath) || !readFileSync(verifierPath, "utf8").includes(`vkHash ${vkHash}`);
-  if (opts.force || ran.includes("setup") || verifierStale) {
-    mkdirSync(VERIFIERS_DIR, { recursive: true });
+  if (opts.force || ran.includes("setup") || !verifierIsCurrent(verifierPath, vkHash)) {
     ({ ms: exportMs } = await step(log, `export ${relative(PROJECT_ROOT, verifierPath)}`, () =>
-      exportVerifier(zkeyPath, verifierContract, verifierPath, [
-        "GENERATED by Sibyl (src/zk/setup.ts) with snarkjs. Do not edit: rebuild with",
-        `  npx hardhat sibyl:build --model ${relative(PROJECT_ROOT, modelPath)}`,
-        `model ${file.name}  modelHash ${hash}`,
-        `vkHash ${vkHash}`,
-      ]),
+      writeModelVerifier({
+        modelPath,
+        name: file.name,
+        modelHash: hash,
+        vkHash,
+        zkeyPath,
+        verifierContract,
+        verifierPath,
+      }),
     ));
     ran.push("export");
   }
@@ -145,6 +179,8 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
     modelPath,
     modelHash: hash,
     vkHash,
+    zkeyHash,
+    setup,
     fracBits: quantized.fracBits,
     valueBits: quantized.valueBits,
     inputBits: quantized.inputBits,
@@ -168,19 +204,14 @@ export async function buildModel(modelPath: string, opts: BuildOptions): Promise
     timings: { compileMs, setupMs, exportMs },
   };
   writeFileSync(join(dir, "quantized.json"), serializeQuantized(quantized));
-  writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest, null, 1));
+  writeManifest(manifest);
   if (ran.length === 0) log.info(`  (all steps cached in ${relative(PROJECT_ROOT, dir)})`);
   return { artifacts: loadArtifacts(file.name), ran, verifierChanged: ran.includes("export") };
 }
 
-function readManifest(dir: string): BuildManifest | undefined {
-  const p = join(dir, "manifest.json");
-  if (!existsSync(p)) return undefined;
-  try {
-    return JSON.parse(readFileSync(p, "utf8")) as BuildManifest;
-  } catch {
-    return undefined;
-  }
+/** What a local setup depends on: the circuit and the ptau file (by path and size). */
+export function setupKeyOf(circuitHash: string, ptauPath: string): string {
+  return sha256(circuitHash, ptauPath, String(statSync(ptauPath).size));
 }
 
 function sha256(...parts: string[]): string {
@@ -192,14 +223,6 @@ function sha256(...parts: string[]): string {
 function writeIfChanged(path: string, text: string): void {
   if (existsSync(path) && readFileSync(path, "utf8") === text) return;
   writeFileSync(path, text);
-}
-
-/** iris → IrisVerifier, credit_risk → Credit_RiskVerifier: one-to-one, so two models never share a verifier file. */
-function verifierContractName(name: string): string {
-  return `${name
-    .split("_")
-    .map((part) => (part ? part[0].toUpperCase() + part.slice(1) : part))
-    .join("_")}Verifier`;
 }
 
 function describeLayers(types: string[]): string {

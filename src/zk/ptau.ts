@@ -1,6 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import * as snarkjs from "snarkjs";
 
 import { BuildError } from "../errors";
@@ -41,14 +51,19 @@ export function listPtauFiles(dirs = ptauSearchDirs()): PtauFile[] {
     for (const file of readdirSync(dir)) {
       const m = /(\d+)\.ptau$/.exec(file);
       if (!m) continue;
-      found.push({
-        path: join(dir, file),
-        power: Number(m[1]),
-        development: file.startsWith("dev-") || dir === PTAU_CACHE_DIR,
-      });
+      const path = join(dir, file);
+      found.push({ path, power: Number(m[1]), development: isDevelopmentPtau(path) });
     }
   }
   return found;
+}
+
+/**
+ * Whether a ptau file is one of the insecure development files: the shared dev-*.ptau ones
+ * or one Sibyl generated into its cache. Any other file is taken to be a public ceremony's.
+ */
+export function isDevelopmentPtau(path: string): boolean {
+  return basename(path).startsWith("dev-") || resolve(dirname(path)) === resolve(PTAU_CACHE_DIR);
 }
 
 /** The smallest known ptau file with at least `power`, or undefined. */
@@ -118,4 +133,88 @@ export async function ensurePtau(
       `put one there (named …${power}.ptau), or run: npx hardhat sibyl:ptau --power ${power}`,
     );
   return generateDevPtau(power, log);
+}
+
+/** What the header of a ptau file says (snarkjs binfile, section 1), and whether phase 2 is prepared. */
+export interface PtauHeader {
+  /** the file holds 2^power points: circuits up to requiredPower ≤ power fit */
+  power: number;
+  /** the power of the ceremony the file was cut from (28 for the Hermez files) */
+  ceremonyPower: number;
+  /** true when the file has the Lagrange sections (12) that Groth16 setup needs */
+  preparedForPhase2: boolean;
+}
+
+const BN254_N8 = 32;
+
+/**
+ * Reads a ptau file's header without loading the file: "ptau", version, section count,
+ * then sections of (type u32, size u64, data); section 1 is n8, q (n8 bytes), power and
+ * ceremonyPower, all little-endian.
+ */
+export function readPtauHeader(path: string): PtauHeader {
+  const bad = (what: string): never => {
+    throw new BuildError(
+      `${path} is not a usable powers-of-tau file: ${what}`,
+      "pass a prepared phase-2 file such as powersOfTau28_hez_final_<power>.ptau (see docs/setup.md)",
+    );
+  };
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const read = (pos: number, length: number): Buffer => {
+      const buf = Buffer.alloc(length);
+      if (pos + length > size || readSync(fd, buf, 0, length, pos) !== length) bad("it is truncated");
+      return buf;
+    };
+    const head = read(0, 12);
+    if (head.toString("latin1", 0, 4) !== "ptau") bad('it does not start with "ptau"');
+    const nSections = head.readUInt32LE(8);
+    let pos = 12;
+    let header: Omit<PtauHeader, "preparedForPhase2"> | undefined;
+    let prepared = false;
+    for (let i = 0; i < nSections; i++) {
+      const sec = read(pos, 12);
+      const type = sec.readUInt32LE(0);
+      const length = Number(sec.readBigUInt64LE(4));
+      const data = pos + 12;
+      if (type === 1) {
+        const n8 = read(data, 4).readUInt32LE(0);
+        if (n8 !== BN254_N8) bad(`its field elements have ${n8} bytes, not ${BN254_N8} (bn128)`);
+        const powers = read(data + 4 + n8, 8);
+        header = { power: powers.readUInt32LE(0), ceremonyPower: powers.readUInt32LE(4) };
+      }
+      if (type === 12) prepared = true;
+      pos = data + length;
+    }
+    if (!header) return bad("it has no header section");
+    return { ...header, preparedForPhase2: prepared };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A ptau file given by path (sibyl:build --ptau): it must exist, be prepared for phase 2 and
+ * be large enough for a circuit of `power`. Development unless it is a dev-*.ptau or cached file.
+ */
+export function givenPtau(path: string, power: number): PtauFile {
+  const abs = resolve(path);
+  if (!existsSync(abs))
+    throw new BuildError(
+      `powers-of-tau file ${abs} does not exist`,
+      "check the --ptau path; public files are named powersOfTau28_hez_final_<power>.ptau (see docs/setup.md)",
+    );
+  const header = readPtauHeader(abs);
+  if (!header.preparedForPhase2)
+    throw new BuildError(
+      `${abs} is not prepared for phase 2 (no Lagrange sections)`,
+      "use a *_final_*.ptau file, or run: npx snarkjs powersoftau prepare phase2 <in> <out>",
+    );
+  if (header.power < power)
+    throw new BuildError(
+      `${abs} has power 2^${header.power}, but the circuit needs 2^${power}`,
+      `use a larger file, e.g. powersOfTau28_hez_final_${power}.ptau`,
+    );
+  return { path: abs, power: header.power, development: isDevelopmentPtau(abs) };
 }

@@ -1,36 +1,35 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { keccak256, toUtf8Bytes } from "ethers";
 
 import { BuildError } from "../errors";
-import { type Logger, snarkjsLogger } from "../log";
+import type { Logger } from "../log";
+import { type Contribution, contribute, newZkey } from "./ceremony";
 
-/** Groth16 phase 2 for one circuit: a fresh zkey with one random contribution. */
+/**
+ * Groth16 phase 2 for one circuit with a single local contribution: whoever runs it could
+ * forge proofs (docs/setup.md). A multi-party ceremony (src/zk/ceremony.ts) replaces it.
+ * Returns the contribution.
+ */
 export async function groth16Setup(
   r1csPath: string,
   ptauPath: string,
   zkeyPath: string,
   log: Logger,
-): Promise<void> {
-  const tmp = `${zkeyPath}.0.tmp`;
-  const slog = snarkjsLogger(log);
+): Promise<Contribution> {
+  const initial = `${zkeyPath}.0.tmp`;
   try {
-    const ok = await snarkjs.zKey.newZKey(r1csPath, ptauPath, tmp, slog);
-    if (ok === false || ok === -1)
-      throw new BuildError(`groth16 setup failed for ${r1csPath}`, "is the ptau large enough?");
-    await snarkjs.zKey.contribute(
-      tmp,
-      `${zkeyPath}.tmp`,
-      "sibyl setup",
-      randomBytes(32).toString("hex"),
-      slog,
-    );
-    renameSync(`${zkeyPath}.tmp`, zkeyPath);
+    await newZkey(r1csPath, ptauPath, initial, log);
+    const { contribution } = await contribute({
+      inPath: initial,
+      outPath: zkeyPath,
+      name: "sibyl setup",
+      log,
+    });
+    return contribution;
   } finally {
-    rmSync(tmp, { force: true });
-    rmSync(`${zkeyPath}.tmp`, { force: true });
+    rmSync(initial, { force: true });
   }
 }
 
