@@ -1,29 +1,52 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { keccak256, ZeroAddress } from "ethers";
 
 import { ChainError } from "../errors";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
-import { INFERENCE_ADDRESS } from "./install";
+import { checkRegistryCode, describeState, INFERENCE_ADDRESS, readPrecompileState } from "./install";
 
-/** Handles to an already installed precompile and its registry on the current network. */
+/**
+ * Handles to an already installed precompile and its registry on the current network.
+ * Refuses an installation that is not this project's: other code at the precompile's address,
+ * or a registry that does not run this project's ModelRegistry code (whoever initialised a
+ * shared chain first chose it, and a registry decides which verifier settles every model).
+ */
 export async function connectSibyl(
   hre: HardhatRuntimeEnvironment,
   address = INFERENCE_ADDRESS,
 ): Promise<{ precompile: InferencePrecompile; registry: ModelRegistry }> {
+  const network = hre.network.name;
   const code = await hre.ethers.provider.getCode(address);
   if (code === "0x")
     throw new ChainError(
-      `no Sibyl precompile at ${address} on network "${hre.network.name}"`,
-      `install it first: npx hardhat sibyl:deploy --network ${hre.network.name}`,
+      `no Sibyl precompile at ${address} on network "${network}"`,
+      `install it first: npx hardhat sibyl:deploy --network ${network}`,
+    );
+  const artifact = await hre.artifacts.readArtifact("InferencePrecompile");
+  if (keccak256(code) !== keccak256(artifact.deployedBytecode))
+    throw new ChainError(
+      `the code at ${address} on network "${network}" is not this project's InferencePrecompile ` +
+        "(another build, or another contract)",
+      `reinstall it: npx hardhat sibyl:deploy --network ${network} (on a Hardhat chain this replaces the code ` +
+        "and keeps the state)",
     );
   const precompile = (await hre.ethers.getContractAt(
     "InferencePrecompile",
     address,
   )) as unknown as InferencePrecompile;
   const registryAddress = await precompile.registry();
-  if (registryAddress === hre.ethers.ZeroAddress)
+  if (registryAddress === ZeroAddress)
     throw new ChainError(
       `the precompile at ${address} is not initialised`,
-      "run npx hardhat sibyl:deploy again",
+      `run npx hardhat sibyl:deploy --network ${network}`,
+    );
+  const problem = await checkRegistryCode(hre, registryAddress);
+  if (problem)
+    throw new ChainError(
+      `the precompile at ${address} on network "${network}" was ${describeState(await readPrecompileState(precompile))}, ` +
+        `and its ${problem}`,
+      `do not use it; on a development chain reinstall it: npx hardhat sibyl:deploy --network ${network} --reset ` +
+        "(old requests and bonds in its storage are orphaned)",
     );
   const registry = (await hre.ethers.getContractAt(
     "ModelRegistry",

@@ -3,7 +3,16 @@ import { AbiCoder, concat, getCreate2Address, id, keccak256 } from "ethers";
 
 import { ChainError } from "../errors";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
-import { DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_BOND, INFERENCE_ADDRESS, installPrecompile } from "./install";
+import {
+  checkInstallation,
+  DEFAULT_ANSWER_WINDOW,
+  DEFAULT_MIN_BOND,
+  INFERENCE_ADDRESS,
+  installPrecompile,
+  type PrecompileState,
+  resetPrecompile,
+  wantedInstallation,
+} from "./install";
 
 /**
  * Deploying Sibyl. On Hardhat networks (the in-process one and `npx hardhat node`) the
@@ -11,7 +20,8 @@ import { DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_BOND, INFERENCE_ADDRESS, installPrec
  * deployed with CREATE2 through the widely deployed deterministic-deployment proxy, so
  * the addresses depend only on the code and the constructor arguments, and the
  * precompile is initialised by its constructor in the same transaction (nobody can
- * front-run `initialize`).
+ * front-run `initialize`). Either way an existing installation is adopted only when its admin,
+ * parameters and registry code are the ones asked for (see `installPrecompile`).
  */
 
 /** Arachnid's deterministic-deployment proxy, present on most public chains and testnets. */
@@ -22,9 +32,17 @@ export const DETERMINISTIC_DEPLOYER_RUNTIME =
 export const SIBYL_SALT = id("sibyl/v1");
 
 export interface DeployOptions {
+  /** default: the first signer */
   admin?: string;
+  /** wei, above 0 (default 1 ETH) */
   minBond?: bigint;
+  /** seconds, 1 … 1 day (default 3600) */
   answerWindow?: bigint;
+  /**
+   * Hardhat networks only: clear the precompile's initialisation first (`resetPrecompile`) and
+   * install afresh; requests and bonds left in its storage are orphaned.
+   */
+  reset?: boolean;
 }
 
 export interface Deployed {
@@ -32,6 +50,8 @@ export interface Deployed {
   registry: ModelRegistry;
   /** true when deployed through CREATE2 rather than placed at 0x…F4 */
   deterministic: boolean;
+  /** the installation `reset` cleared, if there was one */
+  cleared?: PrecompileState;
 }
 
 export async function deploySibyl(
@@ -40,9 +60,15 @@ export async function deploySibyl(
 ): Promise<Deployed> {
   const chainId = (await hre.ethers.provider.getNetwork()).chainId;
   if (hre.network.name === "hardhat" || chainId === 31337n) {
+    const cleared = opts.reset ? await resetPrecompile(hre) : undefined;
     const { precompile, registry } = await installPrecompile(hre, opts);
-    return { precompile, registry, deterministic: false };
+    return { precompile, registry, deterministic: false, cleared };
   }
+  if (opts.reset)
+    throw new ChainError(
+      `--reset rewrites the precompile's storage, which only a Hardhat network allows (this is "${hre.network.name}")`,
+      "on other chains deploy with other parameters instead: the CREATE2 address depends on them",
+    );
   return deployDeterministic(hre, opts);
 }
 
@@ -83,8 +109,8 @@ export async function deployDeterministic(
       `the deterministic-deployment proxy ${DETERMINISTIC_DEPLOYER} is not on network ${hre.network.name}`,
       "deploy Arachnid's deterministic-deployment-proxy there first (it has a pre-signed deployment transaction)",
     );
-  const admin = opts.admin ?? signer.address;
-  const addrs = await deterministicAddresses(hre, admin, opts);
+  const wanted = wantedInstallation(opts, signer.address);
+  const addrs = await deterministicAddresses(hre, wanted.admin, wanted);
   for (const [address, init] of [
     [addrs.registry, addrs.registryInit],
     [addrs.precompile, addrs.precompileInit],
@@ -95,14 +121,20 @@ export async function deployDeterministic(
     if ((await hre.ethers.provider.getCode(address)) === "0x")
       throw new ChainError(`CREATE2 deployment to ${address} failed (transaction ${tx.hash})`);
   }
-  const registry = (await hre.ethers.getContractAt(
-    "ModelRegistry",
-    addrs.registry,
-  )) as unknown as ModelRegistry;
   const precompile = (await hre.ethers.getContractAt(
     "InferencePrecompile",
     addrs.precompile,
   )) as unknown as InferencePrecompile;
+  // The admin and parameters are part of the address, but the admin can be transferred and the
+  // registry changed since: adopt an existing deployment only if it still is what was asked,
+  // with a registry that runs this project's code.
+  const registry = await checkInstallation(
+    hre,
+    precompile,
+    wanted,
+    `its admin or registry was changed after deployment: connect to it as it is ` +
+      `(connectSibyl(hre, "${addrs.precompile}")), or deploy with other parameters (another address)`,
+  );
   return { precompile, registry, deterministic: true };
 }
 

@@ -1,8 +1,9 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type {} from "@nomicfoundation/hardhat-ethers/internal/type-extensions";
-import { getAddress, parseEther, ZeroAddress } from "ethers";
+import { formatEther, getAddress, keccak256, parseEther, ZeroAddress, ZeroHash } from "ethers";
 
 import { ChainError } from "../errors";
+import { MAX_ANSWER_WINDOW } from "./models";
 import {
   InferencePrecompile__factory,
   ModelRegistry__factory,
@@ -19,8 +20,29 @@ export const DEFAULT_MIN_BOND = parseEther("1");
 /** Seconds an unanswered request waits before anyone may expire it, unless told otherwise. */
 export const DEFAULT_ANSWER_WINDOW = 3600n;
 
-/** Networks that accept `hardhat_setCode`. */
+/** Networks that accept `hardhat_setCode` and `hardhat_setStorageAt`. */
 const SET_CODE_NETWORKS = new Set(["hardhat", "localhost"]);
+
+/**
+ * The storage slots of InferencePrecompile that hold its initialisation, by state variable
+ * (solc's storage layout; test/chain/install.test.ts checks it against the compiler's):
+ * slot 0 `_lock` (0 = not initialised), 1 `_admin`, 2 `_registry | _answerWindow`,
+ * 3 `_minBond`, 9 `_pendingAdmin`, 10 `_pendingRegistry | _registryEffectiveAt`.
+ * `resetPrecompile` zeroes exactly these. It keeps slot 4 (`_nonce`), so request ids issued
+ * after a reset never repeat one left in storage, and it cannot clear the mappings (slots 5–8
+ * and 11: requests, their words, node bonds, pending withdrawals, node policies) because
+ * storage cannot be enumerated: they stay behind, orphaned.
+ */
+export const INITIALIZATION_SLOTS: Readonly<Record<string, number>> = {
+  _lock: 0,
+  _admin: 1,
+  _registry: 2,
+  _answerWindow: 2,
+  _minBond: 3,
+  _pendingAdmin: 9,
+  _pendingRegistry: 10,
+  _registryEffectiveAt: 10,
+};
 
 export interface InstallOptions {
   /** where to place the precompile (default `INFERENCE_ADDRESS`) */
@@ -29,58 +51,246 @@ export interface InstallOptions {
   admin?: string;
   /** minimum bond of a first node registration, in wei (default 1 ETH) */
   minBond?: bigint;
-  /** seconds before an unanswered request can be expired (default 3600) */
+  /** seconds before an unanswered request can be expired (default 3600, at most 1 day) */
   answerWindow?: bigint;
 }
 
 export interface InstalledSibyl {
   precompile: InferencePrecompile;
   registry: ModelRegistry;
+  /** true when this call initialised the precompile, false when it adopted an installation */
+  initialized: boolean;
+}
+
+/** What an initialised precompile holds, and who initialised it (when its event can be found). */
+export interface PrecompileState {
+  admin: string;
+  registry: string;
+  minBond: bigint;
+  answerWindow: bigint;
+  /** the sender of the transaction that emitted the last `Initialized` event */
+  initializedBy?: string;
+  initializedIn?: string;
+}
+
+/** The admin and parameters an installation is asked for, defaults filled in. */
+export interface WantedInstallation {
+  admin: string;
+  minBond: bigint;
+  answerWindow: bigint;
 }
 
 /**
  * Installs Sibyl on a Hardhat chain: places the InferencePrecompile runtime code at
  * `0x…F4` with `hardhat_setCode`, deploys a ModelRegistry and initialises the precompile.
  *
- * Idempotent: when the address already holds the current code and is initialised, it only
- * returns handles (the options are then ignored, since storage is already set). Code from an
- * older build is replaced, keeping its storage, which is why the precompile's storage layout
- * is append-only.
+ * On a shared chain (`npx hardhat node`) anyone can call `initialize` first, so an existing
+ * initialisation is adopted only when it is exactly what was asked for: the admin (default:
+ * the first signer), `minBond` and `answerWindow` (defaults included) and a registry running
+ * this project's ModelRegistry code. Anything else, including losing the race to our own
+ * `initialize`, is refused with a ChainError that says who initialised it with what, and how
+ * to reinstall (`sibyl:deploy --reset`, see `resetPrecompile`). Re-running with the same
+ * options only returns handles.
  *
- * The contract has no immutables, so the artifact's `deployedBytecode` is exactly what a
- * normal deployment would leave on-chain (its constructor only initialises storage, which
- * `initialize` does here).
+ * Code from an older build is replaced, keeping its storage, which is why the precompile's
+ * storage layout is append-only. The contract has no immutables, so the artifact's
+ * `deployedBytecode` is exactly what a normal deployment leaves on-chain.
  */
 export async function installPrecompile(
   hre: HardhatRuntimeEnvironment,
   opts: InstallOptions = {},
 ): Promise<InstalledSibyl> {
-  if (!SET_CODE_NETWORKS.has(hre.network.name))
-    throw new ChainError(
-      `installPrecompile places code with hardhat_setCode, which network "${hre.network.name}" does not offer`,
-      "on other networks use `npx hardhat sibyl:deploy`, which deploys through CREATE2 at a deterministic address",
-    );
-
+  requireSetCodeNetwork(hre, "installPrecompile places code with hardhat_setCode");
   const address = getAddress(opts.address ?? INFERENCE_ADDRESS);
   const [deployer] = await hre.ethers.getSigners();
+  const wanted = wantedInstallation(opts, deployer.address);
+
   const artifact = await hre.artifacts.readArtifact("InferencePrecompile");
   const code = await hre.ethers.provider.getCode(address);
   if (code.toLowerCase() !== artifact.deployedBytecode.toLowerCase())
     await hre.network.provider.send("hardhat_setCode", [address, artifact.deployedBytecode]);
-
   const precompile = InferencePrecompile__factory.connect(address, deployer);
-  const current = await precompile.registry();
-  if (current !== ZeroAddress)
-    return { precompile, registry: ModelRegistry__factory.connect(current, deployer) };
+
+  if ((await precompile.registry()) !== ZeroAddress) {
+    const registry = await checkInstallation(hre, precompile, wanted, resetHint(hre));
+    return { precompile, registry, initialized: false };
+  }
 
   const registry = await new ModelRegistry__factory(deployer).deploy();
   await registry.waitForDeployment();
-  const tx = await precompile.initialize(
-    opts.admin ?? deployer.address,
-    await registry.getAddress(),
-    opts.minBond ?? DEFAULT_MIN_BOND,
-    opts.answerWindow ?? DEFAULT_ANSWER_WINDOW,
+  try {
+    await (
+      await precompile.initialize(
+        wanted.admin,
+        await registry.getAddress(),
+        wanted.minBond,
+        wanted.answerWindow,
+      )
+    ).wait();
+  } catch (e) {
+    // Someone initialised it between our check and our transaction: adopt it only if it is ours.
+    if ((await precompile.registry()) === ZeroAddress) throw e;
+    const adopted = await checkInstallation(hre, precompile, wanted, resetHint(hre), "lost the race: ");
+    return { precompile, registry: adopted, initialized: false };
+  }
+  const state = await readPrecompileState(precompile);
+  if (state.registry !== (await registry.getAddress()))
+    throw new ChainError(
+      `lost the race: after our initialize, the precompile at ${address} points at registry ${state.registry}, ` +
+        `not ours (${await registry.getAddress()}): ${describeState(state)}`,
+      resetHint(hre),
+    );
+  await checkInstallation(hre, precompile, wanted, resetHint(hre), "lost the race: ");
+  return { precompile, registry, initialized: true };
+}
+
+/** The admin and parameters asked for, defaults filled in; refuses values `initialize` would reject. */
+export function wantedInstallation(
+  opts: Omit<InstallOptions, "address">,
+  defaultAdmin: string,
+): WantedInstallation {
+  const wanted = {
+    admin: getAddress(opts.admin ?? defaultAdmin),
+    minBond: opts.minBond ?? DEFAULT_MIN_BOND,
+    answerWindow: opts.answerWindow ?? DEFAULT_ANSWER_WINDOW,
+  };
+  if (wanted.admin === ZeroAddress)
+    throw new ChainError(
+      "the admin must not be the zero address",
+      "pass another admin, or none for the first signer",
+    );
+  if (wanted.minBond <= 0n)
+    throw new ChainError(
+      `minBond must be above 0, got ${wanted.minBond} wei`,
+      "pass a positive minimum bond (e.g. --min-bond 1)",
+    );
+  if (wanted.answerWindow <= 0n || wanted.answerWindow > MAX_ANSWER_WINDOW)
+    throw new ChainError(
+      `answerWindow must be 1…${MAX_ANSWER_WINDOW} seconds, got ${wanted.answerWindow}`,
+      "pass an answer window of at most one day (e.g. --answer-window 3600)",
+    );
+  return wanted;
+}
+
+/** The precompile's admin, registry and parameters, and who initialised it when the log is available. */
+export async function readPrecompileState(precompile: InferencePrecompile): Promise<PrecompileState> {
+  const [admin, registry, minBond, answerWindow] = await Promise.all([
+    precompile.admin(),
+    precompile.registry(),
+    precompile.minBond(),
+    precompile.answerWindow(),
+  ]);
+  const state: PrecompileState = { admin, registry, minBond, answerWindow: BigInt(answerWindow) };
+  try {
+    const logs = await precompile.queryFilter(precompile.filters.Initialized(), 0);
+    const last = logs.at(-1);
+    if (last) {
+      const tx = await last.getTransaction();
+      state.initializedBy = getAddress(tx.from);
+      state.initializedIn = last.transactionHash;
+    }
+  } catch {
+    // a node without old logs: the state alone still says what it holds
+  }
+  return state;
+}
+
+/**
+ * Checks an initialised precompile against what was asked and returns its registry; throws a
+ * ChainError naming who initialised it with what, and `hint`, when anything differs.
+ */
+export async function checkInstallation(
+  hre: HardhatRuntimeEnvironment,
+  precompile: InferencePrecompile,
+  wanted: WantedInstallation,
+  hint: string,
+  prefix = "",
+): Promise<ModelRegistry> {
+  const state = await readPrecompileState(precompile);
+  const differences: string[] = [];
+  if (state.admin !== wanted.admin) differences.push(`admin ${state.admin}, asked ${wanted.admin}`);
+  if (state.minBond !== wanted.minBond)
+    differences.push(`minBond ${formatEther(state.minBond)} ETH, asked ${formatEther(wanted.minBond)} ETH`);
+  if (state.answerWindow !== wanted.answerWindow)
+    differences.push(`answerWindow ${state.answerWindow} s, asked ${wanted.answerWindow} s`);
+  const parametersOnly = differences.length > 0 && state.admin === wanted.admin;
+  const registryProblem = await checkRegistryCode(hre, state.registry);
+  if (registryProblem) differences.push(registryProblem);
+  if (differences.length > 0)
+    throw new ChainError(
+      `${prefix}the precompile at ${await precompile.getAddress()} on network "${hre.network.name}" is not the ` +
+        `installation asked for: ${describeState(state)}. It differs in: ${differences.join("; ")}`,
+      parametersOnly && !registryProblem
+        ? `to adopt it as it is, pass --min-bond ${formatEther(state.minBond)} --answer-window ${state.answerWindow}; ${hint}`
+        : hint,
+    );
+  const [runner] = await hre.ethers.getSigners();
+  return ModelRegistry__factory.connect(state.registry, runner);
+}
+
+/** Undefined when `registry` runs this project's ModelRegistry code, else what is wrong with it. */
+export async function checkRegistryCode(
+  hre: HardhatRuntimeEnvironment,
+  registry: string,
+): Promise<string | undefined> {
+  const artifact = await hre.artifacts.readArtifact("ModelRegistry");
+  const code = await hre.ethers.provider.getCode(registry);
+  if (code === "0x") return `registry ${registry} has no code`;
+  // ModelRegistry has no immutables: its runtime code is the artifact's, byte for byte.
+  if (keccak256(code) !== keccak256(artifact.deployedBytecode))
+    return `registry ${registry} does not run this project's ModelRegistry code (code hash ${keccak256(code)})`;
+  return undefined;
+}
+
+/** "initialised by X (tx T) with admin A, registry R, minBond B ETH, answerWindow W s". */
+export function describeState(state: PrecompileState): string {
+  const by = state.initializedBy
+    ? `initialised by ${state.initializedBy}${state.initializedIn ? ` (tx ${state.initializedIn})` : ""}`
+    : "initialised";
+  return (
+    `${by} with admin ${state.admin}, registry ${state.registry}, ` +
+    `minBond ${formatEther(state.minBond)} ETH, answerWindow ${state.answerWindow} s`
   );
-  await tx.wait();
-  return { precompile, registry };
+}
+
+function resetHint(hre: HardhatRuntimeEnvironment): string {
+  return (
+    `on a development chain, reinstall it with you as admin: npx hardhat sibyl:deploy --network ${hre.network.name} ` +
+    "--reset (old requests and bonds in its storage are orphaned)"
+  );
+}
+
+/**
+ * Clears the precompile's initialisation on a development chain, so `installPrecompile` can
+ * install it afresh with the caller as admin: zeroes the `INITIALIZATION_SLOTS` with
+ * `hardhat_setStorageAt`. The mappings stay in storage: requests, node bonds and pending
+ * withdrawals from before are orphaned (their models belong to the old registry), which is
+ * only acceptable on a throwaway chain. Returns the state it cleared (undefined if none).
+ */
+export async function resetPrecompile(
+  hre: HardhatRuntimeEnvironment,
+  address: string = INFERENCE_ADDRESS,
+): Promise<PrecompileState | undefined> {
+  requireSetCodeNetwork(hre, "resetPrecompile rewrites storage with hardhat_setStorageAt");
+  const target = getAddress(address);
+  let previous: PrecompileState | undefined;
+  if ((await hre.ethers.provider.getCode(target)) !== "0x") {
+    const precompile = InferencePrecompile__factory.connect(target, hre.ethers.provider);
+    try {
+      if ((await precompile.registry()) !== ZeroAddress) previous = await readPrecompileState(precompile);
+    } catch {
+      // other code than ours: nothing to report, the slots are cleared all the same
+    }
+  }
+  for (const slot of new Set(Object.values(INITIALIZATION_SLOTS)))
+    await hre.network.provider.send("hardhat_setStorageAt", [target, `0x${slot.toString(16)}`, ZeroHash]);
+  return previous;
+}
+
+function requireSetCodeNetwork(hre: HardhatRuntimeEnvironment, what: string): void {
+  if (!SET_CODE_NETWORKS.has(hre.network.name))
+    throw new ChainError(
+      `${what}, which network "${hre.network.name}" does not offer`,
+      "on other networks use `npx hardhat sibyl:deploy`, which deploys through CREATE2 at a deterministic address",
+    );
 }

@@ -10,8 +10,19 @@ import {
   deploySibyl,
   deterministicAddresses,
 } from "../../src/chain/deploy";
-import { INFERENCE_ADDRESS } from "../../src/chain/install";
+import { DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_BOND, INFERENCE_ADDRESS } from "../../src/chain/install";
 import { ChainError } from "../../src/errors";
+import { InferencePrecompile__factory, ModelRegistry__factory } from "../../typechain-types";
+
+/** The error `fn` throws (fails the test when it throws nothing). */
+async function errorOf(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    return e as Error;
+  }
+  expect.fail("expected an error");
+}
 
 describe("deploying Sibyl", function () {
   beforeEach(async function () {
@@ -24,6 +35,27 @@ describe("deploying Sibyl", function () {
     expect(await precompile.getAddress()).to.equal(INFERENCE_ADDRESS);
     expect(await precompile.registry()).to.equal(await registry.getAddress());
     expect(await precompile.minBond()).to.equal(parseEther("2"));
+  });
+
+  it("with reset, reinstalls a precompile a stranger initialised first, with the caller as admin", async function () {
+    const [me, stranger] = await hre.ethers.getSigners();
+    const artifact = await hre.artifacts.readArtifact("InferencePrecompile");
+    await hre.network.provider.send("hardhat_setCode", [INFERENCE_ADDRESS, artifact.deployedBytecode]);
+    const registry = await (await new ModelRegistry__factory(stranger).deploy()).getAddress();
+    await (
+      await InferencePrecompile__factory.connect(INFERENCE_ADDRESS, stranger).initialize(
+        stranger.address,
+        registry,
+        DEFAULT_MIN_BOND,
+        DEFAULT_ANSWER_WINDOW,
+      )
+    ).wait();
+    expect((await errorOf(() => deploySibyl(hre))).message).to.contain(`initialised by ${stranger.address}`);
+
+    const { precompile, cleared } = await deploySibyl(hre, { reset: true });
+    expect(cleared?.admin).to.equal(stranger.address);
+    expect(await precompile.admin()).to.equal(me.address);
+    expect(await precompile.registry()).to.not.equal(registry);
   });
 
   describe("through the CREATE2 deterministic-deployment proxy (other chains)", function () {
@@ -59,6 +91,40 @@ describe("deploying Sibyl", function () {
       const second = await deployDeterministic(hre);
       expect(await hre.ethers.provider.getTransactionCount(admin.address)).to.equal(nonce);
       expect(await second.precompile.getAddress()).to.equal(await first.precompile.getAddress());
+    });
+
+    it("refuses, before sending anything, the parameters the constructor reverts on", async function () {
+      const [admin] = await hre.ethers.getSigners();
+      const nonce = await hre.ethers.provider.getTransactionCount(admin.address);
+      const zeroBond = await errorOf(() => deployDeterministic(hre, { minBond: 0n }));
+      expect(zeroBond).to.be.instanceOf(ChainError);
+      expect(zeroBond.message).to.contain("minBond must be above 0");
+      const longWindow = await errorOf(() => deployDeterministic(hre, { answerWindow: 86_401n }));
+      expect(longWindow.message).to.contain("answerWindow must be 1…86400 seconds");
+      expect(await hre.ethers.provider.getTransactionCount(admin.address)).to.equal(nonce);
+
+      // the rules the TypeScript check mirrors
+      const registry = await hre.ethers.deployContract("ModelRegistry");
+      const factory = await hre.ethers.getContractFactory("InferencePrecompile");
+      for (const [minBond, window] of [
+        [0n, 3600n],
+        [1n, 0n],
+        [1n, 86_401n],
+      ])
+        await expect(
+          factory.deploy(admin.address, await registry.getAddress(), minBond, window),
+        ).to.be.revertedWithCustomError(factory, "Inference__InvalidConfig");
+      await factory.deploy(admin.address, await registry.getAddress(), 1n, 86_400n);
+    });
+
+    it("refuses an existing deployment whose admin was transferred since", async function () {
+      const [admin, other] = await hre.ethers.getSigners();
+      const { precompile } = await deployDeterministic(hre);
+      await (await precompile.transferAdmin(other.address)).wait();
+      await (await precompile.connect(other).acceptAdmin()).wait();
+      const error = await errorOf(() => deployDeterministic(hre));
+      expect(error).to.be.instanceOf(ChainError);
+      expect(error.message).to.contain(`admin ${other.address}, asked ${admin.address}`);
     });
 
     it("gives another address for another admin or configuration", async function () {
