@@ -1,8 +1,10 @@
 import { task, types } from "hardhat/config";
-import { HardhatPluginError } from "hardhat/plugins";
-import type { ConfigurableTaskDefinition, HardhatRuntimeEnvironment } from "hardhat/types";
+import type { ConfigurableTaskDefinition } from "hardhat/types";
 
 import { SibylError } from "../src/errors";
+import { action } from "./action";
+import "./ceremony";
+import "./verify";
 import type { OnnxImportOptions } from "../src/model/onnx";
 import type { WeightVisibility } from "../src/model/schema";
 
@@ -11,23 +13,6 @@ import type { WeightVisibility } from "../src/model/schema";
  * `npx hardhat help <task>` for its options. Library modules are imported lazily so that
  * `hardhat compile` works before the contracts' typings exist.
  */
-
-/**
- * Wraps a task: compiles first (a fresh clone has no artifacts or contract typings, which
- * the library imports; compile is incremental, so this costs ~1 s when nothing changed),
- * and turns Sibyl's own errors into clean CLI messages.
- */
-function action<A>(fn: (args: A, hre: HardhatRuntimeEnvironment) => Promise<void>, opts = { compile: true }) {
-  return async (args: A, hre: HardhatRuntimeEnvironment) => {
-    try {
-      if (opts.compile) await hre.run("compile", { quiet: true });
-      await fn(args, hre);
-    } catch (e) {
-      if (e instanceof SibylError) throw new HardhatPluginError("sibyl", e.message);
-      throw e;
-    }
-  };
-}
 
 /** The ONNX import options shared by sibyl:build and sibyl:import. */
 const IMPORT_HELP = {
@@ -74,26 +59,38 @@ withImportParams(
       types.inputFile,
     )
     .addFlag("force", "rebuild every step, ignoring the cache")
-    .addFlag("noPtauGeneration", "fail instead of generating a development ptau when none fits"),
+    .addFlag("noPtauGeneration", "fail instead of generating a development ptau when none fits")
+    .addOptionalParam(
+      "ptau",
+      "powers-of-tau file to use (e.g. a public powersOfTau28_hez_final_<power>.ptau) instead of the development ones",
+      undefined,
+      types.inputFile,
+    ),
 ).setAction(
-  action(async (args: { model: string; force: boolean; noPtauGeneration: boolean } & ImportArgs, hre) => {
-    const { buildModel } = await import("../src/build/buildModel");
-    const { consoleLogger } = await import("../src/log");
-    const report = await buildModel(args.model, {
-      log: consoleLogger,
-      force: args.force,
-      generatePtau: !args.noPtauGeneration,
-      import: importOptionsOf(args),
-    });
-    // the new verifier joins the project's contracts
-    if (report.verifierChanged) await hre.run("compile", { quiet: true });
-    const a = report.artifacts;
-    console.log(`\nbuilt ${a.name}: ${a.constraints} constraints, ${a.publicSignals} public signals`);
-    console.log(`  circuit   ${a.circuitPath}`);
-    console.log(`  zkey      ${a.zkeyPath}`);
-    console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
-    console.log(`  vkHash    ${a.vkHash}\n  modelHash ${a.modelHash}`);
-  }),
+  action(
+    async (
+      args: { model: string; force: boolean; noPtauGeneration: boolean; ptau?: string } & ImportArgs,
+      hre,
+    ) => {
+      const { buildModel } = await import("../src/build/buildModel");
+      const { consoleLogger } = await import("../src/log");
+      const report = await buildModel(args.model, {
+        log: consoleLogger,
+        force: args.force,
+        generatePtau: !args.noPtauGeneration,
+        import: importOptionsOf(args),
+        ptauPath: args.ptau,
+      });
+      // the new verifier joins the project's contracts
+      if (report.verifierChanged) await hre.run("compile", { quiet: true });
+      const a = report.artifacts;
+      console.log(`\nbuilt ${a.name}: ${a.constraints} constraints, ${a.publicSignals} public signals`);
+      console.log(`  circuit   ${a.circuitPath}`);
+      console.log(`  zkey      ${a.zkeyPath}`);
+      console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
+      console.log(`  vkHash    ${a.vkHash}\n  modelHash ${a.modelHash}`);
+    },
+  ),
 );
 
 withImportParams(
@@ -128,70 +125,161 @@ task("sibyl:ptau", "Generates an INSECURE development powers-of-tau file into th
     ),
   );
 
-task("sibyl:deploy", "Installs the inference precompile and model registry (0x…F4 on hardhat/localhost)")
+task(
+  "sibyl:deploy",
+  "Installs the inference precompile and model registry (0x…F4 on hardhat/localhost); refuses an " +
+    "installation someone else initialised, or one with other parameters",
+)
   .addOptionalParam("minBond", "minimum node bond in ETH", "1")
   .addOptionalParam(
     "answerWindow",
-    "seconds a request may wait for an answer before it can expire",
+    "seconds a request may wait for an answer before it can expire (at most 86400)",
     3600,
     types.int,
   )
+  .addFlag(
+    "reset",
+    "hardhat/localhost only: clear the precompile's initialisation and install afresh with you as admin. " +
+      "Requests, bonds and balances left in its storage are orphaned: a development chain only",
+  )
   .setAction(
-    action(async (args: { minBond: string; answerWindow: number }, hre) => {
+    action(async (args: { minBond: string; answerWindow: number; reset: boolean }, hre) => {
       const { deploySibyl } = await import("../src/chain/deploy");
-      const { precompile, registry, deterministic } = await deploySibyl(hre, {
+      const { describeState } = await import("../src/chain/install");
+      const { precompile, registry, deterministic, cleared } = await deploySibyl(hre, {
         minBond: hre.ethers.parseEther(args.minBond),
         answerWindow: BigInt(args.answerWindow),
+        reset: args.reset,
       });
+      if (cleared)
+        console.log(
+          `cleared the previous installation (${describeState(cleared)}); its requests and bonds are orphaned`,
+        );
       console.log(
         `precompile ${await precompile.getAddress()}${deterministic ? " (deterministic CREATE2 address)" : ""}`,
       );
       console.log(`registry   ${await registry.getAddress()}`);
+      console.log(
+        `admin      ${await precompile.admin()}, minBond ${hre.ethers.formatEther(await precompile.minBond())} ETH, ` +
+          `answerWindow ${await precompile.answerWindow()} s`,
+      );
     }),
   );
 
-task("sibyl:register", "Deploys a built model's verifier and registers the model")
+task(
+  "sibyl:register",
+  "Registers a built model: the registry deploys its verifier's code; prints the model id",
+)
   .addParam("model", "path to the model file (built with sibyl:build)", undefined, types.inputFile)
-  .addOptionalParam("fee", "fee per request in ETH", "0.001")
-  .addOptionalParam("stake", "node bond locked per unsettled answer, in ETH", "0.1")
-  .addOptionalParam("window", "settlement window in seconds", 600, types.int)
+  .addOptionalParam("fee", "fee per request in ETH (default 0.001)")
+  .addOptionalParam(
+    "callbackGasPrice",
+    "price of each unit of callback gas a request asks for, in gwei (default 1)",
+  )
+  .addOptionalParam("stake", "node bond locked per unsettled answer, in ETH (default 0.1; 0 when --unbonded)")
+  .addOptionalParam(
+    "window",
+    "settlement window in seconds (default 600, at most 86400)",
+    undefined,
+    types.int,
+  )
+  .addFlag("unbonded", "answers lock no stake: nothing repays a wrong answer before its proof")
   .setAction(
-    action(async (args: { model: string; fee: string; stake: string; window: number }, hre) => {
-      const { buildModels } = await import("../src/chain/stack");
-      const { connectSibyl } = await import("../src/chain/connect");
-      const { registerModel } = await import("../src/chain/models");
-      const { consoleLogger } = await import("../src/log");
-      const [artifacts] = await buildModels(hre, [args.model], consoleLogger);
-      const { registry } = await connectSibyl(hre);
-      const reg = await registerModel(hre, registry, artifacts, {
-        fee: hre.ethers.parseEther(args.fee),
-        stake: hre.ethers.parseEther(args.stake),
-        settlementWindow: BigInt(args.window),
-      });
-      console.log(`${reg.created ? "registered" : "already registered"} ${artifacts.name}`);
-      console.log(`  modelId  ${reg.modelId}\n  verifier ${reg.verifier}`);
-    }),
+    action(
+      async (
+        args: {
+          model: string;
+          fee?: string;
+          callbackGasPrice?: string;
+          stake?: string;
+          window?: number;
+          unbonded: boolean;
+        },
+        hre,
+      ) => {
+        const { buildModels } = await import("../src/chain/stack");
+        const { connectSibyl } = await import("../src/chain/connect");
+        const { registerModel } = await import("../src/chain/models");
+        const { consoleLogger } = await import("../src/log");
+        const { parseEther, parseUnits, formatEther, formatUnits } = hre.ethers;
+        const [artifacts] = await buildModels(hre, [args.model], consoleLogger);
+        const { registry } = await connectSibyl(hre);
+        const reg = await registerModel(hre, registry, artifacts, {
+          fee: args.fee === undefined ? undefined : parseEther(args.fee),
+          callbackGasPrice:
+            args.callbackGasPrice === undefined ? undefined : parseUnits(args.callbackGasPrice, "gwei"),
+          stake: args.stake === undefined ? undefined : parseEther(args.stake),
+          settlementWindow: args.window === undefined ? undefined : BigInt(args.window),
+          unbonded: args.unbonded,
+        });
+        const t = reg.terms;
+        console.log(`${reg.created ? "registered" : "already registered"} ${artifacts.name}`);
+        console.log(`  modelId           ${reg.modelId}`);
+        console.log(`  owner             ${reg.owner}`);
+        console.log(`  verifier          ${reg.verifier}`);
+        console.log(`  verifier code     ${reg.verifierCodeHash}`);
+        console.log(
+          `  terms             fee ${formatEther(t.fee)} ETH, callback gas price ${formatUnits(t.callbackGasPrice, "gwei")} gwei, ` +
+            `stake ${formatEther(t.stake)} ETH, window ${t.settlementWindow} s${t.unbonded ? ", unbonded" : ""}`,
+        );
+        console.log(
+          `  registration gas  ${reg.gasUsed === undefined ? "none (already registered)" : reg.gasUsed}`,
+        );
+      },
+    ),
   );
 
 task("sibyl:node", "Runs an inference node: answers requests at once, proves and settles them")
   .addOptionalParam("models", "comma-separated model names to serve (built under build/models)", "iris")
-  .addOptionalParam("bond", "bond to post in ETH if the signer is not yet a node", "1")
+  .addOptionalParam(
+    "ids",
+    "comma-separated model ids, one per model (default: the ids sibyl:register recorded)",
+  )
+  .addOptionalParam(
+    "bond",
+    "bond to post in ETH if the signer is not yet a node (the minimum bond stays free; the rest backs answers)",
+    "2",
+  )
   .addOptionalParam("signer", "index of the Hardhat account that runs the node", 1, types.int)
   .addOptionalParam("pollMs", "poll interval in ms", 500, types.int)
   .addOptionalParam("fromBlock", "first block to scan (default: 1000 blocks back)", undefined, types.int)
+  .addOptionalParam("minFee", "policy: the least fee in ETH a request must carry (default 0)")
+  .addOptionalParam(
+    "maxCallbackGas",
+    "policy: the most callback gas per hook a request may ask for (default 1000000)",
+    undefined,
+    types.int,
+  )
+  .addOptionalParam(
+    "maxStake",
+    "policy: the largest stake in ETH to lock behind one answer (default: no limit)",
+  )
   .setAction(
     action(
       async (
-        args: { models: string; bond: string; signer: number; pollMs: number; fromBlock?: number },
+        args: {
+          models: string;
+          ids?: string;
+          bond: string;
+          signer: number;
+          pollMs: number;
+          fromBlock?: number;
+          minFee?: string;
+          maxCallbackGas?: number;
+          maxStake?: string;
+        },
         hre,
       ) => {
-        const { runStandaloneNode } = await import("../src/node/standalone");
+        const { runStandaloneNode, policyFromCli } = await import("../src/node/standalone");
+        const list = (s: string) => s.split(",").map((x) => x.trim());
         await runStandaloneNode(hre, {
-          models: args.models.split(",").map((s) => s.trim()),
+          models: list(args.models),
+          ids: args.ids === undefined ? undefined : list(args.ids),
           bond: hre.ethers.parseEther(args.bond),
           signerIndex: args.signer,
           pollMs: args.pollMs,
           fromBlock: args.fromBlock,
+          policy: policyFromCli(args),
         });
       },
     ),
@@ -199,14 +287,17 @@ task("sibyl:node", "Runs an inference node: answers requests at once, proves and
 
 task("sibyl:infer", "Sends one inference request from the CLI and waits for its answer and settlement")
   .addParam("model", "model name (built under build/models)")
+  .addOptionalParam("id", "the model id to request (default: the id sibyl:register recorded)")
   .addParam("input", 'comma-separated real values, e.g. "5.1,3.5,1.4,0.2"')
   .addFlag("raw", "the input is already fixed-point integers")
   .addOptionalParam("timeout", "seconds to wait for settlement", 120, types.int)
   .setAction(
-    action(async (args: { model: string; input: string; raw: boolean; timeout: number }, hre) => {
-      const { inferFromCli } = await import("../src/client/cli");
-      await inferFromCli(hre, { ...args, timeoutMs: args.timeout * 1000 });
-    }),
+    action(
+      async (args: { model: string; id?: string; input: string; raw: boolean; timeout: number }, hre) => {
+        const { inferFromCli } = await import("../src/client/cli");
+        await inferFromCli(hre, { ...args, timeoutMs: args.timeout * 1000 });
+      },
+    ),
   );
 
 task(

@@ -29,7 +29,7 @@ export function onChainDecoder(
     const decoded: bigint[][] = [];
     for (let k = 0; k < inputs.length; k++) {
       const { requestId } = await requestInference(asRequester, modelId, inputs[k], {
-        modelFee: model.config.fee,
+        fee: model.config.fee, // no hooks: the base fee
       });
       await (await asNode.answer(requestId, outputs[k])).wait();
       decoded.push([...(await stack.precompile.outputOf(requestId))]);

@@ -9,7 +9,7 @@ import { buildModel } from "../build/buildModel";
 import { type Logger, consoleLogger } from "../log";
 import { InferenceNode, type NodeOptions } from "../node/node";
 import { installPrecompile } from "./install";
-import { type RegisterOptions, registerModel } from "./models";
+import { type RegisterOptions, type RegisteredModel, registerModel } from "./models";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
 
 /**
@@ -20,8 +20,11 @@ import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
 
 export interface StackModel {
   modelId: string;
+  /** the registry's deployment of the model's verifier code */
   verifier: string;
   artifacts: ModelArtifacts;
+  /** who registered it, under which terms, and the registration's gas when this call made it */
+  registration: RegisteredModel;
 }
 
 export interface SibylStack {
@@ -70,15 +73,19 @@ export async function setUpStack(hre: HardhatRuntimeEnvironment, opts: StackOpti
   const models: Record<string, StackModel> = {};
   for (const artifacts of built) {
     const reg = await registerModel(hre, registry, artifacts, opts.register);
-    models[artifacts.name] = { modelId: reg.modelId, verifier: reg.verifier, artifacts };
+    models[artifacts.name] = { modelId: reg.modelId, verifier: reg.verifier, artifacts, registration: reg };
     log.info(`model ${artifacts.name} ${reg.created ? "registered" : "already registered"}: ${reg.modelId}`);
   }
   return { precompile, registry, models };
 }
 
+/** The bond `startNode` posts for a new node unless told otherwise. */
+export const DEFAULT_NODE_BOND = parseEther("2");
+
 export interface NodeStartOptions extends Partial<Omit<NodeOptions, "precompile" | "models">> {
   signer: Signer;
-  /** bond to post if the signer is not yet a node (default 1 ETH) */
+  /** bond to post if the signer is not yet a node (default 2 ETH: the 1 ETH minimum bond that must
+   * stay free, plus room for the stakes its answers lock) */
   bond?: bigint;
   /** which stack models to serve (default all) */
   serve?: string[];
@@ -89,7 +96,8 @@ export async function startNode(stack: SibylStack, opts: NodeStartOptions): Prom
   const precompile = stack.precompile.connect(opts.signer);
   const address = await opts.signer.getAddress();
   const info = await precompile.nodeOf(address);
-  if (!info.registered) await (await precompile.registerNode({ value: opts.bond ?? parseEther("1") })).wait();
+  if (!info.registered)
+    await (await precompile.registerNode({ value: opts.bond ?? DEFAULT_NODE_BOND })).wait();
   const names = opts.serve ?? Object.keys(stack.models);
   const node = new InferenceNode({
     ...opts,

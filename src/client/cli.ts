@@ -2,18 +2,31 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 import { loadArtifacts } from "../build/artifacts";
 import { connectSibyl } from "../chain/connect";
-import { modelConfig } from "../chain/models";
 import { InputShapeError } from "../errors";
 import { dequantize, quantizeInput } from "../model/quantize";
 import { RequestState } from "../node/node";
+import { checkedModelId } from "../chain/registration";
+import { formatEth } from "../node/policy";
 import { checkInput } from "../runtime/fixed";
 import { requestInference, waitForState } from "./client";
 
-/** `sibyl:infer`: one request from the CLI's first account, then wait for answer and settlement. */
-export async function inferFromCli(
-  hre: HardhatRuntimeEnvironment,
-  args: { model: string; input: string; raw: boolean; timeoutMs: number },
-): Promise<void> {
+export interface InferArgs {
+  /** model name (built under build/models) */
+  model: string;
+  /** the registration to use; by default the id `sibyl:register` recorded */
+  id?: string;
+  /** comma-separated real values, or fixed-point integers with `raw` */
+  input: string;
+  raw: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * `sibyl:infer`: one request from the CLI's first account, with the fee the registry asks
+ * (`feeFor`), then wait for answer and settlement. Only a registration that matches the
+ * local build is used (`checkedModelId`).
+ */
+export async function inferFromCli(hre: HardhatRuntimeEnvironment, args: InferArgs): Promise<void> {
   const artifacts = loadArtifacts(args.model);
   const q = artifacts.quantized;
   const parts = args.input.split(",").map((s) => s.trim());
@@ -33,14 +46,13 @@ export async function inferFromCli(
   checkInput(q, input);
 
   const { precompile, registry } = await connectSibyl(hre);
-  const modelId = await registry.modelIdOf(modelConfig(artifacts, hre.ethers.ZeroAddress));
-  const model = await registry.getModel(modelId);
+  const modelId = await checkedModelId(hre, registry, artifacts, args.id);
+  const fee = await registry.feeFor(modelId, 0); // no hooks: an EOA has no code to call
   const t0 = Date.now();
-  const { requestId, receipt } = await requestInference(precompile, modelId, input, {
-    modelFee: model.config.fee,
-  });
+  const { requestId, receipt } = await requestInference(precompile, modelId, input, { fee });
   console.log(
-    `requested ${requestId}\n  input [${input.join(", ")}] (fixed point, 2^-${q.fracBits})  gas ${receipt.gasUsed}`,
+    `requested ${requestId} (model ${modelId}, fee ${formatEth(fee)})\n` +
+      `  input [${input.join(", ")}] (fixed point, 2^-${q.fracBits})  gas ${receipt.gasUsed}`,
   );
 
   const answered = await waitForState(precompile, requestId, [RequestState.Answered, RequestState.Settled], {

@@ -2,7 +2,7 @@ import type { ContractTransactionReceipt } from "ethers";
 
 import { ChainError } from "../errors";
 import { RequestState } from "../node/node";
-import type { InferencePrecompile } from "../../typechain-types";
+import { type InferencePrecompile, ModelRegistry__factory } from "../../typechain-types";
 
 /** Requesting inferences and waiting for their answer and settlement from TypeScript. */
 
@@ -14,12 +14,16 @@ export enum Mode {
 
 export interface RequestOptions {
   mode?: Mode;
+  /** exact gas for each of the requester's hooks (default 0: no hooks) */
   callbackGasLimit?: number;
-  /** wei sent with the request; defaults to the model's registered fee */
+  /**
+   * wei sent with the request; defaults to what the registry asks for this callback gas
+   * limit (`ModelRegistry.feeFor`)
+   */
   fee?: bigint;
   /**
-   * wei the requester may act on before the answer is proved: an answer must lock
-   * `max(model stake, valueAtRisk)` of the node's bond (default 0n: the model's stake)
+   * wei the requester may act on before the answer is proved: a slash of the answer credits
+   * the requester at least this much (default 0n: the model's stake covers it)
    */
   valueAtRisk?: bigint;
 }
@@ -34,19 +38,31 @@ export async function requestInference(
   precompile: InferencePrecompile,
   modelId: string,
   input: readonly bigint[],
-  opts: RequestOptions & { modelFee?: bigint } = {},
+  opts: RequestOptions = {},
 ): Promise<SentRequest> {
+  const callbackGasLimit = opts.callbackGasLimit ?? 0;
+  const fee = opts.fee ?? (await feeFor(precompile, modelId, callbackGasLimit));
   const tx = await precompile.request(
     modelId,
     [...input],
     opts.mode ?? Mode.ZK,
-    opts.callbackGasLimit ?? 0,
+    callbackGasLimit,
     opts.valueAtRisk ?? 0n,
-    { value: opts.fee ?? opts.modelFee ?? 0n },
+    { value: fee },
   );
   const receipt = await tx.wait();
   if (!receipt) throw new ChainError(`request transaction ${tx.hash} was not mined`);
   return { requestId: requestIdFrom(precompile, receipt), receipt };
+}
+
+/** The fee the precompile's registry asks for a request for `modelId` with `callbackGasLimit` gas per hook. */
+export async function feeFor(
+  precompile: InferencePrecompile,
+  modelId: string,
+  callbackGasLimit: number,
+): Promise<bigint> {
+  const registry = ModelRegistry__factory.connect(await precompile.registry(), precompile.runner);
+  return registry.feeFor(modelId, callbackGasLimit);
 }
 
 /** The request id from a receipt's InferenceRequested event (works for consumer contracts too). */

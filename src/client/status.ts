@@ -1,11 +1,13 @@
-import { formatEther } from "ethers";
-
 import { RequestState } from "../node/node";
+import { type DeclineReason, formatEth } from "../node/policy";
 import type { InferencePrecompile } from "../../typechain-types";
+import { type NodeVerdict, registeredNodeVerdicts, whyNoNodeAnswers } from "./nodes";
 
 /**
  * Explaining a request: where it is in its lifecycle, who did what and when, what backs it,
- * and, while it is not final, why it is still pending and what anyone can do about it. The
+ * and, while it is not final, why it is still pending and what anyone can do about it; for a
+ * request nobody answered yet, which registered nodes would answer it and why the others
+ * decline (their published policies and free bonds, judged by the node's own `decide`). The
  * `sibyl:status` task prints the lines; tools can use the fields.
  *
  * The clock is the chain's: by default the latest block's timestamp. The precompile lets a
@@ -52,6 +54,21 @@ export interface RequestStatus {
   stake?: bigint;
   /** wei of bond locked behind the request now: the stake while Answered, else 0 */
   bondBacking?: bigint;
+  /** what a slash would credit the consumer now besides its fee (`coverageOf`): while Answered, else 0 */
+  coverage?: bigint;
+  /** gas per hook the request asked for */
+  callbackGasLimit?: number;
+  /**
+   * while Requested: every registered node (from its NodeBonded events) and whether it would
+   * answer; undefined when the endpoint refused the log query (see `nodesError`)
+   */
+  nodes?: NodeVerdict[];
+  /** while Requested: the nodes that would answer it now */
+  willingNodes?: string[];
+  /** while Requested: the nodes that would not, and why */
+  declines?: Array<{ node: string; reason: DeclineReason; message: string }>;
+  /** why the registered nodes could not be listed */
+  nodesError?: string;
   requestedAt?: bigint;
   /** the end of the answer window: unanswered, it can be expired by anyone after this time */
   expiresAfter?: bigint;
@@ -100,6 +117,8 @@ export async function explainRequest(
     fee: req.fee,
     stake: req.stake,
     bondBacking: await precompile.bondBacking(requestId),
+    coverage: await precompile.coverageOf(requestId),
+    callbackGasLimit: Number(req.callbackGasLimit),
     requestedAt: req.requestedAt,
     lines: [],
   };
@@ -112,6 +131,18 @@ export async function explainRequest(
     status.expiresAfter = req.requestedAt + (await precompile.answerWindow());
   }
   if (final) status.closing = await closingOf(precompile, requestId, state);
+  if (state === RequestState.Requested) {
+    const terms = { fee: req.fee, callbackGasLimit: Number(req.callbackGasLimit), stake: req.stake };
+    try {
+      status.nodes = await registeredNodeVerdicts(precompile, terms);
+      status.willingNodes = status.nodes.filter((n) => n.decision.answer).map((n) => n.node);
+      status.declines = status.nodes.flatMap((n) =>
+        n.decision.answer ? [] : [{ node: n.node, reason: n.decision.reason, message: n.decision.message }],
+      );
+    } catch (e) {
+      status.nodesError = (e as Error).message.split("\n")[0];
+    }
+  }
   if (!final) status.pending = pendingReason(status);
 
   const lines = status.lines;
@@ -129,6 +160,7 @@ export async function explainRequest(
     lines.push(`  deadline   ${met ? `${iso(deadline)}${met}` : when(deadline, at)}`);
   }
   lines.push(`  bond       ${bondLine(status)}`);
+  if (state === RequestState.Requested) lines.push(...nodeLines(status));
   if (status.closing) {
     const c = status.closing;
     lines.push(`  closed     ${closingVerb(state)} by ${c.by} at ${iso(c.at)} (transaction ${c.txHash})`);
@@ -151,6 +183,18 @@ function pendingReason(s: RequestStatus): PendingReason {
 }
 
 function pendingLine(s: RequestStatus): string {
+  if (s.nodes && s.willingNodes!.length === 0 && s.state === RequestState.Requested) {
+    const why = `no node will answer: ${whyNoNodeAnswers(s.nodes, {
+      fee: s.fee!,
+      callbackGasLimit: s.callbackGasLimit!,
+      stake: s.stake!,
+    })}`;
+    return s.pending === "awaiting-answer"
+      ? `${why}; it can be expired by anyone after ${iso(s.expiresAfter!)} (${span(s.expiresAfter! - s.now)} from now), ` +
+          "which refunds the fee to the consumer"
+      : `${why}; since ${iso(s.expiresAfter!)} (${span(s.now - s.expiresAfter!)} ago) anyone can call expire to ` +
+          "refund the fee to the consumer";
+  }
   switch (s.pending!) {
     case "awaiting-answer":
       return (
@@ -194,7 +238,10 @@ function bondLine(s: RequestStatus): string {
     case RequestState.Requested:
       return `none yet: an answer will lock ${eth(s.stake!)} of the answering node's bond`;
     case RequestState.Answered:
-      return `${eth(s.bondBacking!)} of ${s.node}'s bond is locked behind this answer until it is settled or slashed`;
+      return (
+        `${eth(s.bondBacking!)} of ${s.node}'s bond is locked behind this answer until it is settled or slashed; ` +
+        `a slash would credit the consumer ${eth(s.coverage!)} and refund its fee`
+      );
     case RequestState.Settled:
       return `none: the ${eth(s.stake!)} locked behind the answer was released when it was proved`;
     case RequestState.Slashed:
@@ -202,6 +249,23 @@ function bondLine(s: RequestStatus): string {
     default:
       return "none: the request was never answered";
   }
+}
+
+/** The "nodes" line and one line per registered node, for a request nobody answered yet. */
+function nodeLines(s: RequestStatus): string[] {
+  if (!s.nodes) return [`  nodes      could not be listed: ${s.nodesError}`];
+  if (s.nodes.length === 0) return ["  nodes      none registered"];
+  const count = `${s.willingNodes!.length} of ${s.nodes.length} registered node${s.nodes.length === 1 ? "" : "s"}`;
+  return [
+    `  nodes      ${count} would answer it now`,
+    ...s.nodes.map((n) => {
+      const verdict = n.decision.answer ? "would answer" : `declines: ${n.decision.message}`;
+      const policy = n.policy
+        ? ""
+        : " (published no policy: taken as any fee and callback gas, bond permitting)";
+      return `             ${n.node} ${verdict}${policy}`;
+    }),
+  ];
 }
 
 function closingVerb(state: RequestState): string {
@@ -240,9 +304,7 @@ async function closingOf(
   return { by, at: BigInt(block.timestamp), txHash: ev.transactionHash, slash };
 }
 
-function eth(wei: bigint): string {
-  return `${formatEther(wei)} ETH`;
-}
+const eth = formatEth;
 
 /** A unix time as an ISO 8601 UTC string. */
 function iso(t: bigint): string {

@@ -1,36 +1,45 @@
 import { EventEmitter } from "node:events";
-import type { ContractTransactionResponse, Provider, TransactionReceipt } from "ethers";
+import type { Provider } from "ethers";
 
 import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts";
 import { circuitInputFor } from "../circuit/inputs";
-import { unpack } from "../circuit/packing";
+import { ChainError } from "../errors";
 import { type Logger, consoleLogger, prefixed } from "../log";
 import { runQuantized } from "../runtime/fixed";
 import { type ProofResult, type Prover, SnarkjsProver, toSolidityProof, verifyProof } from "../zk/prover";
 import type { InferencePrecompile } from "../../typechain-types";
+import {
+  type BondState,
+  type DeclineReason,
+  type NodePolicy,
+  type NodePolicyOptions,
+  type RequestTerms,
+  checkTerms,
+  decide,
+  describePolicy,
+  resolvePolicy,
+} from "./policy";
+import { publishPolicy } from "./publish";
+import { findUnsettledAnswers } from "./recovery";
+import { Retrier, brief, isRevert, sameAddress, short } from "./rpc";
+import { RequestState } from "./state";
+import { TxSender } from "./txSender";
 
 /**
- * The inference node: watch requests → run the model once (fixed-point runtime) → answer
- * at once → prove in the background (snarkjs Groth16) → settle. The same class runs
- * in-process (tests, demo, bench) and standalone (`sibyl:node`) against any JSON-RPC chain.
+ * The inference node: watch requests → apply its policy → run the model once (fixed-point
+ * runtime) → answer at once → prove in the background (snarkjs Groth16) → settle. The same
+ * class runs in-process (tests, demo, bench) and standalone (`sibyl:node`) against any
+ * JSON-RPC chain. Its parts: the poll loop and the jobs here, the policy (`policy.ts`,
+ * published by `publish.ts`), the transaction sender (`txSender.ts`), the RPC retries
+ * (`rpc.ts`) and the recovery of unsettled answers after a restart (`recovery.ts`).
  *
  * The RPC endpoint is allowed to fail. Every read is retried with a growing pause; every
  * transaction is preceded by a fresh look at the request's on-chain state; and a
- * transaction whose outcome is unknown (its send or its receipt fetch failed) is never
- * sent again before the node has asked the chain whether it landed, and then only with
- * the same nonce, so that at most one of the two can ever be mined. A request that
- * outlasts the retries is set aside and taken up again later, not dropped.
+ * transaction whose outcome is unknown is never sent twice (see `TxSender`). A request
+ * that outlasts the retries is set aside and taken up again later, not dropped.
  */
 
-/** Request states as the precompile numbers them (IInference.RequestState). */
-export enum RequestState {
-  None = 0,
-  Requested = 1,
-  Answered = 2,
-  Settled = 3,
-  Slashed = 4,
-  Expired = 5,
-}
+export { RequestState } from "./state";
 
 export interface ServedModel {
   modelId: string;
@@ -43,6 +52,14 @@ export interface NodeOptions {
   precompile: InferencePrecompile;
   models: ServedModel[];
   log?: Logger;
+  /**
+   * what the node answers, published on-chain at start (`setNodePolicy`) when the chain holds
+   * another policy. Defaults (`DEFAULT_NODE_POLICY`): any fee the model's terms allow
+   * (`minFee` 0), up to 1,000,000 callback gas per hook (`maxCallbackGasLimit`), and any stake
+   * its free bond can back (`maxStake` undefined). The bond rule always applies: an answer
+   * needs `bond − locked ≥ stake + minBond`.
+   */
+  policy?: NodePolicyOptions;
   /** how often to poll for new blocks (ms) */
   pollMs?: number;
   /** first block to scan for requests and for this node's unsettled answers */
@@ -83,6 +100,14 @@ export interface FailedEvent {
   stage: "answer" | "prove" | "settle";
   error: Error;
 }
+/** A request the node's policy or bond does not allow it to answer; it is not taken up again. */
+export interface DeclinedEvent {
+  requestId: string;
+  modelId: string;
+  reason: DeclineReason;
+  /** the rule it breaks, as `sibyl:status` words it: "callback gas 5,000,000 above its limit 1,000,000" */
+  detail: string;
+}
 
 /** A request this node has taken on and not finished with. */
 interface Job {
@@ -91,6 +116,8 @@ interface Job {
   model: ServedModel & { prover: Prover };
   input: bigint[];
   output: bigint[];
+  /** what the request asks of its node (answer jobs; a recovered answer has none) */
+  terms?: RequestTerms;
   stage: "answer" | "settle";
   seenAt: number;
   /** the block before this node's first transaction for the request: its own events are looked up from there */
@@ -103,44 +130,40 @@ interface Job {
   retryAt?: number;
   /** kept so that a settlement retried later does not prove again */
   proof?: ProofResult;
-}
-
-/** One of this node's transactions (the job's stage), and how to tell whether it is still needed. */
-interface TxPlan {
-  job: Job;
-  /** whether the request's on-chain state still calls for the transaction */
-  needed(state: RequestState): boolean;
-  /** the hash of this node's transaction that already did it, looked up in the request's events */
-  landed(fromBlock: number): Promise<string | undefined>;
-  send(overrides: { nonce: number }): Promise<ContractTransactionResponse>;
+  /** set when the bond check right before the answer declined it */
+  declined?: { reason: DeclineReason; message: string };
 }
 
 export class InferenceNode extends EventEmitter {
   private readonly precompile: InferencePrecompile;
   private readonly models = new Map<string, ServedModel & { prover: Prover }>();
   private readonly log: Logger;
+  /** the policy this node applies before answering */
+  readonly policy: NodePolicy;
   private readonly pollMs: number;
   private readonly txAttempts: number;
-  private readonly readAttempts: number;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
   private readonly receiptTimeoutMs: number;
   private readonly retryAfterMs: number;
   private readonly maxRounds: number;
   private readonly fromBlock: number;
+  private readonly retrier: Retrier;
+  private sender?: TxSender;
   private nextBlock: number;
   private pollFailures = 0;
   /** the start-up search for unsettled answers failed and must be run again */
   private recoveryDue = false;
   private recoveryAt = 0;
+  /** publishing the policy failed on RPC errors and must be tried again */
+  private publicationDue = false;
+  private publicationAt = 0;
+  private minBond?: bigint;
   private timer?: NodeJS.Timeout;
   private running = false;
   private ticking?: Promise<void>;
-  /** every request this node has taken on (answer or settle), so duplicates are ignored */
+  /** every request this node has taken on, skipped or declined, so duplicates are ignored */
   private readonly seen = new Set<string>();
   /** requests taken on and not finished: in flight, or set aside until `retryAt` */
   private readonly jobs = new Map<string, Job>();
-  private txChain: Promise<unknown> = Promise.resolve();
   private proofChain: Promise<unknown> = Promise.resolve();
   private readonly inFlight = new Set<Promise<unknown>>();
   private address = "";
@@ -149,14 +172,20 @@ export class InferenceNode extends EventEmitter {
     super();
     this.precompile = opts.precompile;
     this.log = opts.log ?? consoleLogger;
+    this.policy = resolvePolicy(opts.policy);
     this.pollMs = opts.pollMs ?? 250;
     this.txAttempts = opts.txAttempts ?? 5;
-    this.readAttempts = opts.readAttempts ?? 5;
-    this.backoffMs = opts.backoffMs ?? 100;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 5_000;
     this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 60_000;
     this.retryAfterMs = opts.retryAfterMs ?? 10_000;
     this.maxRounds = opts.maxRounds ?? 5;
+    this.retrier = new Retrier(
+      {
+        readAttempts: opts.readAttempts ?? 5,
+        backoffMs: opts.backoffMs ?? 100,
+        maxBackoffMs: opts.maxBackoffMs ?? 5_000,
+      },
+      this.log,
+    );
     this.fromBlock = this.nextBlock = opts.fromBlock ?? 0;
     for (const m of opts.models)
       this.models.set(m.modelId.toLowerCase(), {
@@ -165,13 +194,26 @@ export class InferenceNode extends EventEmitter {
       });
   }
 
-  /** Starts watching; first settles any of this node's answers left unsettled (after a restart). */
+  /**
+   * Starts watching: publishes the node's policy if the chain holds another one, settles any
+   * of its answers left unsettled (after a restart), then polls for requests.
+   */
   async start(): Promise<void> {
     if (this.running) return;
     const runner = this.precompile.runner;
     if (!runner?.provider || !("getAddress" in runner))
       throw new Error("the node's precompile handle needs a signer with a provider");
     this.address = await (runner as { getAddress(): Promise<string> }).getAddress();
+    this.sender = new TxSender({
+      provider: runner.provider,
+      address: this.address,
+      retrier: this.retrier,
+      log: this.log,
+      txAttempts: this.txAttempts,
+      receiptTimeoutMs: this.receiptTimeoutMs,
+    });
+    this.log.info(`policy: ${describePolicy(this.policy)}`);
+    await this.publishOrDefer(true);
     this.running = true;
     await this.recoverOrDefer();
     this.log.info(
@@ -197,12 +239,19 @@ export class InferenceNode extends EventEmitter {
     return this.precompile.runner!.provider!;
   }
 
+  private get txSender(): TxSender {
+    if (!this.sender) throw new Error("the node has not been started");
+    return this.sender;
+  }
+
   private schedule(ms: number): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
       this.ticking = this.tick().finally(() =>
         // after failed polls, back off: an endpoint that is down is not hammered
-        this.schedule(this.pollFailures > 0 ? this.backoff(this.pollFailures, this.pollMs) : this.pollMs),
+        this.schedule(
+          this.pollFailures > 0 ? this.retrier.backoff(this.pollFailures, this.pollMs) : this.pollMs,
+        ),
       );
     }, ms);
   }
@@ -223,15 +272,16 @@ export class InferenceNode extends EventEmitter {
         this.nextBlock = latest + 1;
         for (const ev of events) {
           if (!("args" in ev)) continue; // a log this event cannot decode: not one of ours
-          const { requestId, modelId, input } = ev.args;
-          this.track(this.handleRequest(requestId, modelId, [...input]));
+          const { requestId, modelId, input, fee, callbackGasLimit, stake } = ev.args;
+          const terms = { fee, callbackGasLimit: Number(callbackGasLimit), stake };
+          this.track(this.handleRequest(requestId, modelId, [...input], terms));
         }
       }
       this.pollFailures = 0;
     } catch (e) {
       this.pollFailures++;
       this.log.warn(
-        `poll failed (${brief(e)}); retrying from block ${this.nextBlock} in ${this.backoff(this.pollFailures, this.pollMs)} ms`,
+        `poll failed (${brief(e)}); retrying from block ${this.nextBlock} in ${this.retrier.backoff(this.pollFailures, this.pollMs)} ms`,
       );
     }
     await this.takeUpSetAside();
@@ -242,7 +292,12 @@ export class InferenceNode extends EventEmitter {
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  private async handleRequest(requestId: string, modelId: string, input: bigint[]): Promise<void> {
+  private async handleRequest(
+    requestId: string,
+    modelId: string,
+    input: bigint[],
+    terms: RequestTerms,
+  ): Promise<void> {
     const log = prefixed(this.log, `[${short(requestId)}]`);
     if (this.seen.has(requestId)) return;
     this.seen.add(requestId);
@@ -251,6 +306,8 @@ export class InferenceNode extends EventEmitter {
       log.info(`model ${short(modelId)} is not served by this node; skipping`);
       return;
     }
+    const verdict = checkTerms(terms, this.policy);
+    if (!verdict.answer) return this.decline(requestId, modelId, verdict);
     const seenAt = Date.now();
     let output: bigint[];
     try {
@@ -264,6 +321,7 @@ export class InferenceNode extends EventEmitter {
       model,
       input,
       output,
+      terms,
       stage: "answer",
       seenAt,
       maybeSent: false,
@@ -278,9 +336,9 @@ export class InferenceNode extends EventEmitter {
     const log = prefixed(this.log, `[${short(requestId)}]`);
     let receipt;
     try {
-      receipt = await this.sendTx({
-        job,
-        needed: (state) => state === RequestState.Requested,
+      receipt = await this.txSender.send({
+        subject: job,
+        needed: () => this.answerNeeded(job),
         landed: async (fromBlock) => {
           const events = await this.precompile.queryFilter(
             this.precompile.filters.InferenceAnswered(requestId, this.address),
@@ -294,8 +352,9 @@ export class InferenceNode extends EventEmitter {
       return this.setAside(job, e as Error);
     }
     if (!receipt) {
-      log.info("already answered or closed; skipping");
       this.jobs.delete(requestId);
+      if (job.declined) return this.decline(requestId, job.modelId, job.declined);
+      log.info("already answered or closed; skipping");
       return;
     }
     const answered: AnsweredEvent = {
@@ -310,6 +369,38 @@ export class InferenceNode extends EventEmitter {
     this.emit("answered", answered);
     Object.assign(job, { stage: "settle", maybeSent: false, rounds: 0 });
     this.enqueueProof(job);
+  }
+
+  /**
+   * Whether the answer is still to be sent: the request is still Requested and, before the
+   * first attempt, the node's policy and free bond allow it. The bond is read here, in the
+   * transaction queue, so that every earlier answer's lock is already on-chain.
+   */
+  private async answerNeeded(job: Job): Promise<boolean> {
+    const { requestId } = job;
+    const state = Number(
+      await this.retrier.read("state", requestId, () => this.precompile.stateOf(requestId)),
+    );
+    if (state !== RequestState.Requested) return false;
+    // an earlier attempt may still be mined: declining now could leave an answer unproved
+    if (job.maybeSent || !job.terms) return true;
+    const verdict = decide(job.terms, this.policy, await this.bond(requestId));
+    if (verdict.answer) return true;
+    job.declined = verdict;
+    return false;
+  }
+
+  /** The node's bond and the precompile's minimum free bond, read now. */
+  private async bond(requestId: string): Promise<BondState> {
+    this.minBond ??= await this.retrier.read("minimum bond", requestId, () => this.precompile.minBond());
+    const node = await this.retrier.read("bond", requestId, () => this.precompile.nodeOf(this.address));
+    return { bond: node.bond, locked: node.locked, minBond: this.minBond };
+  }
+
+  private decline(requestId: string, modelId: string, why: { reason: DeclineReason; message: string }): void {
+    this.log.info(`[${short(requestId)}] declined: ${why.message}`);
+    const declined: DeclinedEvent = { requestId, modelId, reason: why.reason, detail: why.message };
+    this.emit("declined", declined);
   }
 
   private enqueueProof(job: Job): void {
@@ -342,9 +433,11 @@ export class InferenceNode extends EventEmitter {
     const proof = job.proof;
     let receipt;
     try {
-      receipt = await this.sendTx({
-        job,
-        needed: (state) => state === RequestState.Answered,
+      receipt = await this.txSender.send({
+        subject: job,
+        needed: async () =>
+          Number(await this.retrier.read("state", requestId, () => this.precompile.stateOf(requestId))) ===
+          RequestState.Answered,
         landed: async (fromBlock) => {
           const events = await this.precompile.queryFilter(
             this.precompile.filters.InferenceSettled(requestId),
@@ -375,107 +468,6 @@ export class InferenceNode extends EventEmitter {
   }
 
   /**
-   * Sends one of this node's transactions and returns its receipt, or undefined when the
-   * chain no longer calls for it. Transactions go one at a time (one signer, one nonce
-   * sequence). Before each attempt the node reads the request's state; once an attempt may
-   * have reached the chain, it first looks for that transaction's event, and a retry reuses
-   * the nonce unless the chain has mined it: a lost response never becomes a second
-   * transaction. A revert is final unless the state shows the transaction is no longer
-   * needed (another settler was faster); other errors are retried with a growing pause.
-   */
-  private sendTx(plan: TxPlan): Promise<TransactionReceipt | undefined> {
-    const { job } = plan;
-    const { requestId, stage: what } = job;
-    const run = async (): Promise<TransactionReceipt | undefined> => {
-      job.since ??= await this.read("block number", requestId, () => this.provider.getBlockNumber());
-      const fromBlock = job.since;
-      const check = async (): Promise<TransactionReceipt | "needed" | "moot"> => {
-        if (job.maybeSent) {
-          const hash = await this.read(`${what} lookup`, requestId, () => plan.landed(fromBlock));
-          const receipt =
-            hash &&
-            (await this.read(`${what} receipt`, requestId, () => this.provider.getTransactionReceipt(hash)));
-          if (receipt) {
-            this.log.info(
-              `[${short(requestId)}] found its ${what} transaction ${receipt.hash} on-chain; not sending again`,
-            );
-            return receipt;
-          }
-        }
-        const state = Number(await this.read("state", requestId, () => this.precompile.stateOf(requestId)));
-        return plan.needed(state) ? "needed" : "moot";
-      };
-      let nonce: number | undefined;
-      for (let attempt = 1; ; attempt++) {
-        const status = await check();
-        if (status === "moot") return undefined;
-        if (status !== "needed") return status;
-        try {
-          nonce = await this.nonceFor(requestId, nonce);
-          job.maybeSent = true;
-          const tx = await plan.send({ nonce });
-          const receipt = await tx.wait(1, this.receiptTimeoutMs);
-          if (!receipt) throw new Error(`${what} transaction ${tx.hash} has no receipt`);
-          return receipt;
-        } catch (e) {
-          if (isRevert(e)) {
-            // refused by the chain: fine if the request no longer needs it, final otherwise
-            const after = await check();
-            if (after === "moot") return undefined;
-            if (after !== "needed") return after;
-            throw e;
-          }
-          if (attempt >= this.txAttempts) throw e;
-          const ms = this.backoff(attempt);
-          this.log.warn(
-            `[${short(requestId)}] ${what} attempt ${attempt} of ${this.txAttempts} failed (${brief(e)}); checking the chain, then retrying in ${ms} ms`,
-          );
-          await sleep(ms);
-        }
-      }
-    };
-    const p = this.txChain.then(run, run);
-    this.txChain = p.catch(() => undefined);
-    return p;
-  }
-
-  /**
-   * The nonce for the next attempt: the previous attempt's as long as the chain has not
-   * mined a transaction with it (then at most one of them can ever be mined), else the
-   * account's next one.
-   */
-  private async nonceFor(requestId: string, previous: number | undefined): Promise<number> {
-    if (previous !== undefined) {
-      const mined = await this.read("nonce", requestId, () =>
-        this.provider.getTransactionCount(this.address, "latest"),
-      );
-      if (mined <= previous) return previous;
-    }
-    return this.read("nonce", requestId, () => this.provider.getTransactionCount(this.address, "pending"));
-  }
-
-  /** A chain read, retried with a growing pause on RPC failures (a revert is thrown at once). */
-  private async read<T>(what: string, requestId: string | undefined, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (isRevert(e) || attempt >= this.readAttempts) throw e;
-        const ms = this.backoff(attempt);
-        this.log.warn(
-          `${requestId ? `[${short(requestId)}] ` : ""}reading ${what} failed (${brief(e)}); retry ${attempt} of ${this.readAttempts - 1} in ${ms} ms`,
-        );
-        await sleep(ms);
-      }
-    }
-  }
-
-  /** The pause before attempt `attempt + 1`: doubling from `base`, capped. */
-  private backoff(attempt: number, base = this.backoffMs): number {
-    return Math.min(base * 2 ** (attempt - 1), this.maxBackoffMs);
-  }
-
-  /**
    * A stage could not finish. A revert is final and reported as `failed`. RPC failures
    * that outlasted the retries set the request aside: the node takes it up again after
    * `retryAfterMs`, and reports it only after `maxRounds` rounds.
@@ -492,9 +484,10 @@ export class InferenceNode extends EventEmitter {
     );
   }
 
-  /** Takes up the requests set aside whose time has come, and a recovery that failed at start. */
+  /** Takes up the requests set aside whose time has come, and a publication or recovery that failed. */
   private async takeUpSetAside(): Promise<void> {
     const now = Date.now();
+    if (this.publicationDue && now >= this.publicationAt) await this.publishOrDefer(false);
     if (this.recoveryDue && now >= this.recoveryAt) await this.recoverOrDefer();
     for (const job of this.jobs.values()) {
       if (job.retryAt === undefined || job.retryAt > now) continue;
@@ -509,6 +502,40 @@ export class InferenceNode extends EventEmitter {
     this.log.error(`[${short(requestId)}] ${stage} failed: ${error.message}`);
     const failed: FailedEvent = { requestId, stage, error };
     this.emit("failed", failed);
+  }
+
+  /**
+   * Publishes the policy if the chain holds another one. RPC failures defer it (the node
+   * applies its policy all the same; only what `sibyl:status` reads is stale meanwhile; a
+   * second `setNodePolicy` with the same values is harmless). A revert at start is thrown:
+   * the signer is not a registered node.
+   */
+  private async publishOrDefer(atStart: boolean): Promise<void> {
+    try {
+      const receipt = await publishPolicy({
+        precompile: this.precompile,
+        address: this.address,
+        policy: this.policy,
+        sender: this.txSender,
+        retrier: this.retrier,
+      });
+      this.publicationDue = false;
+      if (receipt) this.log.info(`published its policy on-chain (transaction ${receipt.hash})`);
+    } catch (e) {
+      if (isRevert(e)) {
+        this.publicationDue = false;
+        if (atStart)
+          throw new ChainError(
+            `${this.address} could not publish its policy: ${brief(e)}`,
+            "is it a registered node? post a bond with registerNode first (sibyl:node does it with --bond)",
+          );
+        this.log.error(`publishing its policy failed: ${brief(e)}`);
+        return;
+      }
+      this.publicationDue = true;
+      this.publicationAt = Date.now() + this.retryAfterMs;
+      this.log.warn(`publishing its policy failed (${brief(e)}); trying again in ${this.retryAfterMs} ms`);
+    }
   }
 
   /** Runs the recovery; if the RPC fails it, tries again later instead of losing the answers. */
@@ -527,35 +554,27 @@ export class InferenceNode extends EventEmitter {
 
   /** Finds this node's answers that are still unsettled and queues their proofs. */
   private async recover(): Promise<void> {
-    const events = await this.read("unsettled answers", undefined, () =>
-      this.precompile.queryFilter(
-        this.precompile.filters.InferenceAnswered(undefined, this.address),
-        this.fromBlock,
-      ),
-    );
-    for (const ev of events) {
-      if (!("args" in ev)) continue;
-      const requestId = ev.args.requestId;
-      if (this.seen.has(requestId)) continue;
-      const state = Number(await this.read("state", requestId, () => this.precompile.stateOf(requestId)));
-      if (state !== RequestState.Answered) continue;
-      const req = await this.read("request", requestId, () => this.precompile.getRequest(requestId));
-      const model = this.models.get(req.modelId.toLowerCase());
-      if (!model) continue;
-      const q = model.artifacts.quantized;
-      const input = unpack([...req.inPacked], q.inputLength, q.inputBits);
-      const output = [...(await this.read("output", requestId, () => this.precompile.outputOf(requestId)))];
+    const found = await findUnsettledAnswers({
+      precompile: this.precompile,
+      node: this.address,
+      fromBlock: this.fromBlock,
+      retrier: this.retrier,
+      artifactsOf: (modelId) => this.models.get(modelId.toLowerCase())?.artifacts,
+      skip: (requestId) => this.seen.has(requestId),
+    });
+    for (const answer of found) {
+      const { requestId } = answer;
       if (this.seen.has(requestId)) continue; // taken on by the poll meanwhile
       this.seen.add(requestId);
       const job: Job = {
         requestId,
-        modelId: req.modelId,
-        model,
-        input,
-        output,
+        modelId: answer.modelId,
+        model: this.models.get(answer.modelId.toLowerCase())!,
+        input: answer.input,
+        output: answer.output,
         stage: "settle",
         seenAt: Date.now(),
-        since: ev.blockNumber,
+        since: answer.answeredInBlock,
         maybeSent: false,
         rounds: 0,
       };
@@ -564,44 +583,4 @@ export class InferenceNode extends EventEmitter {
       this.enqueueProof(job);
     }
   }
-}
-
-function short(id: string): string {
-  return `${id.slice(0, 10)}…`;
-}
-
-function sameAddress(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/**
- * Whether an error is the chain refusing a call or transaction (retrying cannot help), as
- * opposed to the RPC failing to deliver it. ethers reports any JSON-RPC error to an
- * `eth_call` or `eth_estimateGas` as a CALL_EXCEPTION: only one that carries revert data,
- * a reason or a mined receipt is a revert.
- */
-function isRevert(e: unknown): boolean {
-  const err = e as { code?: unknown; data?: unknown; reason?: unknown; receipt?: unknown; message?: unknown };
-  if (err.code === "CALL_EXCEPTION")
-    return err.receipt != null || err.reason != null || (typeof err.data === "string" && err.data.length > 2);
-  return typeof err.message === "string" && /revert/i.test(err.message);
-}
-
-/** The first line of an error, with the JSON-RPC error ethers wraps when it has one. */
-function brief(e: unknown): string {
-  const err = e as {
-    shortMessage?: string;
-    message?: string;
-    error?: { message?: string };
-    info?: { error?: { message?: string } };
-  };
-  let text = err.shortMessage ?? err.message ?? String(e);
-  const inner = err.error?.message ?? err.info?.error?.message;
-  if (inner && !text.includes(inner)) text = `${text}: ${inner}`;
-  const line = text.split("\n")[0];
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }

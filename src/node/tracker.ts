@@ -1,4 +1,4 @@
-import type { AnsweredEvent, FailedEvent, InferenceNode, SettledEvent } from "./node";
+import type { AnsweredEvent, DeclinedEvent, FailedEvent, InferenceNode, SettledEvent } from "./node";
 
 /**
  * Records a node's events from the moment it is attached, so a caller can wait for a
@@ -8,12 +8,14 @@ export class NodeTracker {
   private readonly answered = new Map<string, AnsweredEvent & { at: number }>();
   private readonly settled = new Map<string, SettledEvent & { at: number }>();
   private readonly failed = new Map<string, FailedEvent & { at: number }>();
+  private readonly declined = new Map<string, DeclinedEvent & { at: number }>();
   private readonly waiters: Array<() => void> = [];
 
   constructor(node: InferenceNode) {
     node.on("answered", (e: AnsweredEvent) => this.record(this.answered, e));
     node.on("settled", (e: SettledEvent) => this.record(this.settled, e));
     node.on("failed", (e: FailedEvent) => this.record(this.failed, e));
+    node.on("declined", (e: DeclinedEvent) => this.record(this.declined, e));
   }
 
   private record<T extends { requestId: string }>(map: Map<string, T & { at: number }>, e: T): void {
@@ -21,7 +23,7 @@ export class NodeTracker {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Resolves with the answer (and the wall-clock time it was seen); rejects if the node failed the request. */
+  /** Resolves with the answer (and the wall-clock time it was seen); rejects if the node failed or declined the request. */
   waitAnswered(requestId: string, timeoutMs = 60_000): Promise<AnsweredEvent & { at: number }> {
     return this.waitFor(this.answered, requestId, timeoutMs, "answered");
   }
@@ -39,6 +41,7 @@ export class NodeTracker {
       const check = (): void => {
         const hit = map.get(requestId);
         const failure = this.failed.get(requestId);
+        const declined = this.declined.get(requestId);
         if (hit) {
           clearTimeout(timer);
           resolve(hit);
@@ -47,6 +50,9 @@ export class NodeTracker {
           reject(
             new Error(`the node failed request ${requestId} at ${failure.stage}: ${failure.error.message}`),
           );
+        } else if (declined) {
+          clearTimeout(timer);
+          reject(new Error(`the node declined request ${requestId}: ${declined.detail}`));
         } else this.waiters.push(check);
       };
       check();

@@ -4,7 +4,19 @@ import { keccak256, toUtf8Bytes } from "ethers";
 
 import { explainRequest, span } from "../../src/client/status";
 import { RequestState } from "../../src/node/node";
-import { ANSWER_WINDOW, FEE, PROOF, SETTLEMENT_WINDOW, STAKE, sibylFixture } from "../contracts/fixtures";
+import { formatEth } from "../../src/node/policy";
+import {
+  ANSWER_WINDOW,
+  CALLBACK_GAS,
+  REQUEST_FEE,
+  MIN_BOND,
+  NODE_BOND,
+  PROOF,
+  SETTLEMENT_WINDOW,
+  STAKE,
+  sibylFixture,
+  slashCompensation,
+} from "../contracts/fixtures";
 
 /**
  * explainRequest against the precompile (MockVerifier fixture): every state, every reason a
@@ -37,7 +49,7 @@ describe("client/explainRequest", function () {
 
   describe("Requested", function () {
     it("is waiting for an answer, and says when anyone can expire it", async function () {
-      const { precompile, requestFromUser, user } = await loadFixture(sibylFixture);
+      const { precompile, requestFromUser, user, node, node2 } = await loadFixture(sibylFixture);
       const id = await requestFromUser();
       const requestedAt = BigInt(await time.latest());
       const status = await explainRequest(precompile, id, requestedAt + 10n);
@@ -47,7 +59,7 @@ describe("client/explainRequest", function () {
         final: false,
         pending: "awaiting-answer",
         consumer: user.address,
-        fee: FEE,
+        fee: REQUEST_FEE,
         stake: STAKE,
         bondBacking: 0n,
         requestedAt,
@@ -56,7 +68,7 @@ describe("client/explainRequest", function () {
       expect(status.node).to.equal(undefined);
       expect(status.lines[0]).to.equal(`request ${id} is Requested (not final)`);
       expect(line(status.lines, "requested")).to.equal(`${iso(requestedAt)} (10 s ago)`);
-      expect(line(status.lines, "fee")).to.equal("0.01 ETH (escrowed)");
+      expect(line(status.lines, "fee")).to.equal(`${formatEth(REQUEST_FEE)} (escrowed)`);
       expect(line(status.lines, "bond")).to.equal(
         "none yet: an answer will lock 0.5 ETH of the answering node's bond",
       );
@@ -65,6 +77,63 @@ describe("client/explainRequest", function () {
           `${iso(requestedAt + ANSWER_WINDOW)} (9 min 50 s from now), which refunds the fee to the consumer`,
       );
       expect(status.lines.some((l) => l.trimStart().startsWith("answered "))).to.equal(false);
+      // both fixture nodes can back the stake and published no policy
+      expect(status.willingNodes).to.deep.equal([node.address, node2.address]);
+      expect(status.declines).to.deep.equal([]);
+      expect(line(status.lines, "nodes")).to.equal("2 of 2 registered nodes would answer it now");
+      for (const n of [node, node2])
+        expect(status.lines).to.include(
+          `             ${n.address} would answer (published no policy: taken as any fee and callback gas, bond permitting)`,
+        );
+    });
+
+    it("when no node would answer, says so with each node's reason (their published policies and free bonds)", async function () {
+      const { precompile, requestFromUser, node, node2 } = await loadFixture(sibylFixture);
+      const id = await requestFromUser();
+      const { fee } = await explainRequest(precompile, id);
+      await (await precompile.connect(node).setNodePolicy(fee! + 1n, CALLBACK_GAS, 0n)).wait();
+      await (await precompile.connect(node2).setNodePolicy(0n, CALLBACK_GAS - 1, STAKE)).wait();
+      const requestedAt = (await precompile.getRequest(id)).requestedAt;
+      const now = requestedAt + 10n;
+      const status = await explainRequest(precompile, id, now);
+
+      const nodeReason = `fee ${formatEth(fee!)} below its minimum ${formatEth(fee! + 1n)}`;
+      const node2Reason = `callback gas ${CALLBACK_GAS.toLocaleString("en-US")} above its limit ${(CALLBACK_GAS - 1).toLocaleString("en-US")}`;
+      expect(status.willingNodes).to.deep.equal([]);
+      expect(status.declines).to.deep.equal([
+        { node: node.address, reason: "fee", message: nodeReason },
+        { node: node2.address, reason: "callback-gas", message: node2Reason },
+      ]);
+      expect(line(status.lines, "nodes")).to.equal("0 of 2 registered nodes would answer it now");
+      expect(line(status.lines, "pending")).to.equal(
+        `no node will answer: ${node.address}: ${nodeReason}; ${node2.address}: ${node2Reason}; ` +
+          `it can be expired by anyone after ${iso(requestedAt + ANSWER_WINDOW)} (${span(ANSWER_WINDOW - 10n)} from now), ` +
+          "which refunds the fee to the consumer",
+      );
+
+      // the same reason for every node: one sentence
+      await (await precompile.connect(node).setNodePolicy(0n, CALLBACK_GAS - 1, STAKE)).wait();
+      expect(line((await explainRequest(precompile, id, now)).lines, "pending")).to.match(
+        new RegExp(
+          `^no node will answer: callback gas ${CALLBACK_GAS.toLocaleString("en-US")} above every node's limit ` +
+            `\\(${(CALLBACK_GAS - 1).toLocaleString("en-US")}\\); it can be expired by anyone after `,
+        ),
+      );
+    });
+
+    it("a node whose free bond cannot back the stake plus the minimum bond would not answer", async function () {
+      const { precompile, requestFromUser, node, node2 } = await loadFixture(sibylFixture);
+      await (await precompile.connect(node2).withdrawBond(NODE_BOND)).wait();
+      const id = await requestFromUser();
+      const status = await explainRequest(precompile, id);
+      expect(status.willingNodes).to.deep.equal([node.address]);
+      expect(status.declines).to.deep.equal([
+        {
+          node: node2.address,
+          reason: "bond",
+          message: `free bond 0 ETH below stake ${formatEth(STAKE)} + minimum bond ${formatEth(MIN_BOND)}`,
+        },
+      ]);
     });
 
     it("at the very end of the answer window is still waiting, as the precompile refuses to expire it then", async function () {
@@ -117,8 +186,10 @@ describe("client/explainRequest", function () {
         new RegExp(`^by ${node.address} at ${iso(answeredAt)} \\(\\d+ s after the request\\)$`),
       );
       expect(line(status.lines, "deadline")).to.equal(`${iso(deadline)} (4 min 57 s from now)`);
+      expect(status.coverage).to.equal(slashCompensation(STAKE));
       expect(line(status.lines, "bond")).to.equal(
-        `0.5 ETH of ${node.address}'s bond is locked behind this answer until it is settled or slashed`,
+        `0.5 ETH of ${node.address}'s bond is locked behind this answer until it is settled or slashed; ` +
+          `a slash would credit the consumer ${formatEth(slashCompensation(STAKE))} and refund its fee`,
       );
       expect(line(status.lines, "pending")).to.equal(
         `answered, proof pending: the node has until ${iso(deadline)} (4 min 57 s from now) to settle; ` +
@@ -165,7 +236,7 @@ describe("client/explainRequest", function () {
         slash: undefined,
       });
       expect(status.lines[0]).to.equal(`request ${id} is Settled (final)`);
-      expect(line(status.lines, "fee")).to.equal("0.01 ETH (credited to the node)");
+      expect(line(status.lines, "fee")).to.equal(`${formatEth(REQUEST_FEE)} (credited to the node)`);
       expect(line(status.lines, "deadline")).to.equal(`${iso(status.settlementDeadline!)} (met)`);
       expect(line(status.lines, "bond")).to.equal(
         "none: the 0.5 ETH locked behind the answer was released when it was proved",
@@ -193,7 +264,7 @@ describe("client/explainRequest", function () {
         refund: event.args.refund,
       });
       expect(event.args.compensation + event.args.reward).to.equal(STAKE);
-      expect(line(status.lines, "fee")).to.equal("0.01 ETH (refunded to the consumer)");
+      expect(line(status.lines, "fee")).to.equal(`${formatEth(REQUEST_FEE)} (refunded to the consumer)`);
       expect(line(status.lines, "deadline")).to.equal(`${iso(deadline)} (missed)`);
       expect(line(status.lines, "bond")).to.equal(
         `none: the 0.5 ETH locked behind the answer was taken from ${node.address}'s bond`,
@@ -213,7 +284,7 @@ describe("client/explainRequest", function () {
       expect(status.pending).to.equal(undefined);
       expect(status.node).to.equal(undefined);
       expect(status.closing!.by).to.equal(stranger.address);
-      expect(line(status.lines, "fee")).to.equal("0.01 ETH (refunded to the consumer)");
+      expect(line(status.lines, "fee")).to.equal(`${formatEth(REQUEST_FEE)} (refunded to the consumer)`);
       expect(line(status.lines, "bond")).to.equal("none: the request was never answered");
       expect(line(status.lines, "closed")).to.match(new RegExp(`^expired by ${stranger.address} at `));
     });

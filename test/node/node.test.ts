@@ -1,18 +1,20 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { getAddress, keccak256 } from "ethers";
 
 import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
-import { modelConfig } from "../../src/chain/models";
-import { requestInference, waitForState } from "../../src/client/client";
+import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models";
+import { type RequestOptions, requestInference, waitForState } from "../../src/client/client";
 import { ChainError, FixedPointRangeError, ProofError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
 import { quantizeInput } from "../../src/model/quantize";
 import {
   type AnsweredEvent,
+  type DeclinedEvent,
   type FailedEvent,
   InferenceNode,
+  type NodeOptions,
   RequestState,
   type SettledEvent,
 } from "../../src/node/node";
@@ -36,15 +38,19 @@ interface Recorded {
   answered: AnsweredEvent[];
   settled: SettledEvent[];
   failed: FailedEvent[];
+  declined: DeclinedEvent[];
 }
 
 function record(node: InferenceNode): Recorded {
-  const r: Recorded = { answered: [], settled: [], failed: [] };
+  const r: Recorded = { answered: [], settled: [], failed: [], declined: [] };
   node.on("answered", (e: AnsweredEvent) => r.answered.push(e));
   node.on("settled", (e: SettledEvent) => r.settled.push(e));
   node.on("failed", (e: FailedEvent) => r.failed.push(e));
+  node.on("declined", (e: DeclinedEvent) => r.declined.push(e));
   return r;
 }
+
+const NOTHING: Recorded = { answered: [], settled: [], failed: [], declined: [] };
 
 describe("node/InferenceNode on the in-process network", function () {
   // a node that never acts should fail a test in a minute, not at the 5-minute mocha default
@@ -52,7 +58,6 @@ describe("node/InferenceNode on the in-process network", function () {
   let stack: SibylStack;
   let requester: HardhatEthersSigner;
   let nodeSigner: HardhatEthersSigner;
-  let fee: bigint;
   let unservedModelId: string;
   const running: InferenceNode[] = [];
 
@@ -66,19 +71,18 @@ describe("node/InferenceNode on the in-process network", function () {
     const signers = await hre.ethers.getSigners();
     requester = signers[12];
     nodeSigner = signers[13];
-    fee = (await stack.registry.getModel(iris().modelId)).config.fee;
     const precompile = stack.precompile.connect(nodeSigner);
     if (!(await precompile.nodeOf(nodeSigner.address)).registered)
       await (await precompile.registerNode({ value: hre.ethers.parseEther("2") })).wait();
 
-    // A second registered model with the same shape that no node in this file serves.
-    const config = {
-      ...modelConfig(iris().artifacts, iris().verifier),
-      vkHash: keccak256(toUtf8Bytes("unserved")),
-    };
-    unservedModelId = await stack.registry.modelIdOf(config);
+    // A second registration of the same build, under other terms (so another id), that no
+    // node in this file serves.
+    const code = await verifierRuntimeCode(hre, iris().artifacts);
+    const config = modelConfig(iris().artifacts, termsOf({ settlementWindow: 601n }));
+    const owner = signers[0];
+    unservedModelId = modelIdFor(getAddress(owner.address), keccak256(code), config);
     if (!(await stack.registry.isActive(unservedModelId)))
-      await (await stack.registry.register(config, "unserved")).wait();
+      await (await stack.registry.connect(owner).register(config, code, "unserved")).wait();
   });
 
   afterEach(async function () {
@@ -88,13 +92,18 @@ describe("node/InferenceNode on the in-process network", function () {
   after(releaseProverThreads);
 
   /** A node for Iris with its events recorded from before it starts. */
-  async function irisNode(log: RecordingLogger, fromBlock: number): Promise<[InferenceNode, Recorded]> {
+  async function irisNode(
+    log: RecordingLogger,
+    fromBlock: number,
+    opts: Partial<NodeOptions> = {},
+  ): Promise<[InferenceNode, Recorded]> {
     const node = new InferenceNode({
       precompile: stack.precompile.connect(nodeSigner),
       models: [{ modelId: iris().modelId, artifacts: iris().artifacts }],
       fromBlock,
       pollMs: 20,
       log,
+      ...opts,
     });
     const events = record(node);
     running.push(node);
@@ -102,8 +111,9 @@ describe("node/InferenceNode on the in-process network", function () {
     return [node, events];
   }
 
-  async function request(modelId: string, input: bigint[]) {
-    return requestInference(stack.precompile.connect(requester), modelId, input, { modelFee: fee });
+  /** A request from the requester EOA, with the fee the registry asks (`feeFor`). */
+  async function request(modelId: string, input: bigint[], opts: RequestOptions = {}) {
+    return requestInference(stack.precompile.connect(requester), modelId, input, opts);
   }
 
   async function countEvents(requestId: string) {
@@ -126,7 +136,7 @@ describe("node/InferenceNode on the in-process network", function () {
       `[${short(requestId)}] model ${short(unservedModelId)} is not served by this node; skipping`,
     );
     await node.idle();
-    expect(events).to.deep.equal({ answered: [], settled: [], failed: [] });
+    expect(events).to.deep.equal(NOTHING);
     expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Requested);
     expect(await countEvents(requestId)).to.deep.equal({ answered: 0, settled: 0 });
   });
@@ -169,7 +179,7 @@ describe("node/InferenceNode on the in-process network", function () {
     const [second, events] = await irisNode(log, receipt.blockNumber);
     await log.waitFor(`[${short(requestId)}] already answered or closed; skipping`);
     await second.idle();
-    expect(events).to.deep.equal({ answered: [], settled: [], failed: [] });
+    expect(events).to.deep.equal(NOTHING);
     expect(await hre.ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
     expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Settled);
     expect(await countEvents(requestId)).to.deep.equal({ answered: 1, settled: 1 });
@@ -253,10 +263,8 @@ describe("client/waitForState", function () {
   async function unansweredRequest(): Promise<string> {
     const requester = (await hre.ethers.getSigners())[12];
     const modelId = stack.models.iris.modelId;
-    const fee = (await stack.registry.getModel(modelId)).config.fee;
     const input = quantizeInput(stack.models.iris.artifacts.quantized, [5.1, 3.5, 1.4, 0.2]);
-    return (await requestInference(stack.precompile.connect(requester), modelId, input, { modelFee: fee }))
-      .requestId;
+    return (await requestInference(stack.precompile.connect(requester), modelId, input)).requestId;
   }
 
   it("returns the state at once when the request is already in one of the wanted states", async function () {

@@ -9,7 +9,7 @@ import { requestInference } from "../../src/client/client";
 import { quantizeInput } from "../../src/model/quantize";
 import { PROJECT_ROOT } from "../../src/paths";
 import { RequestState } from "../../src/node/node";
-import { InferencePrecompile__factory, ModelRegistry__factory } from "../../typechain-types";
+import { InferencePrecompile__factory } from "../../typechain-types";
 import { FaultyRpc, type RpcCall } from "../helpers/faulty-rpc";
 import { IRIS_MODEL_PATH } from "../helpers/models";
 
@@ -182,7 +182,6 @@ describe("node/restart: a node killed between answer and settlement, against a h
     expect(modelId, registered).to.be.a("string");
 
     const precompile = InferencePrecompile__factory.connect(INFERENCE_ADDRESS, await provider.getSigner(0));
-    const registry = ModelRegistry__factory.connect(await precompile.registry(), provider);
     const nodeAddress = await (await provider.getSigner(NODE_ACCOUNT)).getAddress();
     const settleSelector = precompile.interface.getFunction("settle").selector;
 
@@ -202,9 +201,9 @@ describe("node/restart: a node killed between answer and settlement, against a h
     processes.push(first);
     await first.waitFor("node running", 60_000);
 
-    const fee = (await registry.getModel(modelId!)).config.fee;
     const input = quantizeInput(loadArtifacts("iris").quantized, [5.1, 3.5, 1.4, 0.2]);
-    const { requestId } = await requestInference(precompile, modelId!, input, { modelFee: fee });
+    // the fee the registry asks (feeFor), as sibyl:infer sends it
+    const { requestId } = await requestInference(precompile, modelId!, input);
     await first.waitFor(`[${short(requestId)}] answered`, 30_000);
     await proxy.waitForHeld(1, 30_000);
     first.kill("SIGKILL");
@@ -212,7 +211,7 @@ describe("node/restart: a node killed between answer and settlement, against a h
 
     expect(first.output).not.to.contain(`[${short(requestId)}] settled`);
     expect(await precompile.stateOf(requestId)).to.equal(RequestState.Answered);
-    expect(await provider.getTransactionCount(nodeAddress)).to.equal(2); // registerNode, answer
+    expect(await provider.getTransactionCount(nodeAddress)).to.equal(3); // registerNode, setNodePolicy, answer
 
     // node #2: same key, straight to the chain
     const second = new HardhatProcess(["sibyl:node", "--network", "localhost", "--poll-ms", "100"], {
@@ -234,14 +233,15 @@ describe("node/restart: a node killed between answer and settlement, against a h
     const settledAt = (await provider.getBlock(settlements[0].blockNumber))!.timestamp;
     expect(settledAt).to.be.at.most(Number(answers[0].args.deadline));
 
-    // the node's whole history: one registration, one answer, one settlement
+    // the node's whole history: one registration, its policy (published once: the second
+    // process finds it on-chain), one answer, one settlement
     const calls: string[] = [];
     for (let n = 0; n <= (await provider.getBlockNumber()); n++) {
       const block = await provider.getBlock(n, true);
       for (const tx of block!.prefetchedTransactions)
         if (tx.from === nodeAddress) calls.push(precompile.interface.parseTransaction(tx)!.name);
     }
-    expect(calls).to.deep.equal(["registerNode", "answer", "settle"]);
-    expect(await provider.getTransactionCount(nodeAddress)).to.equal(3);
+    expect(calls).to.deep.equal(["registerNode", "setNodePolicy", "answer", "settle"]);
+    expect(await provider.getTransactionCount(nodeAddress)).to.equal(4);
   });
 });

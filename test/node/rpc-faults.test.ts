@@ -19,6 +19,7 @@ import {
   RequestState,
   type SettledEvent,
 } from "../../src/node/node";
+import { publishedForm, resolvePolicy } from "../../src/node/policy";
 import { NodeTracker } from "../../src/node/tracker";
 import {
   type CircuitInput,
@@ -107,7 +108,10 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
     const asNode = stack.precompile.connect(signers[NODE_ACCOUNT]);
     if (!(await asNode.nodeOf(nodeKey.address)).registered)
       await (await asNode.registerNode({ value: hre.ethers.parseEther("5") })).wait();
-    fee = (await stack.registry.getModel(iris().modelId)).config.fee;
+    // the node's default policy, published before any test counts the node's transactions
+    const { minFee, maxCallbackGasLimit, maxStake } = publishedForm(resolvePolicy());
+    await (await asNode.setNodePolicy(minFee, maxCallbackGasLimit, maxStake)).wait();
+    fee = await stack.registry.feeFor(iris().modelId, 0);
   });
 
   beforeEach(async function () {
@@ -172,7 +176,7 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
         iris().modelId,
         input,
         {
-          modelFee: fee,
+          fee,
         },
       );
       ids.push(requestId);
