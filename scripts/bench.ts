@@ -124,7 +124,7 @@ async function main(): Promise<void> {
           model.modelId,
           input,
           {
-            modelFee: fee,
+            fee,
           },
         );
         const answered = await tracker.waitAnswered(requestId);
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       model.modelId,
       input,
       {
-        modelFee: fee,
+        fee,
       },
     );
     await (await lazy.answer(unsettled, output)).wait();
@@ -215,6 +215,8 @@ async function main(): Promise<void> {
       proveMsMedian: median(proveMs),
       proveMs,
       verifyGas: Number(verifyGas),
+      // registration on a fresh chain: the registry deploys the verifier's code itself
+      registerGas: Number(model.registration.gasUsed),
       settleGas: median(gas.settle),
       requestGas: median(gas.request),
       answerGas: median(gas.answer),
@@ -243,6 +245,7 @@ async function main(): Promise<void> {
       argmax: r.argmaxConstraints,
       "prove ms (median)": r.proveMsMedian,
       "verify gas": r.verifyGas,
+      "register gas": r.registerGas,
       "request gas": r.requestGas,
       "answer gas": r.answerGas,
       "settle gas": r.settleGas,

@@ -76,7 +76,8 @@ export async function runDemo(
   const creditLine = await deployCreditLine(hre, stack, deployer);
   log.info(`CreditLine consumer at ${await creditLine.getAddress()}\n`);
 
-  const fee = (await stack.registry.getModel(iris.modelId)).config.fee;
+  // the model's base fee plus its price for the 200,000 gas each of CreditLine's hooks may use
+  const fee: bigint = await creditLine.applicationFee();
   const timelines: DemoTimeline[] = [];
   try {
     for (let i = 0; i < count; i++) {

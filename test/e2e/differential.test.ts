@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import hre from "hardhat";
+import { reset } from "@nomicfoundation/hardhat-network-helpers";
 import { join } from "node:path";
 
 import { onChainDecoder } from "../../src/chain/decode";
@@ -24,6 +25,7 @@ describe("differential: runtime = witness = on-chain output on 1,000 inputs", fu
   let stack: SibylStack;
 
   before(async function () {
+    await reset(); // a fresh chain: other suites leave installations with other parameters
     stack = await setUpStack(hre, {
       modelPaths: ["iris", "mnist"].map((m) => join(PROJECT_ROOT, "models", m, "model.json")),
       log: silentLogger,

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import hre from "hardhat";
+import { reset } from "@nomicfoundation/hardhat-network-helpers";
 import { join } from "node:path";
 
 import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
@@ -20,6 +21,7 @@ describe("end to end: the MNIST model is proved and settled on-chain", function 
   let stack: SibylStack;
 
   before(async function () {
+    await reset(); // a fresh chain: other suites leave installations with other parameters
     stack = await setUpStack(hre, { modelPaths: [MNIST_PATH], log: silentLogger });
   });
 
@@ -38,7 +40,7 @@ describe("end to end: the MNIST model is proved and settled on-chain", function 
         const input = quantizeInput(q, digits.inputs[k]);
         const expected = runQuantized(q, input).output;
         const { requestId } = await requestInference(stack.precompile.connect(signers[16]), modelId, input, {
-          modelFee: fee,
+          fee,
         });
         const answered = await tracker.waitAnswered(requestId);
         expect(answered.output).to.deep.equal(expected);

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import hre from "hardhat";
+import { reset } from "@nomicfoundation/hardhat-network-helpers";
 import { join } from "node:path";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 
@@ -51,6 +52,7 @@ describe("end to end: private weights (iris_private)", function () {
   const VIRGINICA = [6.3, 3.3, 6.0, 2.5];
 
   before(async function () {
+    await reset(); // a fresh chain: other suites leave installations with other parameters
     stack = await setUpStack(hre, { modelPaths: [IRIS_PRIVATE_MODEL_PATH], log: silentLogger });
     [requester, nodeSigner] = await hre.ethers.getSigners();
     artifacts = stack.models.iris_private.artifacts;
@@ -59,7 +61,7 @@ describe("end to end: private weights (iris_private)", function () {
     fee = (await stack.registry.getModel(modelId())).config.fee;
     const node = stack.precompile.connect(nodeSigner);
     if (!(await node.nodeOf(nodeSigner.address)).registered)
-      await (await node.registerNode({ value: hre.ethers.parseEther("1") })).wait();
+      await (await node.registerNode({ value: hre.ethers.parseEther("5") })).wait();
   });
 
   after(releaseProverThreads);
@@ -71,7 +73,7 @@ describe("end to end: private weights (iris_private)", function () {
   async function answeredRequest(features: number[]) {
     const input = quantizeInput(q(), features);
     const { requestId } = await requestInference(stack.precompile.connect(requester), modelId(), input, {
-      modelFee: fee,
+      fee,
     });
     const output = runQuantized(q(), input).output;
     await (await stack.precompile.connect(nodeSigner).answer(requestId, output)).wait();
@@ -146,7 +148,7 @@ describe("end to end: private weights (iris_private)", function () {
       try {
         const input = quantizeInput(q(), VIRGINICA);
         const { requestId } = await requestInference(stack.precompile.connect(requester), modelId(), input, {
-          modelFee: fee,
+          fee,
         });
         const answered = await tracker.waitAnswered(requestId);
         expect(answered.output).to.deep.equal([2n]);

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import hre from "hardhat";
+import { reset } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 
 import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
@@ -29,6 +30,7 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
   const VIRGINICA = [6.3, 3.3, 6.0, 2.5];
 
   before(async function () {
+    await reset(); // a fresh chain: other suites leave installations with other parameters
     stack = await setUpStack(hre, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
     [requester, nodeSigner] = await hre.ethers.getSigners();
     const a = stack.models.iris.artifacts;
@@ -36,7 +38,7 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
     fee = (await stack.registry.getModel(stack.models.iris.modelId)).config.fee;
     const node = stack.precompile.connect(nodeSigner);
     if (!(await node.nodeOf(nodeSigner.address)).registered)
-      await (await node.registerNode({ value: hre.ethers.parseEther("1") })).wait();
+      await (await node.registerNode({ value: hre.ethers.parseEther("5") })).wait();
   });
 
   after(releaseProverThreads);
@@ -48,7 +50,7 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
   async function answeredRequest(features: number[], output?: bigint[]) {
     const input = quantizeInput(q(), features);
     const { requestId } = await requestInference(stack.precompile.connect(requester), iris().modelId, input, {
-      modelFee: fee,
+      fee,
     });
     const out = output ?? runQuantized(q(), input).output;
     await (await stack.precompile.connect(nodeSigner).answer(requestId, out)).wait();
@@ -78,7 +80,9 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
         ] as const) {
           const borrower = (await hre.ethers.getSigners())[5 + Number(tier)];
           const input = quantizeInput(q(), features);
-          const tx = await creditLine.connect(borrower).applyForCredit(input, { value: fee });
+          const tx = await creditLine
+            .connect(borrower)
+            .applyForCredit(input, { value: await creditLine.applicationFee() });
           const receipt = (await tx.wait())!;
           const applied = receipt.logs
             .map((l) => creditLine.interface.parseLog(l))
