@@ -224,7 +224,11 @@ contract InferencePrecompile is IInference {
     }
 
     /// @inheritdoc IInference
-    function setNodePolicy(uint128 minFee, uint32 maxCallbackGasLimit, uint88 maxStake) external nonReentrant {
+    function setNodePolicy(
+        uint128 minFee,
+        uint32 maxCallbackGasLimit,
+        uint88 maxStake
+    ) external nonReentrant {
         if (!_nodes[msg.sender].registered) revert Inference__NotNode(msg.sender);
         _policies[msg.sender] = NodePolicy({
             minFee: minFee,

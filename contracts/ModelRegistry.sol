@@ -144,7 +144,8 @@ contract ModelRegistry is IModelRegistry {
             revert Registry__InvalidCommitment(config.weightCommitment);
         if (config.settlementWindow == 0 || config.settlementWindow > MAX_SETTLEMENT_WINDOW)
             revert Registry__InvalidSettlementWindow(config.settlementWindow, MAX_SETTLEMENT_WINDOW);
-        if ((config.stake == 0) != config.unbonded) revert Registry__InvalidStake(config.stake, config.unbonded);
+        if ((config.stake == 0) != config.unbonded)
+            revert Registry__InvalidStake(config.stake, config.unbonded);
     }
 
     /// @dev The registry's deployment of `code`: CREATE2 of `_LOADER ‖ code` with salt 0, so the

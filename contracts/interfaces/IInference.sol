@@ -81,7 +81,11 @@ interface IInference {
     /// @notice The precompile was initialised (once, after `hardhat_setCode` or deployment).
     event Initialized(address indexed admin, address indexed registry, uint256 minBond, uint64 answerWindow);
     /// @notice The admin announced a registry change that anyone may apply from `effectiveAt` on.
-    event RegistryChangeProposed(address indexed currentRegistry, address indexed proposedRegistry, uint64 effectiveAt);
+    event RegistryChangeProposed(
+        address indexed currentRegistry,
+        address indexed proposedRegistry,
+        uint64 effectiveAt
+    );
     /// @notice The admin withdrew an announced registry change.
     event RegistryChangeCancelled(address indexed proposedRegistry);
     /// @notice An announced registry change took effect (existing requests keep their terms).
@@ -91,7 +95,12 @@ interface IInference {
     /// @notice The pending admin accepted: it is now the admin.
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
     /// @notice A node published the policy it answers by.
-    event NodePolicyUpdated(address indexed node, uint256 minFee, uint32 maxCallbackGasLimit, uint256 maxStake);
+    event NodePolicyUpdated(
+        address indexed node,
+        uint256 minFee,
+        uint32 maxCallbackGasLimit,
+        uint256 maxStake
+    );
     /// @notice A node registered or topped up its bond.
     event NodeBonded(address indexed node, uint256 amount, uint256 bond);
     /// @notice A node withdrew free bond.
