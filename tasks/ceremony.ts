@@ -1,4 +1,5 @@
 import { task, types } from "hardhat/config";
+import type { ConfigurableTaskDefinition } from "hardhat/types";
 
 import { action } from "./action";
 
@@ -20,6 +21,19 @@ async function printContributions(
     console.log(`  ${numbered ? `#${i + 1} ` : ""}${c.name || "(no name)"}${beacon}`);
     console.log(formatHash(c.hash));
   });
+}
+
+/** The options of the tasks that check a zkey against a built model: --model, --zkey, --ptau. */
+function withZkeyCheckParams(t: ConfigurableTaskDefinition, zkeyHelp: string): ConfigurableTaskDefinition {
+  return t
+    .addParam("model", "path to the model file (built with sibyl:build)", undefined, types.inputFile)
+    .addParam("zkey", zkeyHelp, undefined, types.inputFile)
+    .addOptionalParam(
+      "ptau",
+      "the powers-of-tau file the ceremony started from (default: the one the model's build used)",
+      undefined,
+      types.inputFile,
+    );
 }
 
 task(
@@ -120,75 +134,63 @@ task(
     ),
   );
 
-task(
-  "sibyl:ceremony-verify",
-  "Verifies a ceremony zkey against the model's circuit and the ptau, and lists its contributions",
-)
-  .addParam("model", "path to the model file (built with sibyl:build)", undefined, types.inputFile)
-  .addParam("zkey", "the zkey to verify", undefined, types.inputFile)
-  .addOptionalParam(
-    "ptau",
-    "the powers-of-tau file the ceremony started from (default: the one the model's build used)",
-    undefined,
-    types.inputFile,
-  )
-  .setAction(
-    action(
-      async (args: { model: string; zkey: string; ptau?: string }) => {
-        const { builtModelOf } = await import("../src/build/finalizeCeremony");
-        const { verifyCeremony } = await import("../src/zk/ceremony");
-        const { consoleLogger } = await import("../src/log");
-        const a = builtModelOf(args.model);
-        const v = await verifyCeremony({
-          r1csPath: a.r1csPath,
-          ptauPath: args.ptau ?? a.ptau.path,
-          zkeyPath: args.zkey,
-          log: consoleLogger,
-        });
-        console.log(`\n${v.zkeyPath} is a valid zkey of ${a.name}  (zkeyHash ${v.zkeyHash})`);
-        console.log(`${v.contributions.length} contributions, first to last:`);
-        await printContributions(v.contributions);
-        if (v.contributions.length === 0) console.log("  none: anyone could forge proofs with this zkey");
-      },
-      { compile: false },
-    ),
-  );
+withZkeyCheckParams(
+  task(
+    "sibyl:ceremony-verify",
+    "Verifies a ceremony zkey against the model's circuit and the ptau, and lists its contributions",
+  ),
+  "the zkey to verify",
+).setAction(
+  action(
+    async (args: { model: string; zkey: string; ptau?: string }) => {
+      const { builtModelOf } = await import("../src/build/finalizeCeremony");
+      const { verifyCeremony } = await import("../src/zk/ceremony");
+      const { consoleLogger } = await import("../src/log");
+      const a = builtModelOf(args.model);
+      const v = await verifyCeremony({
+        r1csPath: a.r1csPath,
+        ptauPath: args.ptau ?? a.ptau.path,
+        zkeyPath: args.zkey,
+        log: consoleLogger,
+      });
+      console.log(`\n${v.zkeyPath} is a valid zkey of ${a.name}  (zkeyHash ${v.zkeyHash})`);
+      console.log(`${v.contributions.length} contributions, first to last:`);
+      await printContributions(v.contributions);
+      if (v.contributions.length === 0) console.log("  none: anyone could forge proofs with this zkey");
+    },
+    { compile: false },
+  ),
+);
 
-task(
-  "sibyl:ceremony-finalize",
-  "Verifies a ceremony zkey and installs it as the model's key: zkey, verification key, Solidity verifier, manifest",
-)
-  .addParam("model", "path to the model file (built with sibyl:build)", undefined, types.inputFile)
-  .addParam("zkey", "the ceremony's final zkey (after the beacon)", undefined, types.inputFile)
-  .addOptionalParam(
-    "ptau",
-    "the powers-of-tau file the ceremony started from (default: the one the model's build used)",
-    undefined,
-    types.inputFile,
-  )
-  .setAction(
-    action(
-      async (args: { model: string; zkey: string; ptau?: string }, hre) => {
-        const { builtModelOf, finalizeCeremony } = await import("../src/build/finalizeCeremony");
-        const { consoleLogger } = await import("../src/log");
-        const { name } = builtModelOf(args.model);
-        const r = await finalizeCeremony({
-          modelName: name,
-          zkeyPath: args.zkey,
-          ptauPath: args.ptau,
-          log: consoleLogger,
-        });
-        // the new verifier joins the project's contracts
-        if (r.verifierChanged) await hre.run("compile", { quiet: true });
-        const a = r.artifacts;
-        console.log(`\ninstalled the ceremony zkey of ${a.name} (${r.contributions.length} contributions):`);
-        await printContributions(r.contributions);
-        console.log(`  zkey      ${a.zkeyPath}`);
-        console.log(`  zkeyHash  ${a.zkeyHash}  (was ${r.previousZkeyHash})`);
-        console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
-        console.log(`  vkHash    ${a.vkHash}`);
-        console.log("register the model again so the registry records the new verifier, vkHash and zkeyHash");
-      },
-      { compile: false },
-    ),
-  );
+withZkeyCheckParams(
+  task(
+    "sibyl:ceremony-finalize",
+    "Verifies a ceremony zkey and installs it as the model's key: zkey, verification key, Solidity verifier, manifest",
+  ),
+  "the ceremony's final zkey (after the beacon)",
+).setAction(
+  action(
+    async (args: { model: string; zkey: string; ptau?: string }, hre) => {
+      const { builtModelOf, finalizeCeremony } = await import("../src/build/finalizeCeremony");
+      const { consoleLogger } = await import("../src/log");
+      const { name } = builtModelOf(args.model);
+      const r = await finalizeCeremony({
+        modelName: name,
+        zkeyPath: args.zkey,
+        ptauPath: args.ptau,
+        log: consoleLogger,
+      });
+      // the new verifier joins the project's contracts
+      if (r.verifierChanged) await hre.run("compile", { quiet: true });
+      const a = r.artifacts;
+      console.log(`\ninstalled the ceremony zkey of ${a.name} (${r.contributions.length} contributions):`);
+      await printContributions(r.contributions);
+      console.log(`  zkey      ${a.zkeyPath}`);
+      console.log(`  zkeyHash  ${a.zkeyHash}  (was ${r.previousZkeyHash})`);
+      console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
+      console.log(`  vkHash    ${a.vkHash}`);
+      console.log("register the model again so the registry records the new verifier, vkHash and zkeyHash");
+    },
+    { compile: false },
+  ),
+);

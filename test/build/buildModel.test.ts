@@ -3,15 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { loadArtifacts, modelBuildDir } from "../../src/build/artifacts";
+import { loadArtifacts } from "../../src/build/artifacts";
 import { type BuildReport, buildModel } from "../../src/build/buildModel";
 import { BuildError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
 import { modelHash, quantizeModel } from "../../src/model/quantize";
 import { loadModelFile } from "../../src/model/schema";
-import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths";
+import { CIRCUIT_MODELS_DIR } from "../../src/paths";
 import { requiredPower } from "../../src/zk/ptau";
 import { releaseProverThreads } from "../../src/zk/prover";
+import { removeBuildOutputs, tinyClassifier, tinyVerifierPath } from "../helpers/tiny-models";
 
 /**
  * The cached build pipeline on a tiny model (3 → 4 → relu → 2 → argmax). It builds into the
@@ -20,45 +21,10 @@ import { releaseProverThreads } from "../../src/zk/prover";
  * the verifier is never compiled into the project.
  */
 const NAME = "unittiny";
-const VERIFIER_PATH = join(VERIFIERS_DIR, "UnittinyVerifier.sol");
+const VERIFIER_PATH = tinyVerifierPath(NAME);
 
-function tinyModel(firstWeight = 0.5): object {
-  return {
-    format: "sibyl-model/1",
-    name: NAME,
-    inputLength: 3,
-    classes: ["left", "right"],
-    quantization: { fracBits: 8, valueBits: 24 },
-    layers: [
-      {
-        type: "dense",
-        weights: [
-          [firstWeight, -0.25, 0.125],
-          [0.75, 0.5, -1],
-          [-0.5, 1.5, 0.25],
-          [1, 0, 0.5],
-        ],
-        bias: [0.1, -0.2, 0, 0.3],
-      },
-      { type: "relu" },
-      {
-        type: "dense",
-        weights: [
-          [1, -1, 0.5, 0.25],
-          [-0.5, 1, 0.75, -0.25],
-        ],
-        bias: [0, 0.05],
-      },
-      { type: "argmax" },
-    ],
-  };
-}
-
-function removeOutputs(): void {
-  rmSync(modelBuildDir(NAME), { recursive: true, force: true });
-  rmSync(join(CIRCUIT_MODELS_DIR, NAME), { recursive: true, force: true });
-  rmSync(VERIFIER_PATH, { force: true });
-}
+const tinyModel = (firstWeight = 0.5): object => tinyClassifier(NAME, firstWeight);
+const removeOutputs = (): void => removeBuildOutputs(NAME);
 
 describe("build/buildModel: caching", function () {
   let dir: string;

@@ -1,17 +1,16 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { loadArtifacts, manifestPath, modelBuildDir } from "../../src/build/artifacts";
+import { loadArtifacts, manifestPath } from "../../src/build/artifacts";
 import { buildModel } from "../../src/build/buildModel";
-import { BuildError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
-import { CIRCUIT_MODELS_DIR, SHARED_PTAU_DIR, VERIFIERS_DIR } from "../../src/paths";
+import { SHARED_PTAU_DIR } from "../../src/paths";
 import { generateDevPtau, readPtauHeader } from "../../src/zk/ptau";
 import { releaseProverThreads } from "../../src/zk/prover";
 import { RecordingLogger } from "../helpers/recording-logger";
+import { buildErrorOf, fileSha256, removeBuildOutputs } from "../helpers/tiny-models";
 
 /**
  * What the build manifest says about the zkey (its hash, how it was made) and the
@@ -31,24 +30,7 @@ function tinyModel(): object {
   };
 }
 
-function removeOutputs(): void {
-  rmSync(modelBuildDir(NAME), { recursive: true, force: true });
-  rmSync(join(CIRCUIT_MODELS_DIR, NAME), { recursive: true, force: true });
-  rmSync(join(VERIFIERS_DIR, "UnitsetuprecordVerifier.sol"), { force: true });
-}
-
-const fileSha256 = (path: string): string =>
-  `0x${createHash("sha256").update(readFileSync(path)).digest("hex")}`;
-
-async function buildError(p: Promise<unknown>): Promise<BuildError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(BuildError);
-    return e as BuildError;
-  }
-  throw new Error("expected a BuildError");
-}
+const removeOutputs = (): void => removeBuildOutputs(NAME);
 
 describe("build: zkeyHash, setup record and --ptau", function () {
   let dir: string;
@@ -74,7 +56,7 @@ describe("build: zkeyHash, setup record and --ptau", function () {
   it("records the sha256 of the zkey file and a local setup in the manifest", async function () {
     const { artifacts } = await buildModel(modelPath, { log: silentLogger, ptauPath: DEV_PTAU });
     expect(artifacts.zkeyHash).to.match(/^0x[0-9a-f]{64}$/);
-    expect(artifacts.zkeyHash).to.equal(fileSha256(artifacts.zkeyPath));
+    expect(artifacts.zkeyHash).to.equal(`0x${fileSha256(artifacts.zkeyPath)}`);
     expect(artifacts.setup).to.deep.equal({ kind: "local" });
     const stored = JSON.parse(readFileSync(manifestPath(NAME), "utf8"));
     expect(stored.zkeyHash).to.equal(artifacts.zkeyHash);
@@ -96,7 +78,7 @@ describe("build: zkeyHash, setup record and --ptau", function () {
     expect(report.ran).to.include("setup"); // another ptau: a new setup
     expect(report.artifacts.ptau).to.deep.equal({ path: publicPtau, power: 12, development: false });
     expect(log.messages("warn").filter((m) => m.includes("NOT secure"))).to.deep.equal([]);
-    expect(report.artifacts.zkeyHash).to.equal(fileSha256(report.artifacts.zkeyPath));
+    expect(report.artifacts.zkeyHash).to.equal(`0x${fileSha256(report.artifacts.zkeyPath)}`);
     // and the same file again is cached
     expect((await buildModel(modelPath, { log: silentLogger, ptauPath: publicPtau })).ran).to.deep.equal([]);
   });
@@ -110,7 +92,7 @@ describe("build: zkeyHash, setup record and --ptau", function () {
 
   it("refuses a missing ptau file, naming its path", async function () {
     const missing = join(dir, "nowhere", "powersOfTau28_hez_final_16.ptau");
-    const err = await buildError(buildModel(modelPath, { log: silentLogger, ptauPath: missing }));
+    const err = await buildErrorOf(buildModel(modelPath, { log: silentLogger, ptauPath: missing }));
     expect(err.message).to.contain(`powers-of-tau file ${missing} does not exist`);
     expect(err.hint).to.contain("--ptau");
   });
@@ -118,13 +100,13 @@ describe("build: zkeyHash, setup record and --ptau", function () {
   it("refuses a ptau too small for the circuit, or a file that is no ptau", async function () {
     const small = await generateDevPtau(3, silentLogger, join(dir, "small"));
     expect(readPtauHeader(small.path)).to.deep.equal({ power: 3, ceremonyPower: 3, preparedForPhase2: true });
-    const err = await buildError(buildModel(modelPath, { log: silentLogger, ptauPath: small.path }));
+    const err = await buildErrorOf(buildModel(modelPath, { log: silentLogger, ptauPath: small.path }));
     expect(err.message).to.match(/has power 2\^3, but the circuit needs 2\^\d+/);
 
     const junk = join(dir, "junk.ptau");
     writeFileSync(junk, "not a ptau at all");
     expect(
-      (await buildError(buildModel(modelPath, { log: silentLogger, ptauPath: junk }))).message,
+      (await buildErrorOf(buildModel(modelPath, { log: silentLogger, ptauPath: junk }))).message,
     ).to.contain("is not a usable powers-of-tau file");
   });
 

@@ -13,16 +13,7 @@ import {
 import { DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_BOND, INFERENCE_ADDRESS } from "../../src/chain/install";
 import { ChainError } from "../../src/errors";
 import { InferencePrecompile__factory, ModelRegistry__factory } from "../../typechain-types";
-
-/** The error `fn` throws (fails the test when it throws nothing). */
-async function errorOf(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (e) {
-    return e as Error;
-  }
-  expect.fail("expected an error");
-}
+import { errorOf } from "../helpers/errors";
 
 describe("deploying Sibyl", function () {
   beforeEach(async function () {

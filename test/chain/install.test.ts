@@ -18,21 +18,12 @@ import {
   ModelRegistry__factory,
   type InferencePrecompile,
 } from "../../typechain-types";
+import { errorOf } from "../helpers/errors";
 
 /**
  * Installing at 0x…F4 on a chain others can reach first: the installer adopts only its own
  * installation and names whoever got there before it.
  */
-
-/** The error `fn` throws (fails the test when it throws nothing). */
-async function errorOf(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (e) {
-    return e as Error;
-  }
-  expect.fail("expected an error");
-}
 
 /** The precompile's runtime code at 0x…F4, uninitialised, as a stranger would find it. */
 async function placeCode(): Promise<InferencePrecompile> {

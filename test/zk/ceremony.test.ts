@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,9 +7,8 @@ import { type ModelArtifacts, loadArtifacts, modelBuildDir } from "../../src/bui
 import { buildModel } from "../../src/build/buildModel";
 import { finalizeCeremony } from "../../src/build/finalizeCeremony";
 import { circuitInputFor } from "../../src/circuit/inputs";
-import { BuildError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
-import { CIRCUIT_MODELS_DIR, SHARED_PTAU_DIR, VERIFIERS_DIR } from "../../src/paths";
+import { SHARED_PTAU_DIR } from "../../src/paths";
 import { runQuantized } from "../../src/runtime/fixed";
 import {
   applyBeacon,
@@ -23,6 +21,7 @@ import {
 import { releaseProverThreads, SnarkjsProver, verifyProof } from "../../src/zk/prover";
 import { type CeremonyTranscript, TRANSCRIPT_FILE } from "../../src/zk/transcript";
 import { RecordingLogger } from "../helpers/recording-logger";
+import { buildErrorOf, fileSha256, removeBuildOutputs, tinyClassifier } from "../helpers/tiny-models";
 
 /**
  * A real snarkjs phase-2 ceremony on two tiny models (3 → 4 → relu → 2 → argmax and
@@ -35,74 +34,32 @@ const OTHER = "unitceremonyb";
 const PTAU = join(SHARED_PTAU_DIR, "dev-12.ptau");
 const REQUEST_ID = "0x00000000000000000000000000000000000000000000000000000000c0ffee08";
 
+/** NAME: the shared tiny classifier; OTHER: a 2 → 2 → argmax model (another circuit). */
 function tinyModel(name: string, firstWeight = 0.5): object {
-  const small = name === OTHER;
+  if (name !== OTHER) return tinyClassifier(name, firstWeight);
   return {
     format: "sibyl-model/1",
     name,
-    inputLength: small ? 2 : 3,
+    inputLength: 2,
     classes: ["left", "right"],
     quantization: { fracBits: 8, valueBits: 24 },
-    layers: small
-      ? [
-          {
-            type: "dense",
-            weights: [
-              [firstWeight, -1],
-              [0.25, 0.75],
-            ],
-            bias: [0, 0.5],
-          },
-          { type: "argmax" },
-        ]
-      : [
-          {
-            type: "dense",
-            weights: [
-              [firstWeight, -0.25, 0.125],
-              [0.75, 0.5, -1],
-              [-0.5, 1.5, 0.25],
-              [1, 0, 0.5],
-            ],
-            bias: [0.1, -0.2, 0, 0.3],
-          },
-          { type: "relu" },
-          {
-            type: "dense",
-            weights: [
-              [1, -1, 0.5, 0.25],
-              [-0.5, 1, 0.75, -0.25],
-            ],
-            bias: [0, 0.05],
-          },
-          { type: "argmax" },
+    layers: [
+      {
+        type: "dense",
+        weights: [
+          [firstWeight, -1],
+          [0.25, 0.75],
         ],
+        bias: [0, 0.5],
+      },
+      { type: "argmax" },
+    ],
   };
 }
 
 function removeOutputs(): void {
-  for (const [name, contract] of [
-    [NAME, "UnitceremonyVerifier"],
-    [OTHER, "UnitceremonybVerifier"],
-  ]) {
-    rmSync(modelBuildDir(name), { recursive: true, force: true });
-    rmSync(join(CIRCUIT_MODELS_DIR, name), { recursive: true, force: true });
-    rmSync(join(VERIFIERS_DIR, `${contract}.sol`), { force: true });
-  }
-}
-
-function sha256Hex(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
-}
-
-async function caught(p: Promise<unknown>): Promise<BuildError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(BuildError);
-    return e as BuildError;
-  }
-  throw new Error("expected a BuildError");
+  removeBuildOutputs(NAME);
+  removeBuildOutputs(OTHER);
 }
 
 describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
@@ -150,7 +107,7 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
       });
       expect(r.contribution.name).to.equal(who);
       expect(r.contribution.hash).to.match(/^[0-9a-f]{128}$/);
-      expect(r.zkeyHash).to.equal(`0x${sha256Hex(next)}`);
+      expect(r.zkeyHash).to.equal(`0x${fileSha256(next)}`);
       made.push(r.contribution);
       last = next;
     }
@@ -173,16 +130,16 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
       "final beacon",
     ]);
     expect(new Set(made.map((c) => c.hash)).size).to.equal(4);
-    expect(verified.zkeyHash).to.equal(`0x${sha256Hex(finalZkey)}`);
+    expect(verified.zkeyHash).to.equal(`0x${fileSha256(finalZkey)}`);
 
     // the convenience log saw every step
     const transcript = JSON.parse(readFileSync(join(out, TRANSCRIPT_FILE), "utf8")) as CeremonyTranscript;
-    expect(transcript.circuit.r1csSha256).to.equal(sha256Hex(built.r1csPath));
+    expect(transcript.circuit.r1csSha256).to.equal(fileSha256(built.r1csPath));
     expect(transcript.ptau).to.deep.include({
       path: PTAU,
       power: 12,
       development: true,
-      sha256: sha256Hex(PTAU),
+      sha256: fileSha256(PTAU),
     });
     expect(transcript.steps.map((s) => s.step)).to.deep.equal([
       "start",
@@ -219,7 +176,9 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
       tampered[at] ^= 0x01;
       const path = join(dir, `tampered-${at}.zkey`);
       writeFileSync(path, tampered);
-      const err = await caught(verifyCeremony({ r1csPath: built.r1csPath, ptauPath: PTAU, zkeyPath: path }));
+      const err = await buildErrorOf(
+        verifyCeremony({ r1csPath: built.r1csPath, ptauPath: PTAU, zkeyPath: path }),
+      );
       expect(err.message, `byte ${at}`).to.contain(`${path} does NOT verify against`);
       expect(err.hint).to.contain("do not use this zkey");
     }
@@ -235,7 +194,7 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
       (await verifyCeremony({ r1csPath: other.r1csPath, ptauPath: PTAU, zkeyPath: otherZkey })).contributions,
     ).to.have.length(1);
     // …and no zkey of ours
-    const err = await caught(
+    const err = await buildErrorOf(
       verifyCeremony({ r1csPath: built.r1csPath, ptauPath: PTAU, zkeyPath: otherZkey }),
     );
     expect(err.message).to.contain("does NOT verify");
@@ -244,25 +203,28 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
   it("refuses bad contribution and beacon arguments before touching snarkjs", async function () {
     const missing = join(dir, "missing.zkey");
     expect(
-      (await caught(contribute({ inPath: missing, outPath: join(dir, "x.zkey"), name: "a" }))).message,
+      (await buildErrorOf(contribute({ inPath: missing, outPath: join(dir, "x.zkey"), name: "a" }))).message,
     ).to.contain(`zkey ${missing} does not exist`);
     expect(
-      (await caught(contribute({ inPath: finalZkey, outPath: join(dir, "x.zkey"), name: " " }))).hint,
+      (await buildErrorOf(contribute({ inPath: finalZkey, outPath: join(dir, "x.zkey"), name: " " }))).hint,
     ).to.equal("pass --name <who you are>");
     expect(
-      (await caught(contribute({ inPath: finalZkey, outPath: join(dir, "x.zkey"), name: "n".repeat(65) })))
-        .message,
+      (
+        await buildErrorOf(
+          contribute({ inPath: finalZkey, outPath: join(dir, "x.zkey"), name: "n".repeat(65) }),
+        )
+      ).message,
     ).to.contain("longer than 64 bytes");
     expect(
-      (await caught(contribute({ inPath: finalZkey, outPath: finalZkey, name: "a" }))).message,
+      (await buildErrorOf(contribute({ inPath: finalZkey, outPath: finalZkey, name: "a" }))).message,
     ).to.contain("--out must differ from --in");
     expect(
-      (await caught(applyBeacon({ inPath: finalZkey, outPath: join(dir, "x.zkey"), beaconHex: "xyz" })))
+      (await buildErrorOf(applyBeacon({ inPath: finalZkey, outPath: join(dir, "x.zkey"), beaconHex: "xyz" })))
         .message,
     ).to.contain("1 to 255 bytes of hex");
     expect(
       (
-        await caught(
+        await buildErrorOf(
           applyBeacon({ inPath: finalZkey, outPath: join(dir, "x.zkey"), beaconHex: "ab", iterationsExp: 9 }),
         )
       ).message,
@@ -271,7 +233,7 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
   });
 
   it("refuses to start a second ceremony in a folder that holds one", async function () {
-    const err = await caught(
+    const err = await buildErrorOf(
       startCeremony({ r1csPath: built.r1csPath, ptauPath: PTAU, outDir: join(dir, "ceremony"), name: NAME }),
     );
     expect(err.message).to.contain("already holds a ceremony");
@@ -288,11 +250,11 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
 
     it("refuses a zkey of another circuit and leaves the build untouched", async function () {
       const manifestBefore = readFileSync(join(modelBuildDir(NAME), "manifest.json"), "utf8");
-      const zkeyBefore = sha256Hex(built.zkeyPath);
-      const err = await caught(finalizeCeremony({ modelName: NAME, zkeyPath: otherZkey }));
+      const zkeyBefore = fileSha256(built.zkeyPath);
+      const err = await buildErrorOf(finalizeCeremony({ modelName: NAME, zkeyPath: otherZkey }));
       expect(err.message).to.contain("does NOT verify");
       expect(readFileSync(join(modelBuildDir(NAME), "manifest.json"), "utf8")).to.equal(manifestBefore);
-      expect(sha256Hex(built.zkeyPath)).to.equal(zkeyBefore);
+      expect(fileSha256(built.zkeyPath)).to.equal(zkeyBefore);
     });
 
     it("installs the verified zkey, its verifier and a manifest that records the ceremony", async function () {
@@ -302,7 +264,7 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
       expect(r.verifierChanged).to.equal(true);
       expect(r.previousZkeyHash).to.equal(built.zkeyHash);
       expect(readFileSync(a.zkeyPath).equals(readFileSync(finalZkey))).to.equal(true);
-      expect(a.zkeyHash).to.equal(`0x${sha256Hex(a.zkeyPath)}`);
+      expect(a.zkeyHash).to.equal(`0x${fileSha256(a.zkeyPath)}`);
       expect(a.setup).to.deep.equal({ kind: "ceremony", contributions: made });
       expect(a.vkHash).to.not.equal(localVkHash);
       const verifier = readFileSync(a.verifierPath, "utf8");
@@ -333,7 +295,7 @@ describe("zk/ceremony: a multi-party phase-2 ceremony", function () {
       expect(report.ran).to.deep.equal([]);
       expect(readFileSync(built.zkeyPath).equals(installed)).to.equal(true);
       expect(report.artifacts.setup.kind).to.equal("ceremony");
-      expect(report.artifacts.zkeyHash).to.equal(`0x${sha256Hex(built.zkeyPath)}`);
+      expect(report.artifacts.zkeyHash).to.equal(`0x${fileSha256(built.zkeyPath)}`);
       expect(log.messages("info").join("\n")).to.contain("zkey from a ceremony (4 contributions): kept");
     });
 
