@@ -77,6 +77,35 @@ export function termsOf(opts: RegisterOptions = {}): ModelTerms {
   };
 }
 
+const MAX_UINT128 = (1n << 128n) - 1n;
+
+/**
+ * Refuses terms the registry would revert on, before anything is sent, saying which option
+ * to change (the registry checks the same rules: Registry__InvalidSettlementWindow,
+ * Registry__InvalidStake).
+ */
+export function checkTerms(terms: ModelTerms): ModelTerms {
+  const w = terms.settlementWindow;
+  if (w < 1n || w > MAX_SETTLEMENT_WINDOW)
+    throw new ChainError(
+      `settlement window ${w} s is out of range`,
+      `give 1 to ${MAX_SETTLEMENT_WINDOW} seconds (--window): every answer must be settled or slashable within a day`,
+    );
+  if (terms.unbonded !== (terms.stake === 0n))
+    throw new ChainError(
+      terms.unbonded
+        ? `an unbonded model locks no stake, but a stake of ${terms.stake} wei was given`
+        : "a bonded model needs a stake above 0",
+      terms.unbonded
+        ? "leave --stake out with --unbonded"
+        : "give --stake, or --unbonded for a model whose answers lock nothing",
+    );
+  for (const key of ["fee", "callbackGasPrice", "stake"] as const)
+    if (terms[key] < 0n || terms[key] > MAX_UINT128)
+      throw new ChainError(`${key} ${terms[key]} wei is out of range`, "give 0 or more, below 2^128 wei");
+  return terms;
+}
+
 /** The registry config for a built model under `terms`. */
 export function modelConfig(artifacts: ModelArtifacts, terms: ModelTerms): IModelRegistry.ModelConfigStruct {
   return {
@@ -141,7 +170,7 @@ export async function registerModel(
   artifacts: ModelArtifacts,
   opts: RegisterOptions = {},
 ): Promise<RegisteredModel> {
-  const terms = termsOf(opts);
+  const terms = checkTerms(termsOf(opts));
   const runner = registry.runner as { getAddress?: () => Promise<string> } | null;
   if (!runner?.getAddress)
     throw new ChainError(
