@@ -143,6 +143,7 @@ contract InferencePrecompile is IInference {
             admin_ == address(0) ||
             registry_.code.length == 0 ||
             minBond_ == 0 ||
+            minBond_ > type(uint120).max ||
             answerWindow_ == 0 ||
             answerWindow_ > Sibyl.MAX_ANSWER_WINDOW
         ) {
@@ -671,7 +672,7 @@ contract InferencePrecompile is IInference {
         unchecked {
             free = bond - locked;
         }
-        // Safe: a stake is a uint128 and the minimum bond is far below 2^255.
+        // Safe: a stake is a uint128 and `initialize` keeps the minimum bond within uint120.
         uint256 required;
         unchecked {
             required = stake + _minBond;

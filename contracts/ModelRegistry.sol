@@ -29,10 +29,10 @@ contract ModelRegistry is IModelRegistry {
 
     // ─────────────────────────────── state ───────────────────────────────
 
-    /// @dev A `Model` takes nine slots: `modelHash`, `weightCommitment`, `zkeyHash`,
+    /// @dev A `Model` takes nine slots: the config's six (`modelHash`, `weightCommitment`, `zkeyHash`,
     /// `inputLength | outputLength | fracBits | valueBits | inputBits | fee`,
-    /// `callbackGasPrice | stake`, `settlementWindow | unbonded | verifier`, `verifierCodeHash`,
-    /// `owner | active | numPublicSignals | verifySelector`.
+    /// `callbackGasPrice | stake`, `settlementWindow | unbonded`; a nested struct closes its last
+    /// slot), then `verifier`, `verifierCodeHash`, `owner | active | numPublicSignals | verifySelector`.
     mapping(bytes32 modelId => Model model) private _models;
     /// @dev Verifier code hash → the registry's deployment of that code.
     mapping(bytes32 codeHash => address verifier) private _verifiers;

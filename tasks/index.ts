@@ -254,6 +254,12 @@ task("sibyl:node", "Runs an inference node: answers requests at once, proves and
     "maxStake",
     "policy: the largest stake in ETH to lock behind one answer (default: no limit)",
   )
+  .addOptionalParam(
+    "minSettlementWindow",
+    "refuse to serve a registration whose settlement window is shorter than this many seconds",
+    60,
+    types.int,
+  )
   .setAction(
     action(
       async (
@@ -267,6 +273,7 @@ task("sibyl:node", "Runs an inference node: answers requests at once, proves and
           minFee?: string;
           maxCallbackGas?: number;
           maxStake?: string;
+          minSettlementWindow: number;
         },
         hre,
       ) => {
@@ -280,6 +287,7 @@ task("sibyl:node", "Runs an inference node: answers requests at once, proves and
           pollMs: args.pollMs,
           fromBlock: args.fromBlock,
           policy: policyFromCli(args),
+          minSettlementWindow: BigInt(args.minSettlementWindow),
         });
       },
     ),

@@ -156,8 +156,8 @@ interface IInference {
     error Inference__AlreadyInitialized();
     /// @notice The precompile has not been initialised yet.
     error Inference__NotInitialized();
-    /// @notice `initialize`/`proposeRegistry` got a zero admin, a registry without code, a zero minimum
-    /// bond, or an answer window of 0 or above `Sibyl.MAX_ANSWER_WINDOW`.
+    /// @notice `initialize`/`proposeRegistry` got a zero admin, a registry without code, a minimum bond
+    /// of 0 or above 2^120 − 1 wei, or an answer window of 0 or above `Sibyl.MAX_ANSWER_WINDOW`.
     error Inference__InvalidConfig();
     /// @notice Only the admin may do this.
     error Inference__NotAdmin(address caller);
@@ -217,7 +217,7 @@ interface IInference {
     /// checks that its own call is the one that took effect (see `installPrecompile`).
     /// @param admin account allowed to announce a registry change and to hand the role on
     /// @param registry the ModelRegistry consulted for every request
-    /// @param minBond the ETH a node must keep free beyond every stake it locks (> 0)
+    /// @param minBond the ETH a node must keep free beyond every stake it locks (1 … 2^120 − 1 wei)
     /// @param answerWindow seconds a request may stay unanswered before it can expire
     /// (1 … `Sibyl.MAX_ANSWER_WINDOW`)
     function initialize(address admin, address registry, uint256 minBond, uint64 answerWindow) external;

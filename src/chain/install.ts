@@ -3,7 +3,7 @@ import type {} from "@nomicfoundation/hardhat-ethers/internal/type-extensions";
 import { formatEther, getAddress, keccak256, parseEther, ZeroAddress, ZeroHash } from "ethers";
 
 import { ChainError } from "../errors";
-import { MAX_ANSWER_WINDOW } from "./models";
+import { MAX_ANSWER_WINDOW } from "../protocol/constants";
 import {
   InferencePrecompile__factory,
   ModelRegistry__factory,

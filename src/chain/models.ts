@@ -5,6 +5,7 @@ import { AbiCoder, getAddress, keccak256, parseEther, parseUnits } from "ethers"
 
 import type { ModelArtifacts } from "../build/artifacts";
 import { ChainError } from "../errors";
+import { MAX_SETTLEMENT_WINDOW, MAX_UINT128, PRICED_HOOKS } from "../protocol/constants";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types";
 import { ModelMismatchError, revertErrorName, verifyModel } from "./verify";
 
@@ -52,11 +53,7 @@ export const DEFAULT_MODEL_TERMS: ModelTerms = {
   unbonded: false,
 };
 
-/** `Sibyl.MAX_SETTLEMENT_WINDOW` and `Sibyl.MAX_ANSWER_WINDOW` (seconds). */
-export const MAX_SETTLEMENT_WINDOW = 86_400n;
-export const MAX_ANSWER_WINDOW = 86_400n;
-/** `Sibyl.PRICED_HOOKS`: hooks a request's fee pays callback gas for. */
-export const PRICED_HOOKS = 2n;
+export { MAX_ANSWER_WINDOW, MAX_SETTLEMENT_WINDOW, PRICED_HOOKS } from "../protocol/constants";
 
 /** `Sibyl.requiredFee`: the fee a request with `callbackGasLimit` gas per hook must carry. */
 export function requiredFee(
@@ -76,8 +73,6 @@ export function termsOf(opts: RegisterOptions = {}): ModelTerms {
     unbonded,
   };
 }
-
-const MAX_UINT128 = (1n << 128n) - 1n;
 
 /**
  * Refuses terms the registry would revert on, before anything is sent, saying which option
@@ -149,14 +144,25 @@ export async function verifierRuntimeCode(
   hre: HardhatRuntimeEnvironment,
   artifacts: ModelArtifacts,
 ): Promise<string> {
+  const compile =
+    "run `npx hardhat compile` after `sibyl:build` (the build writes the verifier into contracts/verifiers/)";
+  let artifact;
   try {
-    return (await hre.artifacts.readArtifact(artifacts.verifierContract)).deployedBytecode;
+    artifact = await hre.artifacts.readArtifact(artifacts.verifierContract);
   } catch {
-    throw new ChainError(
-      `no compiled artifact for ${artifacts.verifierContract}`,
-      "run `npx hardhat compile` after `sibyl:build` (the build writes the verifier into contracts/verifiers/)",
-    );
+    throw new ChainError(`no compiled artifact for ${artifacts.verifierContract}`, compile);
   }
+  // The compiled code must come from the verifier the build exported for this zkey (its header
+  // names the vkHash): an artifact left from an earlier build would register another key.
+  const buildInfo = await hre.artifacts.getBuildInfo(`${artifact.sourceName}:${artifact.contractName}`);
+  const source = buildInfo?.input.sources[artifact.sourceName]?.content ?? "";
+  if (!source.includes(`vkHash ${artifacts.vkHash}`))
+    throw new ChainError(
+      `the compiled ${artifacts.verifierContract} was not compiled from the verifier exported for ${artifacts.name}'s ` +
+        `current zkey (vkHash ${artifacts.vkHash})`,
+      compile,
+    );
+  return artifact.deployedBytecode;
 }
 
 /**

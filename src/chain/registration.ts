@@ -3,7 +3,7 @@ import { isHexString } from "ethers";
 
 import type { ModelArtifacts } from "../build/artifacts";
 import { recordedModelId } from "./models";
-import { verifyModel } from "./verify";
+import { ModelMismatchError, verifyModel } from "./verify";
 import { ChainError } from "../errors";
 import type { ModelRegistry } from "../../typechain-types";
 
@@ -20,8 +20,6 @@ export async function checkedModelId(
   explicitId?: string,
 ): Promise<string> {
   const network = hre.network.name;
-  const verifyHint = (id: string): string =>
-    `see every check: npx hardhat sibyl:verify-model --model ${artifacts.modelPath} --id ${id} --network ${network}`;
   if (explicitId !== undefined && !isHexString(explicitId, 32))
     throw new ChainError(
       `model id ${explicitId} for ${artifacts.name} is not 0x followed by 64 hex digits`,
@@ -35,15 +33,6 @@ export async function checkedModelId(
         "or pass the id of an existing registration",
     );
   const report = await verifyModel(hre, registry, artifacts, modelId);
-  if (!report.ok) {
-    const differences = report.checks
-      .filter((c) => !c.ok)
-      .map((c) => `${c.what}: chain ${c.chain}, local ${c.local}${c.note ? ` (${c.note})` : ""}`);
-    throw new ChainError(
-      `refusing model ${modelId}: its registration does not match the local build of ${artifacts.name}\n    ` +
-        differences.join("\n    "),
-      verifyHint(modelId),
-    );
-  }
+  if (!report.ok) throw new ModelMismatchError(report, artifacts, network);
   return modelId;
 }

@@ -13,6 +13,7 @@ import {
 import type { ModelArtifacts } from "../build/artifacts";
 import { ChainError, SibylError } from "../errors";
 import { type Logger, silentLogger } from "../log";
+import { exportVerificationKey, verificationKeyHash } from "../zk/setup";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types";
 import { type ModelTerms, modelConfig, modelIdFor, verifierRuntimeCode } from "./models";
 
@@ -104,13 +105,7 @@ export async function verifyModel(
   for (const key of ["inputLength", "outputLength", "fracBits", "valueBits", "inputBits"] as const)
     check(key, config[key].toString(), artifacts[key].toString());
 
-  const registered: ModelTerms = {
-    fee: config.fee,
-    callbackGasPrice: config.callbackGasPrice,
-    stake: config.stake,
-    settlementWindow: config.settlementWindow,
-    unbonded: config.unbonded,
-  };
+  const registered = termsOfRegistration(model);
   const wanted = opts.terms ?? {};
   for (const key of TERM_KEYS) {
     const value = wanted[key];
@@ -196,6 +191,18 @@ export function revertErrorName(iface: Interface, error: unknown): string | unde
   return undefined;
 }
 
+/** The settlement terms a registration holds. */
+function termsOfRegistration(model: IModelRegistry.ModelStructOutput): ModelTerms {
+  const { config } = model;
+  return {
+    fee: config.fee,
+    callbackGasPrice: config.callbackGasPrice,
+    stake: config.stake,
+    settlementWindow: config.settlementWindow,
+    unbonded: config.unbonded,
+  };
+}
+
 const TERM_KEYS = ["fee", "callbackGasPrice", "stake", "settlementWindow", "unbonded"] as const;
 
 function formatTerm(key: keyof ModelTerms, value: bigint | boolean): string {
@@ -251,6 +258,24 @@ async function transcriptCheck(
     });
     const contributions = verified.contributions.length;
     const local = `${verified.zkeyHash} verifies against the r1cs and ptau (${contributions} contribution${contributions === 1 ? "" : "s"})`;
+    if (contributions === 0)
+      return {
+        what,
+        ok: false,
+        chain: registeredZkeyHash,
+        local,
+        note: "a zkey with no contribution: anyone can forge",
+      };
+    // the local verifier (whose code was checked above) was exported for this verification key
+    const vkHash = verificationKeyHash(await exportVerificationKey(artifacts.zkeyPath));
+    if (vkHash !== artifacts.vkHash)
+      return {
+        what,
+        ok: false,
+        chain: registeredZkeyHash,
+        local,
+        note: `the local verifier was exported for vkHash ${artifacts.vkHash}, this zkey's is ${vkHash}: rebuild`,
+      };
     if (verified.zkeyHash !== registeredZkeyHash)
       return {
         what,
@@ -278,6 +303,8 @@ function reportLines(
   const lines = [
     `model ${artifacts.name} (${artifacts.modelPath}) against ${modelId} on network "${hre.network.name}"`,
     `  owner ${model.owner}, verifier ${model.verifier}`,
+    `  terms ${TERM_KEYS.map((k) => `${k} ${formatTerm(k, termsOfRegistration(model)[k])}`).join(", ")}` +
+      " (what the id commits to; pass the terms you expect to check them)",
   ];
   for (const c of checks) {
     const name = c.what.padEnd(width);
@@ -298,15 +325,18 @@ export class ModelMismatchError extends ChainError {
   constructor(
     readonly report: ModelVerification,
     artifacts: Pick<ModelArtifacts, "name" | "modelPath">,
+    network?: string,
   ) {
+    const differing = report.checks.filter((c) => !c.ok);
+    const on = network ? ` --network ${network}` : "";
     super(
       `model id ${report.modelId} does not match the local build of ${artifacts.name}: it differs in ` +
-        `${report.checks
-          .filter((c) => !c.ok)
-          .map((c) => c.what)
-          .join(", ")}`,
-      `inspect it with npx hardhat sibyl:verify-model --model ${artifacts.modelPath} --id ${report.modelId}; ` +
-        `do not rely on that id: register your own build with npx hardhat sibyl:register --model ${artifacts.modelPath}`,
+        `${differing.map((c) => c.what).join(", ")}\n    ` +
+        differing
+          .map((c) => `${c.what}: chain ${c.chain}, local ${c.local}${c.note ? ` (${c.note})` : ""}`)
+          .join("\n    "),
+      `inspect it with npx hardhat sibyl:verify-model --model ${artifacts.modelPath} --id ${report.modelId}${on}; ` +
+        `do not rely on that id: register your own build with npx hardhat sibyl:register --model ${artifacts.modelPath}${on}`,
     );
   }
 }

@@ -4,7 +4,7 @@ import { loadArtifacts } from "../build/artifacts";
 import { connectSibyl } from "../chain/connect";
 import { InputShapeError } from "../errors";
 import { dequantize, quantizeInput } from "../model/quantize";
-import { RequestState } from "../node/node";
+import { RequestState } from "../protocol/state";
 import { checkedModelId } from "../chain/registration";
 import { formatEth } from "../node/policy";
 import { checkInput } from "../runtime/fixed";

@@ -1,7 +1,7 @@
 import type { ContractTransactionReceipt } from "ethers";
 
 import { ChainError } from "../errors";
-import { RequestState } from "../node/node";
+import { RequestState } from "../protocol/state";
 import { type InferencePrecompile, ModelRegistry__factory } from "../../typechain-types";
 
 /** Requesting inferences and waiting for their answer and settlement from TypeScript. */

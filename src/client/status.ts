@@ -1,4 +1,4 @@
-import { RequestState } from "../node/node";
+import { RequestState } from "../protocol/state";
 import { type DeclineReason, formatEth } from "../node/policy";
 import type { InferencePrecompile } from "../../typechain-types";
 import { type NodeVerdict, registeredNodeVerdicts, whyNoNodeAnswers } from "./nodes";
@@ -258,6 +258,11 @@ function nodeLines(s: RequestStatus): string[] {
   const count = `${s.willingNodes!.length} of ${s.nodes.length} registered node${s.nodes.length === 1 ? "" : "s"}`;
   return [
     `  nodes      ${count} would answer it now`,
+    ...(s.willingNodes!.length > 0
+      ? [
+          "             (by published policy and free bond: which models a node serves, and whether it runs, is not on-chain)",
+        ]
+      : []),
     ...s.nodes.map((n) => {
       const verdict = n.decision.answer ? "would answer" : `declines: ${n.decision.message}`;
       const policy = n.policy

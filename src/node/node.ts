@@ -7,7 +7,7 @@ import { ChainError } from "../errors";
 import { type Logger, consoleLogger, prefixed } from "../log";
 import { runQuantized } from "../runtime/fixed";
 import { type ProofResult, type Prover, SnarkjsProver, toSolidityProof, verifyProof } from "../zk/prover";
-import type { InferencePrecompile } from "../../typechain-types";
+import { type InferencePrecompile, ModelRegistry__factory } from "../../typechain-types";
 import {
   type BondState,
   type DeclineReason,
@@ -22,7 +22,7 @@ import {
 import { publishPolicy } from "./publish";
 import { findUnsettledAnswers } from "./recovery";
 import { Retrier, brief, isRevert, sameAddress, short } from "./rpc";
-import { RequestState } from "./state";
+import { RequestState } from "../protocol/state";
 import { TxSender } from "./txSender";
 
 /**
@@ -39,13 +39,16 @@ import { TxSender } from "./txSender";
  * that outlasts the retries is set aside and taken up again later, not dropped.
  */
 
-export { RequestState } from "./state";
+export { RequestState } from "../protocol/state";
 
 export interface ServedModel {
   modelId: string;
   artifacts: ModelArtifacts;
   prover?: Prover;
 }
+
+/** The shortest settlement window a node serves unless told otherwise (seconds). */
+export const DEFAULT_MIN_SETTLEMENT_WINDOW = 60n;
 
 export interface NodeOptions {
   /** the precompile, connected to the node's signer */
@@ -60,6 +63,12 @@ export interface NodeOptions {
    * needs `bond − locked ≥ stake + minBond`.
    */
   policy?: NodePolicyOptions;
+  /**
+   * the shortest settlement window (seconds) of a model this node serves (default 60): a
+   * registration whose window leaves no time to prove would get every answer slashed, so
+   * `start` refuses it. Anyone can register a build's artifacts under their own terms.
+   */
+  minSettlementWindow?: bigint;
   /** how often to poll for new blocks (ms) */
   pollMs?: number;
   /** first block to scan for requests and for this node's unsettled answers */
@@ -132,6 +141,8 @@ interface Job {
   proof?: ProofResult;
   /** set when the bond check right before the answer declined it */
   declined?: { reason: DeclineReason; message: string };
+  /** declined for want of free bond: looked at again every `retryAfterMs` while still Requested */
+  waitingForBond?: boolean;
 }
 
 export class InferenceNode extends EventEmitter {
@@ -144,6 +155,7 @@ export class InferenceNode extends EventEmitter {
   private readonly txAttempts: number;
   private readonly receiptTimeoutMs: number;
   private readonly retryAfterMs: number;
+  private readonly minSettlementWindow: bigint;
   private readonly maxRounds: number;
   private readonly fromBlock: number;
   private readonly retrier: Retrier;
@@ -177,6 +189,7 @@ export class InferenceNode extends EventEmitter {
     this.txAttempts = opts.txAttempts ?? 5;
     this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 60_000;
     this.retryAfterMs = opts.retryAfterMs ?? 10_000;
+    this.minSettlementWindow = opts.minSettlementWindow ?? DEFAULT_MIN_SETTLEMENT_WINDOW;
     this.maxRounds = opts.maxRounds ?? 5;
     this.retrier = new Retrier(
       {
@@ -213,6 +226,7 @@ export class InferenceNode extends EventEmitter {
       receiptTimeoutMs: this.receiptTimeoutMs,
     });
     this.log.info(`policy: ${describePolicy(this.policy)}`);
+    await this.checkSettlementWindows();
     await this.publishOrDefer(true);
     this.running = true;
     await this.recoverOrDefer();
@@ -352,8 +366,11 @@ export class InferenceNode extends EventEmitter {
       return this.setAside(job, e as Error);
     }
     if (!receipt) {
+      const declined = job.declined;
+      job.declined = undefined;
+      if (declined?.reason === "bond") return this.waitForBond(job, declined);
       this.jobs.delete(requestId);
-      if (job.declined) return this.decline(requestId, job.modelId, job.declined);
+      if (declined) return this.decline(requestId, job.modelId, declined);
       log.info("already answered or closed; skipping");
       return;
     }
@@ -367,7 +384,7 @@ export class InferenceNode extends EventEmitter {
     };
     log.info(`answered [${output.join(", ")}] (${answered.answerMs} ms, ${receipt.gasUsed} gas); proving…`);
     this.emit("answered", answered);
-    Object.assign(job, { stage: "settle", maybeSent: false, rounds: 0 });
+    Object.assign(job, { stage: "settle", maybeSent: false, rounds: 0, waitingForBond: false });
     this.enqueueProof(job);
   }
 
@@ -395,6 +412,35 @@ export class InferenceNode extends EventEmitter {
     this.minBond ??= await this.retrier.read("minimum bond", requestId, () => this.precompile.minBond());
     const node = await this.retrier.read("bond", requestId, () => this.precompile.nodeOf(this.address));
     return { bond: node.bond, locked: node.locked, minBond: this.minBond };
+  }
+
+  /**
+   * The free bond cannot back this answer now, but settlements will free some: report the
+   * decline once, then look again every `retryAfterMs` for as long as the request is still
+   * Requested (it leaves the jobs when another node answers it or it expires).
+   */
+  private waitForBond(job: Job, why: { reason: DeclineReason; message: string }): void {
+    if (!job.waitingForBond) this.decline(job.requestId, job.modelId, why);
+    job.waitingForBond = true;
+    job.retryAt = Date.now() + this.retryAfterMs;
+  }
+
+  /** Refuses to serve a model whose registered settlement window is below `minSettlementWindow`. */
+  private async checkSettlementWindows(): Promise<void> {
+    const registry = ModelRegistry__factory.connect(
+      await this.retrier.read("registry", undefined, () => this.precompile.registry()),
+      this.precompile.runner,
+    );
+    for (const m of this.models.values()) {
+      const model = await this.retrier.read("model", undefined, () => registry.getModel(m.modelId));
+      const window = model.config.settlementWindow;
+      if (window < this.minSettlementWindow)
+        throw new ChainError(
+          `model ${m.artifacts.name} (${m.modelId}) must be settled within ${window} s of each answer, ` +
+            `below this node's minimum of ${this.minSettlementWindow} s: its answers could be slashed before a proof is ready`,
+          "serve a registration with a longer window (npx hardhat sibyl:register --window …), or lower the node's minimum",
+        );
+    }
   }
 
   private decline(requestId: string, modelId: string, why: { reason: DeclineReason; message: string }): void {
@@ -492,7 +538,7 @@ export class InferenceNode extends EventEmitter {
     for (const job of this.jobs.values()) {
       if (job.retryAt === undefined || job.retryAt > now) continue;
       job.retryAt = undefined;
-      this.log.info(`[${short(job.requestId)}] taking up its ${job.stage} again`);
+      if (!job.waitingForBond) this.log.info(`[${short(job.requestId)}] taking up its ${job.stage} again`);
       if (job.stage === "answer") this.track(this.answer(job));
       else this.enqueueProof(job);
     }

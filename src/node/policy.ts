@@ -1,6 +1,7 @@
 import { formatEther } from "ethers";
 
 import { SibylError } from "../errors";
+import { MAX_CALLBACK_GAS_LIMIT, MAX_UINT128 } from "../protocol/constants";
 
 /**
  * A node's answering policy and the one decision made with it: would this node answer this
@@ -25,12 +26,10 @@ export interface NodePolicy {
 /** The policy options a node is started with; each one left out takes its default. */
 export type NodePolicyOptions = Partial<NodePolicy>;
 
-/** `Sibyl.MAX_CALLBACK_GAS_LIMIT`: no request can ask for more callback gas per hook. */
-export const MAX_CALLBACK_GAS_LIMIT = 5_000_000;
+export { MAX_CALLBACK_GAS_LIMIT } from "../protocol/constants";
 /** The most a published `maxStake` can say (uint88): published, it means "no limit". */
 export const NO_STAKE_LIMIT = (1n << 88n) - 1n;
 const MAX_UINT32 = 2 ** 32 - 1;
-const MAX_UINT128 = (1n << 128n) - 1n;
 
 /**
  * The defaults: any fee the model's terms allow (the precompile already requires its fee),

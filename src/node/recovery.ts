@@ -1,7 +1,7 @@
 import type { ModelArtifacts } from "../build/artifacts";
 import { unpack } from "../circuit/packing";
 import type { InferencePrecompile } from "../../typechain-types";
-import { RequestState } from "./state";
+import { RequestState } from "../protocol/state";
 import type { Retrier } from "./rpc";
 
 /**

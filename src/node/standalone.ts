@@ -22,6 +22,8 @@ export interface StandaloneNodeOptions {
   pollMs: number;
   fromBlock?: number;
   policy?: NodePolicyOptions;
+  /** the shortest settlement window of a registration to serve (seconds) */
+  minSettlementWindow?: bigint;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function runStandaloneNode(
     log,
     pollMs: opts.pollMs,
     policy,
+    minSettlementWindow: opts.minSettlementWindow,
     fromBlock: opts.fromBlock ?? Math.max(0, latest - 1000),
   });
   await node.start();

@@ -23,7 +23,11 @@ export class NodeTracker {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Resolves with the answer (and the wall-clock time it was seen); rejects if the node failed or declined the request. */
+  /**
+   * Resolves with the answer (and the wall-clock time it was seen); rejects if the node failed
+   * the request or declined it by its policy (a decline for want of free bond is not final: the
+   * node answers once its bond suffices, so the wait goes on).
+   */
   waitAnswered(requestId: string, timeoutMs = 60_000): Promise<AnsweredEvent & { at: number }> {
     return this.waitFor(this.answered, requestId, timeoutMs, "answered");
   }
@@ -50,7 +54,7 @@ export class NodeTracker {
           reject(
             new Error(`the node failed request ${requestId} at ${failure.stage}: ${failure.error.message}`),
           );
-        } else if (declined) {
+        } else if (declined && declined.reason !== "bond") {
           clearTimeout(timer);
           reject(new Error(`the node declined request ${requestId}: ${declined.detail}`));
         } else this.waiters.push(check);

@@ -334,7 +334,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
   });
 
   describe("attack: initialisation race and admin takeover", function () {
-    it("initialize refuses minBond 0 and answer windows of 0 or 86401 (Inference__InvalidConfig), and any second call (Inference__AlreadyInitialized)", async function () {
+    it("initialize refuses minBond 0 or ≥ 2^120 and answer windows of 0 or 86401 (Inference__InvalidConfig), and any second call (Inference__AlreadyInitialized)", async function () {
       const { admin, attacker } = await loadFixture(attackFixture);
       const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
       const registry = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
@@ -342,6 +342,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
         [0n, ANSWER_WINDOW],
         [MIN_BOND, 0n],
         [MIN_BOND, MAX_ANSWER_WINDOW + 1n],
+        [1n << 120n, ANSWER_WINDOW], // no bond can reach it: nobody could ever register
       ] as const)
         await expect(
           fresh.connect(attacker).initialize(attacker.address, registry, minBond, window),

@@ -2,15 +2,17 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { reset } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { parseEther } from "ethers";
+import { keccak256, parseEther } from "ethers";
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install";
+import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models";
 import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
 import { type RequestOptions, requestInference } from "../../src/client/client";
 import { explainRequest } from "../../src/client/status";
+import { ChainError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
 import { quantizeInput } from "../../src/model/quantize";
-import { type DeclinedEvent, type InferenceNode, RequestState } from "../../src/node/node";
+import { type DeclinedEvent, InferenceNode, RequestState } from "../../src/node/node";
 import { NO_STAKE_LIMIT, formatEth } from "../../src/node/policy";
 import { NodeTracker } from "../../src/node/tracker";
 import { releaseProverThreads } from "../../src/zk/prover";
@@ -212,6 +214,54 @@ describe("node/InferenceNode policy on the in-process network", function () {
     expect(after.willingNodes).to.deep.equal([otherNode.address]);
     expect(after.lines.find((l) => l.startsWith("  pending "))).to.match(
       /^ {2}pending {4}waiting for an answer: /,
+    );
+  });
+
+  it("answers a request it declined for want of free bond once settlements or a top-up free enough", async function () {
+    const log = new RecordingLogger();
+    const node = await startNode(stack, {
+      signer: nodeSigner,
+      serve: ["iris"],
+      pollMs: 20,
+      retryAfterMs: 100,
+      log,
+    });
+    running.push(node);
+    const tracker = new NodeTracker(node);
+    const minBond = await stack.precompile.minBond();
+    const { bond, locked } = await stack.precompile.nodeOf(nodeSigner.address);
+    const { requestId } = await request({ valueAtRisk: bond - locked - minBond });
+    await log.waitFor(`[${short(requestId)}] declined`);
+    expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Requested);
+
+    const { stake } = await stack.precompile.getRequest(requestId);
+    await (await stack.precompile.connect(nodeSigner).registerNode({ value: stake })).wait();
+    await tracker.waitSettled(requestId);
+    expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Settled);
+    expect(log.messages("info").filter((m) => m.startsWith(`[${short(requestId)}] declined`))).to.have.length(
+      1,
+    );
+  });
+
+  it("refuses to serve a registration whose settlement window leaves no time to prove", async function () {
+    const [owner] = await hre.ethers.getSigners();
+    const artifacts = iris().artifacts;
+    const code = await verifierRuntimeCode(hre, artifacts);
+    const config = modelConfig(artifacts, termsOf({ settlementWindow: 30n }));
+    await (await stack.registry.connect(owner).register(config, code, "iris-30s")).wait();
+    const modelId = modelIdFor(owner.address, keccak256(code), config);
+    const node = new InferenceNode({
+      precompile: stack.precompile.connect(nodeSigner),
+      models: [{ modelId, artifacts }],
+      log: silentLogger,
+    });
+    const refusal = await node.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refusal).to.be.instanceOf(ChainError);
+    expect((refusal as Error).message).to.contain(
+      `model iris (${modelId}) must be settled within 30 s of each answer, below this node's minimum of 60 s`,
     );
   });
 });
