@@ -9,10 +9,14 @@ import {
   modelIdFor,
   requiredFee,
   termsOf,
+  verifierRuntimeCode,
 } from "../../src/chain/models";
+import { buildModels } from "../../src/chain/stack";
 import { ChainError } from "../../src/errors";
+import { silentLogger } from "../../src/log";
 import type { IModelRegistry } from "../../typechain-types";
 import { errorOf } from "../helpers/errors";
+import { IRIS_MODEL_PATH } from "../helpers/models";
 
 /**
  * src/chain/models.ts states the registry's id, fee formula and bounds in TypeScript (the
@@ -102,5 +106,19 @@ describe("chain/models: the TypeScript statement of ids, fees and bounds", funct
       expect(e).to.be.instanceOf(ChainError);
       expect(e.message).to.match(message);
     }
+  });
+
+  it("verifierRuntimeCode refuses a compiled verifier that was not compiled from the current export", async function () {
+    const [iris] = await buildModels(hre, [IRIS_MODEL_PATH], silentLogger);
+    expect(await verifierRuntimeCode(hre, iris)).to.equal(
+      (await hre.artifacts.readArtifact(iris.verifierContract)).deployedBytecode,
+    );
+    // as after a new setup whose verifier was exported but not compiled yet
+    const e = await errorOf(() => verifierRuntimeCode(hre, { ...iris, vkHash: keccak256("0x1234") }));
+    expect(e).to.be.instanceOf(ChainError);
+    expect(e.message).to.contain(
+      `the compiled ${iris.verifierContract} was not compiled from the verifier exported`,
+    );
+    expect(e.message).to.contain("npx hardhat compile");
   });
 });

@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import hre from "hardhat";
 import { reset } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
@@ -25,6 +28,8 @@ import {
 } from "../../src/chain/verify";
 import { ChainError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
+import { contribute, newZkey } from "../../src/zk/ceremony";
+import { hashZkey } from "../../src/zk/hash";
 import type { ModelRegistry } from "../../typechain-types";
 import { IRIS_MODEL_PATH } from "../helpers/models";
 
@@ -144,6 +149,50 @@ describe("chain/verifyModel", function () {
     const transcript = report.checks.find((c) => c.what === "zkey transcript")!;
     expect(transcript.ok, transcript.note).to.equal(true);
     expect(transcript.local).to.contain(`${iris.zkeyHash} verifies against the r1cs and ptau`);
+  });
+
+  describe("with transcript, on zkeys that are not the build's", function () {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), "sibyl-verify-transcript-"));
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** The iris build with another zkey in place of its own. */
+    const withZkey = async (zkeyPath: string): Promise<ModelArtifacts> => ({
+      ...iris,
+      zkeyPath,
+      zkeyHash: await hashZkey(zkeyPath),
+    });
+
+    it("refuses a zkey with no contribution: anyone could forge with it", async function () {
+      const reg = await registerModel(hre, registry, iris);
+      const start = join(dir, "iris_0000.zkey");
+      await newZkey(iris.r1csPath, iris.ptau.path, start, silentLogger);
+      const report = await verifyModel(hre, registry, await withZkey(start), reg.modelId, {
+        transcript: true,
+      });
+      const transcript = report.checks.find((c) => c.what === "zkey transcript")!;
+      expect(report.ok).to.equal(false);
+      expect([transcript.ok, transcript.note]).to.deep.equal([
+        false,
+        "a zkey with no contribution: anyone can forge",
+      ]);
+    });
+
+    it("refuses a valid zkey the local verifier was not exported for", async function () {
+      const reg = await registerModel(hre, registry, iris);
+      const start = join(dir, "other_0000.zkey");
+      const other = join(dir, "other_0001.zkey");
+      await newZkey(iris.r1csPath, iris.ptau.path, start, silentLogger);
+      await contribute({ inPath: start, outPath: other, name: "someone else" });
+      const report = await verifyModel(hre, registry, await withZkey(other), reg.modelId, {
+        transcript: true,
+      });
+      const transcript = report.checks.find((c) => c.what === "zkey transcript")!;
+      expect(transcript.ok).to.equal(false);
+      expect(transcript.note).to.contain(`the local verifier was exported for vkHash ${iris.vkHash}`);
+    });
   });
 
   it("names an inactive model", async function () {
