@@ -36,3 +36,26 @@ export async function checkedModelId(
   if (!report.ok) throw new ModelMismatchError(report, artifacts, network);
   return modelId;
 }
+
+/** The shortest settlement window a node serves unless told otherwise (seconds). */
+export const DEFAULT_MIN_SETTLEMENT_WINDOW = 60n;
+
+/**
+ * Refuses, for a node about to serve `modelId`, a registration whose settlement window leaves
+ * no time to prove: anyone can register a build's artifacts under terms of their own, and a
+ * window shorter than proving would get every answer slashed.
+ */
+export async function checkServable(
+  registry: ModelRegistry,
+  artifacts: Pick<ModelArtifacts, "name">,
+  modelId: string,
+  minSettlementWindow = DEFAULT_MIN_SETTLEMENT_WINDOW,
+): Promise<void> {
+  const window = (await registry.getModel(modelId)).config.settlementWindow;
+  if (window < minSettlementWindow)
+    throw new ChainError(
+      `model ${artifacts.name} (${modelId}) must be settled within ${window} s of each answer, below this ` +
+        `node's minimum of ${minSettlementWindow} s: its answers could be slashed before a proof is ready`,
+      "serve a registration with a longer window (npx hardhat sibyl:register --window …), or lower the node's minimum",
+    );
+}

@@ -9,6 +9,7 @@ import { buildModel } from "../build/buildModel";
 import { type Logger, consoleLogger } from "../log";
 import { InferenceNode, type NodeOptions } from "../node/node";
 import { installPrecompile } from "./install";
+import { checkServable } from "./registration";
 import { type RegisterOptions, type RegisteredModel, registerModel } from "./models";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
 
@@ -99,6 +100,8 @@ export async function startNode(stack: SibylStack, opts: NodeStartOptions): Prom
   if (!info.registered)
     await (await precompile.registerNode({ value: opts.bond ?? DEFAULT_NODE_BOND })).wait();
   const names = opts.serve ?? Object.keys(stack.models);
+  for (const n of names)
+    await checkServable(stack.registry, stack.models[n].artifacts, stack.models[n].modelId);
   const node = new InferenceNode({
     ...opts,
     precompile,

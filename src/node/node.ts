@@ -7,7 +7,7 @@ import { ChainError } from "../errors";
 import { type Logger, consoleLogger, prefixed } from "../log";
 import { runQuantized } from "../runtime/fixed";
 import { type ProofResult, type Prover, SnarkjsProver, toSolidityProof, verifyProof } from "../zk/prover";
-import { type InferencePrecompile, ModelRegistry__factory } from "../../typechain-types";
+import type { InferencePrecompile } from "../../typechain-types";
 import {
   type BondState,
   type DeclineReason,
@@ -47,9 +47,6 @@ export interface ServedModel {
   prover?: Prover;
 }
 
-/** The shortest settlement window a node serves unless told otherwise (seconds). */
-export const DEFAULT_MIN_SETTLEMENT_WINDOW = 60n;
-
 export interface NodeOptions {
   /** the precompile, connected to the node's signer */
   precompile: InferencePrecompile;
@@ -63,12 +60,6 @@ export interface NodeOptions {
    * needs `bond − locked ≥ stake + minBond`.
    */
   policy?: NodePolicyOptions;
-  /**
-   * the shortest settlement window (seconds) of a model this node serves (default 60): a
-   * registration whose window leaves no time to prove would get every answer slashed, so
-   * `start` refuses it. Anyone can register a build's artifacts under their own terms.
-   */
-  minSettlementWindow?: bigint;
   /** how often to poll for new blocks (ms) */
   pollMs?: number;
   /** first block to scan for requests and for this node's unsettled answers */
@@ -155,7 +146,6 @@ export class InferenceNode extends EventEmitter {
   private readonly txAttempts: number;
   private readonly receiptTimeoutMs: number;
   private readonly retryAfterMs: number;
-  private readonly minSettlementWindow: bigint;
   private readonly maxRounds: number;
   private readonly fromBlock: number;
   private readonly retrier: Retrier;
@@ -189,7 +179,6 @@ export class InferenceNode extends EventEmitter {
     this.txAttempts = opts.txAttempts ?? 5;
     this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 60_000;
     this.retryAfterMs = opts.retryAfterMs ?? 10_000;
-    this.minSettlementWindow = opts.minSettlementWindow ?? DEFAULT_MIN_SETTLEMENT_WINDOW;
     this.maxRounds = opts.maxRounds ?? 5;
     this.retrier = new Retrier(
       {
@@ -226,7 +215,6 @@ export class InferenceNode extends EventEmitter {
       receiptTimeoutMs: this.receiptTimeoutMs,
     });
     this.log.info(`policy: ${describePolicy(this.policy)}`);
-    await this.checkSettlementWindows();
     await this.publishOrDefer(true);
     this.running = true;
     await this.recoverOrDefer();
@@ -423,24 +411,6 @@ export class InferenceNode extends EventEmitter {
     if (!job.waitingForBond) this.decline(job.requestId, job.modelId, why);
     job.waitingForBond = true;
     job.retryAt = Date.now() + this.retryAfterMs;
-  }
-
-  /** Refuses to serve a model whose registered settlement window is below `minSettlementWindow`. */
-  private async checkSettlementWindows(): Promise<void> {
-    const registry = ModelRegistry__factory.connect(
-      await this.retrier.read("registry", undefined, () => this.precompile.registry()),
-      this.precompile.runner,
-    );
-    for (const m of this.models.values()) {
-      const model = await this.retrier.read("model", undefined, () => registry.getModel(m.modelId));
-      const window = model.config.settlementWindow;
-      if (window < this.minSettlementWindow)
-        throw new ChainError(
-          `model ${m.artifacts.name} (${m.modelId}) must be settled within ${window} s of each answer, ` +
-            `below this node's minimum of ${this.minSettlementWindow} s: its answers could be slashed before a proof is ready`,
-          "serve a registration with a longer window (npx hardhat sibyl:register --window …), or lower the node's minimum",
-        );
-    }
   }
 
   private decline(requestId: string, modelId: string, why: { reason: DeclineReason; message: string }): void {

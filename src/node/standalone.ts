@@ -9,7 +9,7 @@ import { releaseProverThreads } from "../zk/prover";
 import { InferenceNode, type ServedModel } from "./node";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
 import { type NodePolicyOptions, PolicyError, formatEth, resolvePolicy } from "./policy";
-import { checkedModelId } from "../chain/registration";
+import { checkServable, checkedModelId } from "../chain/registration";
 
 export interface StandaloneNodeOptions {
   /** model names (built under build/models) */
@@ -51,6 +51,7 @@ export async function runStandaloneNode(
   for (const [i, name] of opts.models.entries()) {
     const artifacts = loadArtifacts(name);
     const modelId = await checkedModelId(hre, registry, artifacts, opts.ids?.[i]);
+    await checkServable(registry, artifacts, modelId, opts.minSettlementWindow);
     log.info(`model ${name}: ${modelId} (matches the local build)`);
     served.push({ modelId, artifacts });
   }
@@ -68,7 +69,6 @@ export async function runStandaloneNode(
     log,
     pollMs: opts.pollMs,
     policy,
-    minSettlementWindow: opts.minSettlementWindow,
     fromBlock: opts.fromBlock ?? Math.max(0, latest - 1000),
   });
   await node.start();

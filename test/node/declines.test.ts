@@ -6,17 +6,19 @@ import { keccak256, parseEther } from "ethers";
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install";
 import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models";
+import { checkServable } from "../../src/chain/registration";
 import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
 import { type RequestOptions, requestInference } from "../../src/client/client";
 import { explainRequest } from "../../src/client/status";
 import { ChainError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
 import { quantizeInput } from "../../src/model/quantize";
-import { type DeclinedEvent, InferenceNode, RequestState } from "../../src/node/node";
+import { type DeclinedEvent, type InferenceNode, RequestState } from "../../src/node/node";
 import { NO_STAKE_LIMIT, formatEth } from "../../src/node/policy";
 import { NodeTracker } from "../../src/node/tracker";
 import { releaseProverThreads } from "../../src/zk/prover";
 import { IRIS_MODEL_PATH } from "../helpers/models";
+import { errorOf } from "../helpers/errors";
 import { RecordingLogger } from "../helpers/recording-logger";
 
 /**
@@ -250,18 +252,12 @@ describe("node/InferenceNode policy on the in-process network", function () {
     const config = modelConfig(artifacts, termsOf({ settlementWindow: 30n }));
     await (await stack.registry.connect(owner).register(config, code, "iris-30s")).wait();
     const modelId = modelIdFor(owner.address, keccak256(code), config);
-    const node = new InferenceNode({
-      precompile: stack.precompile.connect(nodeSigner),
-      models: [{ modelId, artifacts }],
-      log: silentLogger,
-    });
-    const refusal = await node.start().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const refusal = await errorOf(() => checkServable(stack.registry, artifacts, modelId));
     expect(refusal).to.be.instanceOf(ChainError);
-    expect((refusal as Error).message).to.contain(
+    expect(refusal.message).to.contain(
       `model iris (${modelId}) must be settled within 30 s of each answer, below this node's minimum of 60 s`,
     );
+    await checkServable(stack.registry, artifacts, modelId, 30n); // at the minimum it serves
+    await checkServable(stack.registry, artifacts, iris().modelId); // the stack's 600 s window
   });
 });
