@@ -1,36 +1,21 @@
-import { subtask } from "hardhat/config";
-import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/config";
-import "@nomicfoundation/hardhat-toolbox";
+import hardhatMocha from "@nomicfoundation/hardhat-mocha";
+import hardhatEthersChaiMatchers from "@nomicfoundation/hardhat-ethers-chai-matchers";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
 
-import "./tasks";
+import sibyl, { sibylSolidity } from "./src/plugin/index.js";
 
-// The machines Sibyl targets are often offline: compile with the solc npm package (WASM)
-// instead of letting Hardhat download a native compiler.
-const SOLC_VERSION: string = require("solc/package.json").version;
-
-subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
-  if (args.solcVersion !== SOLC_VERSION) return runSuper(args);
-  const solc = require("solc");
-  return {
-    compilerPath: require.resolve("solc/soljson.js"),
-    isSolcJs: true,
-    version: args.solcVersion,
-    longVersion: solc.version(),
-  };
-});
-
+// Sibyl's own project uses its plugin exactly as a user's project does.
 const config: HardhatUserConfig = {
-  solidity: {
-    version: SOLC_VERSION,
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "paris" },
-  },
+  plugins: [sibyl, hardhatMocha, hardhatEthersChaiMatchers, hardhatNetworkHelpers, hardhatTypechain],
+  // The machines Sibyl targets are often offline: compile with the solc npm package (WASM).
+  solidity: sibylSolidity(),
   networks: {
-    hardhat: {},
-    localhost: { url: process.env.SIBYL_RPC_URL ?? "http://127.0.0.1:8545" },
+    localhost: { type: "http", url: process.env.SIBYL_RPC_URL ?? "http://127.0.0.1:8545" },
   },
-  mocha: { timeout: 300_000 },
-  gasReporter: { enabled: process.env.REPORT_GAS === "1", offline: true },
+  typechain: { outDir: "typechain-types" },
+  test: { mocha: { timeout: 300_000 } },
 };
 
 export default config;

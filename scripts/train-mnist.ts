@@ -12,18 +12,18 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { type Dataset, loadMnist, split } from "../src/data";
-import { runFloat } from "../src/model/float";
-import { quantizeInput, quantizeModel } from "../src/model/quantize";
+import { type Dataset, loadMnist, split } from "../src/data/index.js";
+import { runFloat } from "../src/model/float.js";
+import { quantizeInput, quantizeModel } from "../src/model/quantize.js";
 import {
   DEFAULT_QUANTIZATION,
   type Layer,
   MODEL_FORMAT,
   type ModelFile,
   parseModel,
-} from "../src/model/schema";
-import { trainClassifier } from "../src/model/train";
-import { runQuantized } from "../src/runtime/fixed";
+} from "../src/model/schema.js";
+import { trainClassifier } from "../src/model/train.js";
+import { runQuantized } from "../src/runtime/fixed.js";
 
 const SEED = 7;
 const TEST_FRACTION = 0.2;
@@ -80,7 +80,7 @@ function main(): void {
     quantizedTestAccuracy: accuracy(test, quantPredict),
   };
 
-  const out = join(__dirname, "..", "models", "mnist", "model.json");
+  const out = join(import.meta.dirname, "..", "models", "mnist", "model.json");
   writeFileSync(out, JSON.stringify(model, null, 1) + "\n");
   const weights = trained.reduce(
     (n, l) => n + (l.type === "dense" ? l.weights.length * (l.weights[0].length + 1) : 0),

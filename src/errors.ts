@@ -1,13 +1,15 @@
 /**
  * Every error Sibyl raises on purpose is a SibylError: it says what went wrong and,
- * in `hint`, what to do next. Tasks print both without a stack trace.
+ * in `hint`, what to do next, and chains the error it came from as `cause`. Tasks print
+ * message and hint without a stack trace.
  */
 export class SibylError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
+    options?: { cause?: unknown },
   ) {
-    super(hint ? `${message}\n  → ${hint}` : message);
+    super(hint ? `${message}\n  → ${hint}` : message, options);
     this.name = new.target.name;
   }
 }

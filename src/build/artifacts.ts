@@ -1,14 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { BN254_P } from "../circuit/field";
-import { BuildError } from "../errors";
-import { BUILD_DIR } from "../paths";
-import type { QuantizedModel } from "../runtime/fixed";
-import { randomSalt, type WeightSecrets } from "../zk/commitment";
-import type { Contribution } from "../zk/ceremony";
-import { hashZkey } from "../zk/hash";
-import type { VerificationKey } from "../zk/setup";
+import { BN254_P } from "../circuit/field.js";
+import { BuildError } from "../errors.js";
+import { BUILD_DIR } from "../paths.js";
+import type { QuantizedModel } from "../runtime/fixed.js";
+import { randomSalt, type WeightSecrets } from "../zk/commitment.js";
+import type { Contribution } from "../zk/ceremony.js";
+import { hashZkey } from "../zk/hash.js";
+import type { VerificationKey } from "../zk/setup.js";
 
 /**
  * How a model's zkey was made. "local": one contribution by whoever ran sibyl:build, who

@@ -2,18 +2,18 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
-import { compileCircuit } from "../circuit/compiler";
-import { circuitFingerprint } from "../circuit/fingerprint";
-import { generateCircuit } from "../circuit/generate";
-import { type Logger, step } from "../log";
-import { isOnnxPath, loadModel, writeModelFile } from "../model/load";
-import type { OnnxImportOptions } from "../model/onnx";
-import { modelHash, quantizeModel } from "../model/quantize";
-import { CIRCUIT_MODELS_DIR, PROJECT_ROOT, VERIFIERS_DIR } from "../paths";
-import { weightCommitment } from "../zk/commitment";
-import { hashZkey } from "../zk/hash";
-import { ensurePtau, givenPtau, type PtauFile, requiredPower } from "../zk/ptau";
-import { exportVerificationKey, groth16Setup, verificationKeyHash } from "../zk/setup";
+import { compileCircuit } from "../circuit/compiler.js";
+import { circuitFingerprint } from "../circuit/fingerprint.js";
+import { generateCircuit } from "../circuit/generate.js";
+import { type Logger, step } from "../log.js";
+import { isOnnxPath, loadModel, writeModelFile } from "../model/load.js";
+import type { OnnxImportOptions } from "../model/onnx.js";
+import { modelHash, quantizeModel } from "../model/quantize.js";
+import { CIRCUIT_MODELS_DIR, PROJECT_ROOT, VERIFIERS_DIR } from "../paths.js";
+import { weightCommitment } from "../zk/commitment.js";
+import { hashZkey } from "../zk/hash.js";
+import { ensurePtau, givenPtau, type PtauFile, requiredPower } from "../zk/ptau.js";
+import { exportVerificationKey, groth16Setup, verificationKeyHash } from "../zk/setup.js";
 import {
   type BuildManifest,
   type ModelArtifacts,
@@ -24,8 +24,8 @@ import {
   readManifest,
   serializeQuantized,
   writeManifest,
-} from "./artifacts";
-import { verifierContractName, verifierIsCurrent, writeModelVerifier } from "./verifier";
+} from "./artifacts.js";
+import { verifierContractName, verifierIsCurrent, writeModelVerifier } from "./verifier.js";
 
 /**
  * The build pipeline: model file → quantize → generate circuit → compile (circom --O2)

@@ -1,23 +1,23 @@
 import { copyFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-import { BuildError } from "../errors";
-import { type Logger, silentLogger, step } from "../log";
-import { loadModel } from "../model/load";
-import { modelHash, quantizeModel } from "../model/quantize";
-import { type Contribution, verifyCeremony } from "../zk/ceremony";
-import { hashZkey } from "../zk/hash";
-import { givenPtau, requiredPower } from "../zk/ptau";
-import { exportVerificationKey, verificationKeyHash } from "../zk/setup";
+import { BuildError } from "../errors.js";
+import { type Logger, silentLogger, step } from "../log.js";
+import { loadModel } from "../model/load.js";
+import { modelHash, quantizeModel } from "../model/quantize.js";
+import { type Contribution, verifyCeremony } from "../zk/ceremony.js";
+import { hashZkey } from "../zk/hash.js";
+import { givenPtau, requiredPower } from "../zk/ptau.js";
+import { exportVerificationKey, verificationKeyHash } from "../zk/setup.js";
 import {
   type BuildManifest,
   type ModelArtifacts,
   loadArtifacts,
   readManifest,
   writeManifest,
-} from "./artifacts";
-import { setupKeyOf } from "./buildModel";
-import { verifierIsCurrent, writeModelVerifier } from "./verifier";
+} from "./artifacts.js";
+import { setupKeyOf } from "./buildModel.js";
+import { verifierIsCurrent, writeModelVerifier } from "./verifier.js";
 
 /**
  * Installs a ceremony's final zkey as a built model's key: verify it against the model's

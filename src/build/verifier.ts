@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
 
-import { PROJECT_ROOT } from "../paths";
-import { exportVerifier } from "../zk/setup";
+import { PROJECT_ROOT } from "../paths.js";
+import { exportVerifier } from "../zk/setup.js";
 
 /**
  * A model's Solidity verifier in contracts/verifiers/, shared by sibyl:build and

@@ -1,9 +1,9 @@
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { type SibylEnv, coreArtifact, coreContract, runnerOf } from "../env.js";
 import { keccak256, ZeroAddress } from "ethers";
 
-import { ChainError } from "../errors";
-import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
-import { checkRegistryCode, describeState, INFERENCE_ADDRESS, readPrecompileState } from "./install";
+import { ChainError } from "../errors.js";
+import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
+import { checkRegistryCode, describeState, INFERENCE_ADDRESS, readPrecompileState } from "./install.js";
 
 /**
  * Handles to an already installed precompile and its registry on the current network.
@@ -12,17 +12,17 @@ import { checkRegistryCode, describeState, INFERENCE_ADDRESS, readPrecompileStat
  * shared chain first chose it, and a registry decides which verifier settles every model).
  */
 export async function connectSibyl(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   address = INFERENCE_ADDRESS,
 ): Promise<{ precompile: InferencePrecompile; registry: ModelRegistry }> {
-  const network = hre.network.name;
-  const code = await hre.ethers.provider.getCode(address);
+  const network = env.networkName;
+  const code = await env.ethers.provider.getCode(address);
   if (code === "0x")
     throw new ChainError(
       `no Sibyl precompile at ${address} on network "${network}"`,
       `install it first: npx hardhat sibyl:deploy --network ${network}`,
     );
-  const artifact = await hre.artifacts.readArtifact("InferencePrecompile");
+  const artifact = coreArtifact("InferencePrecompile");
   if (keccak256(code) !== keccak256(artifact.deployedBytecode))
     throw new ChainError(
       `the code at ${address} on network "${network}" is not this project's InferencePrecompile ` +
@@ -30,17 +30,14 @@ export async function connectSibyl(
       `reinstall it: npx hardhat sibyl:deploy --network ${network} (on a Hardhat chain this replaces the code ` +
         "and keeps the state)",
     );
-  const precompile = (await hre.ethers.getContractAt(
-    "InferencePrecompile",
-    address,
-  )) as unknown as InferencePrecompile;
+  const precompile = coreContract<InferencePrecompile>("InferencePrecompile", address, await runnerOf(env));
   const registryAddress = await precompile.registry();
   if (registryAddress === ZeroAddress)
     throw new ChainError(
       `the precompile at ${address} is not initialised`,
       `run npx hardhat sibyl:deploy --network ${network}`,
     );
-  const problem = await checkRegistryCode(hre, registryAddress);
+  const problem = await checkRegistryCode(env, registryAddress);
   if (problem)
     throw new ChainError(
       `the precompile at ${address} on network "${network}" was ${describeState(await readPrecompileState(precompile))}, ` +
@@ -48,9 +45,6 @@ export async function connectSibyl(
       `do not use it; on a development chain reinstall it: npx hardhat sibyl:deploy --network ${network} --reset ` +
         "(old requests and bonds in its storage are orphaned)",
     );
-  const registry = (await hre.ethers.getContractAt(
-    "ModelRegistry",
-    registryAddress,
-  )) as unknown as ModelRegistry;
+  const registry = coreContract<ModelRegistry>("ModelRegistry", registryAddress, await runnerOf(env));
   return { precompile, registry };
 }

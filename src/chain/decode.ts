@@ -1,8 +1,8 @@
 import type { Signer } from "ethers";
 
-import type { OnChainDecoder } from "../model/accuracy";
-import { requestInference } from "../client/client";
-import type { SibylStack } from "./stack";
+import type { OnChainDecoder } from "../model/accuracy.js";
+import { requestInference } from "../client/client.js";
+import type { SibylStack } from "./stack.js";
 
 /**
  * Decodes outputs the way consumers see them: for each input, a real request to the

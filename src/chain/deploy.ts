@@ -1,8 +1,8 @@
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { type SibylEnv, coreArtifact, coreContract } from "../env.js";
 import { AbiCoder, concat, getCreate2Address, id, keccak256 } from "ethers";
 
-import { ChainError } from "../errors";
-import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
+import { ChainError } from "../errors.js";
+import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
 import {
   checkInstallation,
   DEFAULT_ANSWER_WINDOW,
@@ -12,7 +12,7 @@ import {
   type PrecompileState,
   resetPrecompile,
   wantedInstallation,
-} from "./install";
+} from "./install.js";
 
 /**
  * Deploying Sibyl. On Hardhat networks (the in-process one and `npx hardhat node`) the
@@ -55,32 +55,32 @@ export interface Deployed {
 }
 
 export async function deploySibyl(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   opts: DeployOptions = {},
 ): Promise<Deployed> {
-  const chainId = (await hre.ethers.provider.getNetwork()).chainId;
-  if (hre.network.name === "hardhat" || chainId === 31337n) {
-    const cleared = opts.reset ? await resetPrecompile(hre) : undefined;
-    const { precompile, registry } = await installPrecompile(hre, opts);
+  const chainId = (await env.ethers.provider.getNetwork()).chainId;
+  if (env.inProcess || chainId === 31337n) {
+    const cleared = opts.reset ? await resetPrecompile(env) : undefined;
+    const { precompile, registry } = await installPrecompile(env, opts);
     return { precompile, registry, deterministic: false, cleared };
   }
   if (opts.reset)
     throw new ChainError(
-      `--reset rewrites the precompile's storage, which only a Hardhat network allows (this is "${hre.network.name}")`,
+      `--reset rewrites the precompile's storage, which only a Hardhat network allows (this is "${env.networkName}")`,
       "on other chains deploy with other parameters instead: the CREATE2 address depends on them",
     );
-  return deployDeterministic(hre, opts);
+  return deployDeterministic(env, opts);
 }
 
 /** Where `deployDeterministic` puts the registry and the precompile for these arguments. */
 export async function deterministicAddresses(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   admin: string,
   opts: DeployOptions = {},
 ): Promise<{ registry: string; precompile: string; registryInit: string; precompileInit: string }> {
   const coder = AbiCoder.defaultAbiCoder();
-  const registryArtifact = await hre.artifacts.readArtifact("ModelRegistry");
-  const precompileArtifact = await hre.artifacts.readArtifact("InferencePrecompile");
+  const registryArtifact = coreArtifact("ModelRegistry");
+  const precompileArtifact = coreArtifact("InferencePrecompile");
   const registryInit = registryArtifact.bytecode; // the registry takes no constructor arguments
   const registry = getCreate2Address(DETERMINISTIC_DEPLOYER, SIBYL_SALT, keccak256(registryInit));
   const precompileInit = concat([
@@ -95,45 +95,42 @@ export async function deterministicAddresses(
 }
 
 export async function deployDeterministic(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   opts: DeployOptions = {},
 ): Promise<Deployed> {
-  const [signer] = await hre.ethers.getSigners();
+  const [signer] = await env.ethers.getSigners();
   if (!signer)
     throw new ChainError(
-      `no account configured for network ${hre.network.name}`,
+      `no account configured for network ${env.networkName}`,
       "add `accounts` to its config",
     );
-  if ((await hre.ethers.provider.getCode(DETERMINISTIC_DEPLOYER)) === "0x")
+  if ((await env.ethers.provider.getCode(DETERMINISTIC_DEPLOYER)) === "0x")
     throw new ChainError(
-      `the deterministic-deployment proxy ${DETERMINISTIC_DEPLOYER} is not on network ${hre.network.name}`,
+      `the deterministic-deployment proxy ${DETERMINISTIC_DEPLOYER} is not on network ${env.networkName}`,
       "deploy Arachnid's deterministic-deployment-proxy there first (it has a pre-signed deployment transaction)",
     );
   const wanted = wantedInstallation(opts, signer.address);
-  const addrs = await deterministicAddresses(hre, wanted.admin, wanted);
+  const addrs = await deterministicAddresses(env, wanted.admin, wanted);
   for (const [address, init] of [
     [addrs.registry, addrs.registryInit],
     [addrs.precompile, addrs.precompileInit],
   ] as const) {
-    if ((await hre.ethers.provider.getCode(address)) !== "0x") continue;
+    if ((await env.ethers.provider.getCode(address)) !== "0x") continue;
     const tx = await signer.sendTransaction({ to: DETERMINISTIC_DEPLOYER, data: concat([SIBYL_SALT, init]) });
     await tx.wait();
-    if ((await hre.ethers.provider.getCode(address)) === "0x")
+    if ((await env.ethers.provider.getCode(address)) === "0x")
       throw new ChainError(`CREATE2 deployment to ${address} failed (transaction ${tx.hash})`);
   }
-  const precompile = (await hre.ethers.getContractAt(
-    "InferencePrecompile",
-    addrs.precompile,
-  )) as unknown as InferencePrecompile;
+  const precompile = coreContract<InferencePrecompile>("InferencePrecompile", addrs.precompile, signer);
   // The admin and parameters are part of the address, but the admin can be transferred and the
   // registry changed since: adopt an existing deployment only if it still is what was asked,
   // with a registry that runs this project's code.
   const registry = await checkInstallation(
-    hre,
+    env,
     precompile,
     wanted,
     `its admin or registry was changed after deployment: connect to it as it is ` +
-      `(connectSibyl(hre, "${addrs.precompile}")), or deploy with other parameters (another address)`,
+      `(connectSibyl(env, "${addrs.precompile}")), or deploy with other parameters (another address)`,
   );
   return { precompile, registry, deterministic: true };
 }

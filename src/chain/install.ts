@@ -1,15 +1,12 @@
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import type {} from "@nomicfoundation/hardhat-ethers/internal/type-extensions";
+import { type SibylEnv, coreArtifact, coreContract, deployCore } from "../env.js";
 import { formatEther, getAddress, keccak256, parseEther, ZeroAddress, ZeroHash } from "ethers";
 
-import { ChainError } from "../errors";
-import { MAX_ANSWER_WINDOW } from "../protocol/constants";
+import { ChainError } from "../errors.js";
+import { MAX_ANSWER_WINDOW } from "../protocol/constants.js";
 import {
-  InferencePrecompile__factory,
-  ModelRegistry__factory,
   type InferencePrecompile,
   type ModelRegistry,
-} from "../../typechain-types";
+} from "../../typechain-types/index.js";
 
 /** Where the precompile lives on a Hardhat chain (`Sibyl.INFERENCE` in Solidity). */
 export const INFERENCE_ADDRESS = "0x00000000000000000000000000000000000000F4";
@@ -20,8 +17,8 @@ export const DEFAULT_MIN_BOND = parseEther("1");
 /** Seconds an unanswered request waits before anyone may expire it, unless told otherwise. */
 export const DEFAULT_ANSWER_WINDOW = 3600n;
 
-/** Networks that accept `hardhat_setCode` and `hardhat_setStorageAt`. */
-const SET_CODE_NETWORKS = new Set(["hardhat", "localhost"]);
+/** Networks that accept `hardhat_setCode` and `hardhat_setStorageAt` (Hardhat 3 calls the in-process one "default"). */
+const SET_CODE_NETWORKS = new Set(["default", "hardhat", "localhost", "node"]);
 
 /**
  * The storage slots of InferencePrecompile that hold its initialisation, by state variable
@@ -97,26 +94,26 @@ export interface WantedInstallation {
  * `deployedBytecode` is exactly what a normal deployment leaves on-chain.
  */
 export async function installPrecompile(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   opts: InstallOptions = {},
 ): Promise<InstalledSibyl> {
-  requireSetCodeNetwork(hre, "installPrecompile places code with hardhat_setCode");
+  requireSetCodeNetwork(env, "installPrecompile places code with hardhat_setCode");
   const address = getAddress(opts.address ?? INFERENCE_ADDRESS);
-  const [deployer] = await hre.ethers.getSigners();
+  const [deployer] = await env.ethers.getSigners();
   const wanted = wantedInstallation(opts, deployer.address);
 
-  const artifact = await hre.artifacts.readArtifact("InferencePrecompile");
-  const code = await hre.ethers.provider.getCode(address);
+  const artifact = coreArtifact("InferencePrecompile");
+  const code = await env.ethers.provider.getCode(address);
   if (code.toLowerCase() !== artifact.deployedBytecode.toLowerCase())
-    await hre.network.provider.send("hardhat_setCode", [address, artifact.deployedBytecode]);
-  const precompile = InferencePrecompile__factory.connect(address, deployer);
+    await env.ethers.provider.send("hardhat_setCode", [address, artifact.deployedBytecode]);
+  const precompile = coreContract<InferencePrecompile>("InferencePrecompile", address, deployer);
 
   if ((await precompile.registry()) !== ZeroAddress) {
-    const registry = await checkInstallation(hre, precompile, wanted, resetHint(hre));
+    const registry = await checkInstallation(env, precompile, wanted, resetHint(env));
     return { precompile, registry, initialized: false };
   }
 
-  const registry = await new ModelRegistry__factory(deployer).deploy();
+  const registry = (await deployCore("ModelRegistry", deployer)) as unknown as ModelRegistry;
   await registry.waitForDeployment();
   try {
     await (
@@ -130,7 +127,7 @@ export async function installPrecompile(
   } catch (e) {
     // Someone initialised it between our check and our transaction: adopt it only if it is ours.
     if ((await precompile.registry()) === ZeroAddress) throw e;
-    const adopted = await checkInstallation(hre, precompile, wanted, resetHint(hre), "lost the race: ");
+    const adopted = await checkInstallation(env, precompile, wanted, resetHint(env), "lost the race: ");
     return { precompile, registry: adopted, initialized: false };
   }
   // our initialize succeeded, so the state is ours: initialize can run only once
@@ -193,7 +190,7 @@ export async function readPrecompileState(precompile: InferencePrecompile): Prom
  * ChainError naming who initialised it with what, and `hint`, when anything differs.
  */
 export async function checkInstallation(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   precompile: InferencePrecompile,
   wanted: WantedInstallation,
   hint: string,
@@ -207,27 +204,27 @@ export async function checkInstallation(
   if (state.answerWindow !== wanted.answerWindow)
     differences.push(`answerWindow ${state.answerWindow} s, asked ${wanted.answerWindow} s`);
   const parametersOnly = differences.length > 0 && state.admin === wanted.admin;
-  const registryProblem = await checkRegistryCode(hre, state.registry);
+  const registryProblem = await checkRegistryCode(env, state.registry);
   if (registryProblem) differences.push(registryProblem);
   if (differences.length > 0)
     throw new ChainError(
-      `${prefix}the precompile at ${await precompile.getAddress()} on network "${hre.network.name}" is not the ` +
+      `${prefix}the precompile at ${await precompile.getAddress()} on network "${env.networkName}" is not the ` +
         `installation asked for: ${describeState(state)}. It differs in: ${differences.join("; ")}`,
       parametersOnly && !registryProblem
         ? `to adopt it as it is, pass --min-bond ${formatEther(state.minBond)} --answer-window ${state.answerWindow}; ${hint}`
         : hint,
     );
-  const [runner] = await hre.ethers.getSigners();
-  return ModelRegistry__factory.connect(state.registry, runner);
+  const [runner] = await env.ethers.getSigners();
+  return coreContract<ModelRegistry>("ModelRegistry", state.registry, runner);
 }
 
 /** Undefined when `registry` runs this project's ModelRegistry code, else what is wrong with it. */
 export async function checkRegistryCode(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   registry: string,
 ): Promise<string | undefined> {
-  const artifact = await hre.artifacts.readArtifact("ModelRegistry");
-  const code = await hre.ethers.provider.getCode(registry);
+  const artifact = coreArtifact("ModelRegistry");
+  const code = await env.ethers.provider.getCode(registry);
   if (code === "0x") return `registry ${registry} has no code`;
   // ModelRegistry has no immutables: its runtime code is the artifact's, byte for byte.
   if (keccak256(code) !== keccak256(artifact.deployedBytecode))
@@ -246,9 +243,9 @@ export function describeState(state: PrecompileState): string {
   );
 }
 
-function resetHint(hre: HardhatRuntimeEnvironment): string {
+function resetHint(env: SibylEnv): string {
   return (
-    `on a development chain, reinstall it with you as admin: npx hardhat sibyl:deploy --network ${hre.network.name} ` +
+    `on a development chain, reinstall it with you as admin: npx hardhat sibyl:deploy --network ${env.networkName} ` +
     "--reset (old requests and bonds in its storage are orphaned)"
   );
 }
@@ -261,14 +258,14 @@ function resetHint(hre: HardhatRuntimeEnvironment): string {
  * only acceptable on a throwaway chain. Returns the state it cleared (undefined if none).
  */
 export async function resetPrecompile(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   address: string = INFERENCE_ADDRESS,
 ): Promise<PrecompileState | undefined> {
-  requireSetCodeNetwork(hre, "resetPrecompile rewrites storage with hardhat_setStorageAt");
+  requireSetCodeNetwork(env, "resetPrecompile rewrites storage with hardhat_setStorageAt");
   const target = getAddress(address);
   let previous: PrecompileState | undefined;
-  if ((await hre.ethers.provider.getCode(target)) !== "0x") {
-    const precompile = InferencePrecompile__factory.connect(target, hre.ethers.provider);
+  if ((await env.ethers.provider.getCode(target)) !== "0x") {
+    const precompile = coreContract<InferencePrecompile>("InferencePrecompile", target, env.ethers.provider);
     try {
       if ((await precompile.registry()) !== ZeroAddress) previous = await readPrecompileState(precompile);
     } catch {
@@ -276,14 +273,14 @@ export async function resetPrecompile(
     }
   }
   for (const slot of new Set(Object.values(INITIALIZATION_SLOTS)))
-    await hre.network.provider.send("hardhat_setStorageAt", [target, `0x${slot.toString(16)}`, ZeroHash]);
+    await env.ethers.provider.send("hardhat_setStorageAt", [target, `0x${slot.toString(16)}`, ZeroHash]);
   return previous;
 }
 
-function requireSetCodeNetwork(hre: HardhatRuntimeEnvironment, what: string): void {
-  if (!SET_CODE_NETWORKS.has(hre.network.name))
+function requireSetCodeNetwork(env: SibylEnv, what: string): void {
+  if (!env.inProcess && !SET_CODE_NETWORKS.has(env.networkName))
     throw new ChainError(
-      `${what}, which network "${hre.network.name}" does not offer`,
+      `${what}, which network "${env.networkName}" does not offer`,
       "on other networks use `npx hardhat sibyl:deploy`, which deploys through CREATE2 at a deterministic address",
     );
 }

@@ -1,13 +1,15 @@
+import type { SibylEnv } from "../env.js";
+import { readFile } from "node:fs/promises";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { AbiCoder, getAddress, keccak256, parseEther, parseUnits } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts";
-import { ChainError } from "../errors";
-import { MAX_SETTLEMENT_WINDOW, MAX_UINT128, PRICED_HOOKS } from "../protocol/constants";
-import type { IModelRegistry, ModelRegistry } from "../../typechain-types";
-import { ModelMismatchError, revertErrorName, verifyModel } from "./verify";
+import type { ModelArtifacts } from "../build/artifacts.js";
+import { ChainError } from "../errors.js";
+import { MAX_SETTLEMENT_WINDOW, MAX_UINT128, PRICED_HOOKS } from "../protocol/constants.js";
+import type { IModelRegistry, ModelRegistry } from "../../typechain-types/index.js";
+import { ModelMismatchError, verifyModel } from "./verify.js";
+import { revertErrorName } from "./revert.js";
 
 /**
  * Registering a built model on-chain. A model id commits to the registrant, the verifier's
@@ -53,7 +55,7 @@ export const DEFAULT_MODEL_TERMS: ModelTerms = {
   unbonded: false,
 };
 
-export { MAX_ANSWER_WINDOW, MAX_SETTLEMENT_WINDOW, PRICED_HOOKS } from "../protocol/constants";
+export { MAX_ANSWER_WINDOW, MAX_SETTLEMENT_WINDOW, PRICED_HOOKS } from "../protocol/constants.js";
 
 /** `Sibyl.requiredFee`: the fee a request with `callbackGasLimit` gas per hook must carry. */
 export function requiredFee(
@@ -139,23 +141,35 @@ export function modelIdFor(
   );
 }
 
+/** The source text a contract was compiled from, as its Hardhat 3 build info records it ("" if unknown). */
+async function compiledSource(env: SibylEnv, fqn: string): Promise<string> {
+  const id = await env.artifacts.getBuildInfoId(fqn);
+  const path = id === undefined ? undefined : await env.artifacts.getBuildInfoPath(id);
+  if (path === undefined) return "";
+  const info = JSON.parse(await readFile(path, "utf8")) as {
+    userSourceNameMap: Record<string, string>;
+    input: { sources: Record<string, { content?: string }> };
+  };
+  const inputName = info.userSourceNameMap[fqn.slice(0, fqn.lastIndexOf(":"))];
+  return (inputName && info.input.sources[inputName]?.content) || "";
+}
+
 /** The runtime code of the model's compiled verifier: what the registry deploys and the id commits to. */
 export async function verifierRuntimeCode(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   artifacts: ModelArtifacts,
 ): Promise<string> {
   const compile =
-    "run `npx hardhat compile` after `sibyl:build` (the build writes the verifier into contracts/verifiers/)";
+    "run `npx hardhat build` after `sibyl:build` (the build writes the verifier into contracts/verifiers/)";
   let artifact;
   try {
-    artifact = await hre.artifacts.readArtifact(artifacts.verifierContract);
+    artifact = await env.artifacts.readArtifact(artifacts.verifierContract);
   } catch {
     throw new ChainError(`no compiled artifact for ${artifacts.verifierContract}`, compile);
   }
   // The compiled code must come from the verifier the build exported for this zkey (its header
   // names the vkHash): an artifact left from an earlier build would register another key.
-  const buildInfo = await hre.artifacts.getBuildInfo(`${artifact.sourceName}:${artifact.contractName}`);
-  const source = buildInfo?.input.sources[artifact.sourceName]?.content ?? "";
+  const source = await compiledSource(env, `${artifact.sourceName}:${artifact.contractName}`);
   if (!source.includes(`vkHash ${artifacts.vkHash}`))
     throw new ChainError(
       `the compiled ${artifacts.verifierContract} was not compiled from the verifier exported for ${artifacts.name}'s ` +
@@ -171,7 +185,7 @@ export async function verifierRuntimeCode(
  * `verifyModel` checks it field by field against the local build (else a ModelMismatchError).
  */
 export async function registerModel(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   registry: ModelRegistry,
   artifacts: ModelArtifacts,
   opts: RegisterOptions = {},
@@ -184,14 +198,14 @@ export async function registerModel(
       "connect it to an account",
     );
   const owner = getAddress(await runner.getAddress());
-  const code = await verifierRuntimeCode(hre, artifacts);
+  const code = await verifierRuntimeCode(env, artifacts);
   const config = modelConfig(artifacts, terms);
   const modelId = modelIdFor(owner, keccak256(code), config);
 
   let result: RegisteredModel;
   if (await isRegistered(registry, modelId)) {
     // adopted only after every field checks against the local build (it names what differs)
-    const report = await verifyModel(hre, registry, artifacts, modelId, { terms, owner });
+    const report = await verifyModel(env, registry, artifacts, modelId, { terms, owner });
     if (!report.ok) throw new ModelMismatchError(report, artifacts);
     const existing = await registry.getModel(modelId);
     result = {
@@ -216,7 +230,7 @@ export async function registerModel(
       gasUsed: receipt?.gasUsed,
     };
   }
-  const { chainId } = await hre.ethers.provider.getNetwork();
+  const { chainId } = await env.ethers.provider.getNetwork();
   recordRegistration(artifacts, {
     chainId: chainId.toString(),
     registry: getAddress(String(registry.target)),
@@ -268,11 +282,11 @@ function recordRegistration(artifacts: ModelArtifacts, record: RegistrationRecor
  * or undefined. Callers verify it before trusting it (`verifyModel`).
  */
 export async function recordedModelId(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   registry: ModelRegistry,
   artifacts: ModelArtifacts,
 ): Promise<string | undefined> {
-  const { chainId } = await hre.ethers.provider.getNetwork();
+  const { chainId } = await env.ethers.provider.getNetwork();
   const address = getAddress(String(registry.target));
   const matches = readRegistrations(artifacts).filter(
     (r) => r.chainId === chainId.toString() && r.registry === address,

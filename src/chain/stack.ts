@@ -1,17 +1,15 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import type { SibylEnv } from "../env.js";
 import type { Signer } from "ethers";
 import { parseEther } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts";
-import { buildModel } from "../build/buildModel";
-import { type Logger, consoleLogger } from "../log";
-import { InferenceNode, type NodeOptions } from "../node/node";
-import { installPrecompile } from "./install";
-import { checkServable } from "./registration";
-import { type RegisterOptions, type RegisteredModel, registerModel } from "./models";
-import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
+import type { ModelArtifacts } from "../build/artifacts.js";
+import { buildModel } from "../build/buildModel.js";
+import { type Logger, consoleLogger } from "../log.js";
+import { InferenceNode, type NodeOptions } from "../node/node.js";
+import { installPrecompile } from "./install.js";
+import { checkServable } from "./registration.js";
+import { type RegisterOptions, type RegisteredModel, registerModel } from "./models.js";
+import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
 
 /**
  * One call from nothing to a working Sibyl chain: build the models (cached), compile
@@ -42,7 +40,7 @@ export interface StackOptions {
 
 /** Builds every model and recompiles Solidity when a verifier is new or changed. */
 export async function buildModels(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   modelPaths: string[],
   log: Logger,
 ): Promise<ModelArtifacts[]> {
@@ -51,29 +49,23 @@ export async function buildModels(
   for (const path of modelPaths) {
     const report = await buildModel(path, { log });
     built.push(report.artifacts);
-    const artifactPath = join(
-      hre.config.paths.artifacts,
-      "contracts",
-      "verifiers",
-      `${report.artifacts.verifierContract}.sol`,
-      `${report.artifacts.verifierContract}.json`,
-    );
-    recompile ||= report.verifierChanged || !existsSync(artifactPath);
+    recompile ||=
+      report.verifierChanged || !(await env.artifacts.artifactExists(report.artifacts.verifierContract));
   }
   if (recompile) {
     log.info("▸ compiling contracts (new verifier)…");
-    await hre.run("compile", { quiet: true });
+    await env.compile();
   }
   return built;
 }
 
-export async function setUpStack(hre: HardhatRuntimeEnvironment, opts: StackOptions): Promise<SibylStack> {
+export async function setUpStack(env: SibylEnv, opts: StackOptions): Promise<SibylStack> {
   const log = opts.log ?? consoleLogger;
-  const built = await buildModels(hre, opts.modelPaths, log);
-  const { precompile, registry } = await installPrecompile(hre);
+  const built = await buildModels(env, opts.modelPaths, log);
+  const { precompile, registry } = await installPrecompile(env);
   const models: Record<string, StackModel> = {};
   for (const artifacts of built) {
-    const reg = await registerModel(hre, registry, artifacts, opts.register);
+    const reg = await registerModel(env, registry, artifacts, opts.register);
     models[artifacts.name] = { modelId: reg.modelId, verifier: reg.verifier, artifacts, registration: reg };
     log.info(`model ${artifacts.name} ${reg.created ? "registered" : "already registered"}: ${reg.modelId}`);
   }

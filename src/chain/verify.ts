@@ -1,4 +1,4 @@
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import type { SibylEnv } from "../env.js";
 import {
   formatEther,
   formatUnits,
@@ -10,12 +10,13 @@ import {
   keccak256,
 } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts";
-import { ChainError, SibylError } from "../errors";
-import { type Logger, silentLogger } from "../log";
-import { exportVerificationKey, verificationKeyHash } from "../zk/setup";
-import type { IModelRegistry, ModelRegistry } from "../../typechain-types";
-import { type ModelTerms, modelConfig, modelIdFor, verifierRuntimeCode } from "./models";
+import type { ModelArtifacts } from "../build/artifacts.js";
+import { ChainError, SibylError } from "../errors.js";
+import { type Logger, silentLogger } from "../log.js";
+import { exportVerificationKey, verificationKeyHash } from "../zk/setup.js";
+import type { IModelRegistry, ModelRegistry } from "../../typechain-types/index.js";
+import { type ModelTerms, modelConfig, modelIdFor, verifierRuntimeCode } from "./models.js";
+import { revertErrorName } from "./revert.js";
 
 /**
  * Checking a registration against a local build. A model id commits to its owner, the
@@ -63,17 +64,17 @@ export interface VerifyModelOptions {
  * local config under the registered terms. Throws a ChainError only when there is no such id.
  */
 export async function verifyModel(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   registry: ModelRegistry,
   artifacts: ModelArtifacts,
   modelId: string,
   opts: VerifyModelOptions = {},
 ): Promise<ModelVerification> {
-  const model = await registeredModel(hre, registry, modelId);
+  const model = await registeredModel(env, registry, modelId);
   const { config } = model;
-  const localCode = await verifierRuntimeCode(hre, artifacts);
+  const localCode = await verifierRuntimeCode(env, artifacts);
   const localHash = keccak256(localCode);
-  const chainCode = await hre.ethers.provider.getCode(model.verifier);
+  const chainCode = await env.ethers.provider.getCode(model.verifier);
   const checks: ModelCheck[] = [];
   const check = (what: string, chain: string, local: string, note?: string): void => {
     const ok = chain === local;
@@ -135,13 +136,13 @@ export async function verifyModel(
     modelId,
     owner: model.owner,
     checks,
-    lines: reportLines(hre, artifacts, modelId, model, checks, ok),
+    lines: reportLines(env, artifacts, modelId, model, checks, ok),
   };
 }
 
 /** The registration behind `modelId`, or a ChainError saying there is none and what to do. */
 async function registeredModel(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   registry: ModelRegistry,
   modelId: string,
 ): Promise<IModelRegistry.ModelStructOutput> {
@@ -155,40 +156,11 @@ async function registeredModel(
   } catch (e) {
     if (revertErrorName(registry.interface, e) === "Registry__UnknownModel")
       throw new ChainError(
-        `no model ${modelId} in the registry ${String(registry.target)} on network "${hre.network.name}"`,
+        `no model ${modelId} in the registry ${String(registry.target)} on network "${env.networkName}"`,
         "check the id and the --network; to register your own build: npx hardhat sibyl:register --model <file>",
       );
     throw e;
   }
-}
-
-/**
- * The name of the custom error a call reverted with, or undefined. The revert data sits in
- * another place of the error depending on the provider: `data` in-process, `data.data` over
- * JSON-RPC (`--network localhost`), `error.data` or `info.error.data` elsewhere.
- */
-export function revertErrorName(iface: Interface, error: unknown): string | undefined {
-  const e = error as {
-    data?: unknown;
-    error?: { data?: unknown };
-    info?: { error?: { data?: unknown } };
-  } | null;
-  const candidates = [
-    e?.data,
-    (e?.data as { data?: unknown } | undefined)?.data,
-    e?.error?.data,
-    e?.info?.error?.data,
-  ];
-  for (const data of candidates)
-    if (typeof data === "string" && isHexString(data) && data.length >= 10) {
-      try {
-        const parsed = iface.parseError(data);
-        if (parsed) return parsed.name;
-      } catch {
-        // not one of this interface's errors
-      }
-    }
-  return undefined;
 }
 
 /** The settlement terms a registration holds. */
@@ -248,7 +220,7 @@ async function transcriptCheck(
   log: Logger,
 ): Promise<ModelCheck> {
   const what = "zkey transcript";
-  const { verifyCeremony } = await import("../zk/ceremony");
+  const { verifyCeremony } = await import("../zk/ceremony.js");
   try {
     const verified = await verifyCeremony({
       r1csPath: artifacts.r1csPath,
@@ -292,7 +264,7 @@ async function transcriptCheck(
 }
 
 function reportLines(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   artifacts: ModelArtifacts,
   modelId: string,
   model: IModelRegistry.ModelStructOutput,
@@ -301,7 +273,7 @@ function reportLines(
 ): string[] {
   const width = Math.max(...checks.map((c) => c.what.length));
   const lines = [
-    `model ${artifacts.name} (${artifacts.modelPath}) against ${modelId} on network "${hre.network.name}"`,
+    `model ${artifacts.name} (${artifacts.modelPath}) against ${modelId} on network "${env.networkName}"`,
     `  owner ${model.owner}, verifier ${model.verifier}`,
     `  terms ${TERM_KEYS.map((k) => `${k} ${formatTerm(k, termsOfRegistration(model)[k])}`).join(", ")}` +
       " (what the id commits to; pass the terms you expect to check them)",
@@ -354,15 +326,15 @@ export interface VerifyModelCommandArgs extends VerifyModelOptions {
  * ModelMismatchError when anything differs.
  */
 export async function verifyModelCommand(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   args: VerifyModelCommandArgs,
   print: (line: string) => void,
 ): Promise<ModelVerification> {
-  const { buildModels } = await import("./stack");
-  const { connectSibyl } = await import("./connect");
-  const [artifacts] = await buildModels(hre, [args.model], args.log ?? silentLogger);
-  const { registry } = await connectSibyl(hre);
-  const report = await verifyModel(hre, registry, artifacts, args.id, args);
+  const { buildModels } = await import("./stack.js");
+  const { connectSibyl } = await import("./connect.js");
+  const [artifacts] = await buildModels(env, [args.model], args.log ?? silentLogger);
+  const { registry } = await connectSibyl(env);
+  const report = await verifyModel(env, registry, artifacts, args.id, args);
   for (const line of report.lines) print(line);
   if (!report.ok) throw new ModelMismatchError(report, artifacts);
   return report;

@@ -6,15 +6,19 @@ import { spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
 
-import { readR1csHeader } from "./r1cs";
+import { readR1csHeader } from "./r1cs.js";
+import { createRequire } from "node:module";
+import { CIRCUIT_LIB_DIR } from "../paths.js";
 
-/** Root of this repository (src/circuit/ → ../..). */
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const require = createRequire(import.meta.url);
 
-/** Include paths every compilation gets, so circuits can `include "fixedpoint.circom"`. */
+/**
+ * Include paths every compilation gets, so circuits can `include "fixedpoint.circom"` and
+ * `include "circomlib/circuits/…"` (circomlib is found wherever npm installed it).
+ */
 export const DEFAULT_INCLUDE_PATHS: readonly string[] = [
-  path.join(REPO_ROOT, "circuits", "lib"),
-  path.join(REPO_ROOT, "node_modules"),
+  CIRCUIT_LIB_DIR,
+  path.dirname(path.dirname(require.resolve("circomlib/package.json"))),
 ];
 
 export interface CompileOptions {

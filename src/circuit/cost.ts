@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { BUILD_DIR } from "../paths";
-import { compileCircuit } from "./compiler";
-import { circuitFingerprint } from "./fingerprint";
+import { BUILD_DIR } from "../paths.js";
+import { compileCircuit } from "./compiler.js";
+import { circuitFingerprint } from "./fingerprint.js";
 
 /**
  * Constraint cost of one library template with given parameters, measured by compiling it

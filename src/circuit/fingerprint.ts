@@ -2,7 +2,10 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { CIRCUIT_LIB_DIR } from "../paths";
+import { CIRCUIT_LIB_DIR } from "../paths.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 /**
  * What a circuit's compiled form depends on besides its own text: the compiler version and

@@ -1,6 +1,6 @@
-import type { QuantizedModel } from "../runtime/fixed";
-import { privateWeightLayout } from "../zk/commitment";
-import { packedLength } from "./packing";
+import type { QuantizedModel } from "../runtime/fixed.js";
+import { privateWeightLayout } from "../zk/commitment.js";
+import { packedLength } from "./packing.js";
 
 /**
  * Circuit generator: a quantized model → the Circom source of its main circuit, built

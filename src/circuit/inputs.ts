@@ -1,9 +1,9 @@
-import { ProofError } from "../errors";
-import type { QDense, QuantizedModel } from "../runtime/fixed";
-import { privateWeightLayout, type WeightSecrets } from "../zk/commitment";
-import type { CircuitInput } from "../zk/prover";
-import { toField } from "./field";
-import { pack, requestBinding } from "./packing";
+import { ProofError } from "../errors.js";
+import type { QDense, QuantizedModel } from "../runtime/fixed.js";
+import { privateWeightLayout, type WeightSecrets } from "../zk/commitment.js";
+import type { CircuitInput } from "../zk/prover.js";
+import { toField } from "./field.js";
+import { pack, requestBinding } from "./packing.js";
 
 /**
  * The full input of a model circuit for one request: the public signals the precompile

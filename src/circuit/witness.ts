@@ -10,8 +10,11 @@
 import { promises as fs } from "fs";
 import path from "path";
 
-import { BN254_P, toField } from "./field";
-import { LinearCombination, R1cs, readR1cs } from "./r1cs";
+import { BN254_P, toField } from "./field.js";
+import { LinearCombination, R1cs, readR1cs } from "./r1cs.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 /** A circuit input value: a number, a decimal/hex string, or nested arrays of them. */
 export type SignalValue = bigint | number | string | SignalValue[];
@@ -59,8 +62,11 @@ async function calculatorFor(wasmPath: string): Promise<CalculatorEntry> {
   if (cached && cached.stamp === stamp) return cached;
   const builderPath = path.join(path.dirname(wasmPath), "witness_calculator.js");
   const wc = (async () => {
-    // Generated CommonJS from circom, loaded from the build directory at run time.
-    const builder = require(builderPath) as WitnessCalculatorBuilder;
+    // Generated CommonJS from circom, loaded from the build directory at run time. A copy
+    // named .cjs loads as CommonJS whatever the enclosing package's "type" says.
+    const cjsPath = builderPath.replace(/\.js$/, ".cjs");
+    await fs.copyFile(builderPath, cjsPath);
+    const builder = require(cjsPath) as WitnessCalculatorBuilder;
     return builder(await fs.readFile(wasmPath));
   })();
   const entry: CalculatorEntry = { stamp, wc, tail: Promise.resolve() };

@@ -1,16 +1,13 @@
 import type { ContractTransactionReceipt } from "ethers";
 
-import { ChainError } from "../errors";
-import { RequestState } from "../protocol/state";
-import { type InferencePrecompile, ModelRegistry__factory } from "../../typechain-types";
+import { ChainError } from "../errors.js";
+import { Mode, RequestState } from "../protocol/state.js";
+import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
+import { coreContract } from "../env.js";
 
 /** Requesting inferences and waiting for their answer and settlement from TypeScript. */
 
-export enum Mode {
-  ZK = 0,
-  TEE = 1,
-  VANILLA = 2,
-}
+export { Mode } from "../protocol/state.js";
 
 export interface RequestOptions {
   mode?: Mode;
@@ -61,7 +58,7 @@ export async function feeFor(
   modelId: string,
   callbackGasLimit: number,
 ): Promise<bigint> {
-  const registry = ModelRegistry__factory.connect(await precompile.registry(), precompile.runner);
+  const registry = coreContract<ModelRegistry>("ModelRegistry", await precompile.registry(), precompile.runner);
   return registry.feeFor(modelId, callbackGasLimit);
 }
 

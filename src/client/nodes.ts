@@ -10,8 +10,8 @@ import {
   formatEth,
   formatGas,
   fromPublished,
-} from "../node/policy";
-import type { InferencePrecompile } from "../../typechain-types";
+} from "../node/policy.js";
+import type { InferencePrecompile } from "../../typechain-types/index.js";
 
 /**
  * Which registered nodes would answer a request, judged as each node judges it (`decide`)

@@ -1,7 +1,7 @@
-import { RequestState } from "../protocol/state";
-import { type DeclineReason, formatEth } from "../node/policy";
-import type { InferencePrecompile } from "../../typechain-types";
-import { type NodeVerdict, registeredNodeVerdicts, whyNoNodeAnswers } from "./nodes";
+import { RequestState } from "../protocol/state.js";
+import { type DeclineReason, formatEth } from "../node/policy.js";
+import type { InferencePrecompile } from "../../typechain-types/index.js";
+import { type NodeVerdict, registeredNodeVerdicts, whyNoNodeAnswers } from "./nodes.js";
 
 /**
  * Explaining a request: where it is in its lifecycle, who did what and when, what backs it,

@@ -1,15 +1,15 @@
-import { SibylError } from "../errors";
-import { prng, shuffled } from "../model/train";
-import { loadIris } from "./iris";
-import { loadMnist } from "./mnist";
+import { SibylError } from "../errors.js";
+import { prng, shuffled } from "../model/train.js";
+import { loadIris } from "./iris.js";
+import { loadMnist } from "./mnist.js";
 
 /**
  * The data sets the example models are trained on, and a deterministic stratified split.
  * Every loader returns samples in a fixed order, so a seed fixes the split and the model.
  */
 
-export { IRIS_FEATURES, loadIris } from "./iris";
-export { DEFAULT_MNIST_DOWNSAMPLE, MNIST_SIDE, type MnistOptions, downsample, loadMnist } from "./mnist";
+export { IRIS_FEATURES, loadIris } from "./iris.js";
+export { DEFAULT_MNIST_DOWNSAMPLE, MNIST_SIDE, type MnistOptions, downsample, loadMnist } from "./mnist.js";
 
 /** A labelled classification data set. */
 export interface Dataset {

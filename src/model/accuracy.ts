@@ -1,12 +1,14 @@
-import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts";
-import { circuitInputFor } from "../circuit/inputs";
-import { calculateWitness } from "../circuit/witness";
-import { FixedPointRangeError } from "../errors";
-import { runQuantized } from "../runtime/fixed";
-import { type Calibration, checkQuantization } from "./calibrate";
-import { runFloat } from "./float";
-import { quantizeInput, quantizeModel } from "./quantize";
-import type { ModelFile } from "./schema";
+import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts.js";
+import { circuitInputFor } from "../circuit/inputs.js";
+import { calculateWitness } from "../circuit/witness.js";
+import { FixedPointRangeError } from "../errors.js";
+import { runQuantized } from "../runtime/fixed.js";
+import { type Calibration, checkQuantization } from "./calibrate.js";
+import { runFloat } from "./float.js";
+import { quantizeInput, quantizeModel } from "./quantize.js";
+import type { ModelFile } from "./schema.js";
+import { datasetByName, split } from "../data/index.js";
+import { SibylError } from "../errors.js";
 
 /**
  * The accuracy report: what quantization costs, and proof that the three integer
@@ -170,4 +172,24 @@ export function accuracyRows(r: AccuracyReport): Record<string, string | number>
       agreement: r.onChainSamples ? "included above" : "—",
     },
   ];
+}
+
+/** The held-out samples the model was evaluated on when trained (seed and split in its metrics). */
+export function heldOut(file: ModelFile, dataName: string, which: "test" | "all"): LabelledSamples {
+  const data = datasetByName(dataName);
+  if (data.inputs[0].length !== file.inputLength)
+    throw new SibylError(
+      `data set ${dataName} has ${data.inputs[0].length} features but model ${file.name} takes ${file.inputLength}`,
+      "pick the data set the model was trained on",
+    );
+  if (which === "all") return { name: `${dataName} (all)`, inputs: data.inputs, labels: data.labels };
+  const m = file.metrics ?? {};
+  const [seed, train, test] = [m.seed, m.trainSamples, m.testSamples].map(Number);
+  if (![seed, train, test].every(Number.isFinite))
+    throw new SibylError(
+      `model ${file.name} does not record its split (metrics.seed, trainSamples, testSamples)`,
+      "use --split all",
+    );
+  const parts = split(data, test / (train + test), seed);
+  return { name: `${dataName} (held-out)`, inputs: parts.test.inputs, labels: parts.test.labels };
 }

@@ -1,7 +1,7 @@
-import type { QuantizedModel } from "../runtime/fixed";
-import { sigmoidErrorBound } from "../runtime/sigmoid";
-import { runFloatTrace } from "./float";
-import type { ModelFile } from "./schema";
+import type { QuantizedModel } from "../runtime/fixed.js";
+import { sigmoidErrorBound } from "../runtime/sigmoid.js";
+import { runFloatTrace } from "./float.js";
+import type { ModelFile } from "./schema.js";
 
 /**
  * The quantization error bound of docs/protocol.md ("How far the integers are from the

@@ -1,8 +1,8 @@
-import { FixedPointRangeError } from "../errors";
-import { runQuantized } from "../runtime/fixed";
-import { runFloatTrace } from "./float";
-import { quantizeInput, quantizeModel } from "./quantize";
-import type { ModelFile, QuantizationParams } from "./schema";
+import { FixedPointRangeError } from "../errors.js";
+import { runQuantized } from "../runtime/fixed.js";
+import { runFloatTrace } from "./float.js";
+import { quantizeInput, quantizeModel } from "./quantize.js";
+import type { ModelFile, QuantizationParams } from "./schema.js";
 
 /**
  * Calibration: checks a quantization against sample data before anything is compiled.

@@ -1,4 +1,4 @@
-import type { ModelFile } from "./schema";
+import type { ModelFile } from "./schema.js";
 
 /** Floating-point reference forward pass of a model file (for accuracy reports). */
 export function runFloat(model: ModelFile, input: readonly number[]): number[] {

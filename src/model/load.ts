@@ -1,9 +1,9 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, extname } from "node:path";
 
-import { ModelFormatError } from "../errors";
-import { importOnnx, type OnnxImportOptions } from "./onnx";
-import { loadModelFile, type ModelFile } from "./schema";
+import { ModelFormatError } from "../errors.js";
+import { importOnnx, type OnnxImportOptions } from "./onnx.js";
+import { loadModelFile, type ModelFile } from "./schema.js";
 
 /**
  * One entry point for every model source the tasks accept: a sibyl-model/1 JSON file, or

@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 
-import { onnx } from "onnx-proto";
+// onnx-proto is CommonJS with no export Node can detect statically: take its exports object.
+import onnxProto from "onnx-proto";
+import onnx = onnxProto.onnx;
 
-import { ModelFormatError } from "../errors";
+import { ModelFormatError } from "../errors.js";
 import {
   DEFAULT_QUANTIZATION,
   type DenseLayer,
@@ -12,7 +14,7 @@ import {
   MODEL_FORMAT,
   parseModel,
   type QuantizationParams,
-} from "./schema";
+} from "./schema.js";
 
 /**
  * ONNX import: a model trained elsewhere (PyTorch, Keras, scikit-learn via their ONNX

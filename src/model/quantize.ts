@@ -1,14 +1,14 @@
 import { keccak256, toUtf8Bytes } from "ethers";
 
-import { FixedPointRangeError } from "../errors";
+import { FixedPointRangeError } from "../errors.js";
 import {
   inSignedRange,
   roundHalfAway,
   signedRange,
   type QLayer,
   type QuantizedModel,
-} from "../runtime/fixed";
-import { outputLength, type ModelFile, type QuantizationParams } from "./schema";
+} from "../runtime/fixed.js";
+import { outputLength, type ModelFile, type QuantizationParams } from "./schema.js";
 
 /**
  * Quantizer: float model → fixed-point integers (docs/protocol.md). Activations are at

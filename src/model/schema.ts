@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 
-import { ModelFormatError } from "../errors";
+import { ModelFormatError } from "../errors.js";
 
 /**
  * Sibyl's model file, format `sibyl-model/1` (documented in docs/model-format.md).

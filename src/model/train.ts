@@ -1,4 +1,4 @@
-import type { DenseLayer, Layer } from "./schema";
+import type { DenseLayer, Layer } from "./schema.js";
 
 /**
  * A small, deterministic MLP trainer (dense + ReLU, softmax cross-entropy, Adam) for the

@@ -1,13 +1,20 @@
 import { EventEmitter } from "node:events";
 import type { Provider } from "ethers";
 
-import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts";
-import { circuitInputFor } from "../circuit/inputs";
-import { ChainError } from "../errors";
-import { type Logger, consoleLogger, prefixed } from "../log";
-import { runQuantized } from "../runtime/fixed";
-import { type ProofResult, type Prover, SnarkjsProver, toSolidityProof, verifyProof } from "../zk/prover";
-import type { InferencePrecompile } from "../../typechain-types";
+import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts.js";
+import { circuitInputFor } from "../circuit/inputs.js";
+import { ChainError } from "../errors.js";
+import { type Logger, consoleLogger, prefixed } from "../log.js";
+import { runQuantized } from "../runtime/fixed.js";
+import {
+  type ProofResult,
+  type Prover,
+  SnarkjsProver,
+  holdProverThreads,
+  toSolidityProof,
+  verifyProof,
+} from "../zk/prover.js";
+import type { InferencePrecompile } from "../../typechain-types/index.js";
 import {
   type BondState,
   type DeclineReason,
@@ -18,12 +25,12 @@ import {
   decide,
   describePolicy,
   resolvePolicy,
-} from "./policy";
-import { publishPolicy } from "./publish";
-import { findUnsettledAnswers } from "./recovery";
-import { Retrier, brief, isRevert, sameAddress, short } from "./rpc";
-import { RequestState } from "../protocol/state";
-import { TxSender } from "./txSender";
+} from "./policy.js";
+import { publishPolicy } from "./publish.js";
+import { findUnsettledAnswers } from "./recovery.js";
+import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
+import { RequestState } from "../protocol/state.js";
+import { TxSender } from "./txSender.js";
 
 /**
  * The inference node: watch requests → apply its policy → run the model once (fixed-point
@@ -39,7 +46,7 @@ import { TxSender } from "./txSender";
  * that outlasts the retries is set aside and taken up again later, not dropped.
  */
 
-export { RequestState } from "../protocol/state";
+export { RequestState } from "../protocol/state.js";
 
 export interface ServedModel {
   modelId: string;
@@ -161,6 +168,8 @@ export class InferenceNode extends EventEmitter {
   private minBond?: bigint;
   private timer?: NodeJS.Timeout;
   private running = false;
+  /** keeps the prover's threads alive while the node runs */
+  private releaseProver?: () => void;
   private ticking?: Promise<void>;
   /** every request this node has taken on, skipped or declined, so duplicates are ignored */
   private readonly seen = new Set<string>();
@@ -217,6 +226,7 @@ export class InferenceNode extends EventEmitter {
     this.log.info(`policy: ${describePolicy(this.policy)}`);
     await this.publishOrDefer(true);
     this.running = true;
+    this.releaseProver = holdProverThreads();
     await this.recoverOrDefer();
     this.log.info(
       `serving ${[...this.models.values()].map((m) => m.artifacts.name).join(", ")} as ${this.address} from block ${this.nextBlock}`,
@@ -230,6 +240,8 @@ export class InferenceNode extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
     await this.idle();
+    this.releaseProver?.();
+    this.releaseProver = undefined;
   }
 
   /** Resolves when no answer, proof or settlement is in flight. */

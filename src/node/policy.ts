@@ -1,7 +1,7 @@
 import { formatEther } from "ethers";
 
-import { SibylError } from "../errors";
-import { MAX_CALLBACK_GAS_LIMIT, MAX_UINT128 } from "../protocol/constants";
+import { SibylError } from "../errors.js";
+import { MAX_CALLBACK_GAS_LIMIT, MAX_UINT128 } from "../protocol/constants.js";
 
 /**
  * A node's answering policy and the one decision made with it: would this node answer this
@@ -26,7 +26,7 @@ export interface NodePolicy {
 /** The policy options a node is started with; each one left out takes its default. */
 export type NodePolicyOptions = Partial<NodePolicy>;
 
-export { MAX_CALLBACK_GAS_LIMIT } from "../protocol/constants";
+export { MAX_CALLBACK_GAS_LIMIT } from "../protocol/constants.js";
 /** The most a published `maxStake` can say (uint88): published, it means "no limit". */
 export const NO_STAKE_LIMIT = (1n << 88n) - 1n;
 const MAX_UINT32 = 2 ** 32 - 1;

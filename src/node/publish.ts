@@ -1,9 +1,9 @@
 import type { TransactionReceipt } from "ethers";
 
-import type { InferencePrecompile } from "../../typechain-types";
-import { type NodePolicy, fromPublished, publishedForm, samePolicy } from "./policy";
-import type { Retrier } from "./rpc";
-import type { TxSender } from "./txSender";
+import type { InferencePrecompile } from "../../typechain-types/index.js";
+import { type NodePolicy, fromPublished, publishedForm, samePolicy } from "./policy.js";
+import type { Retrier } from "./rpc.js";
+import type { TxSender } from "./txSender.js";
 
 /**
  * Publishing a node's policy on-chain (`setNodePolicy`), so that `sibyl:status` can tell a

@@ -1,8 +1,8 @@
-import type { ModelArtifacts } from "../build/artifacts";
-import { unpack } from "../circuit/packing";
-import type { InferencePrecompile } from "../../typechain-types";
-import { RequestState } from "../protocol/state";
-import type { Retrier } from "./rpc";
+import type { ModelArtifacts } from "../build/artifacts.js";
+import { unpack } from "../circuit/packing.js";
+import type { InferencePrecompile } from "../../typechain-types/index.js";
+import { RequestState } from "../protocol/state.js";
+import type { Retrier } from "./rpc.js";
 
 /**
  * After a restart: this node's answers that are still unsettled, read back from the chain

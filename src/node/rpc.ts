@@ -1,4 +1,4 @@
-import type { Logger } from "../log";
+import type { Logger } from "../log.js";
 
 /**
  * Living with an RPC endpoint that fails: reads retried with a growing pause, and the one

@@ -1,4 +1,4 @@
-import type { AnsweredEvent, DeclinedEvent, FailedEvent, InferenceNode, SettledEvent } from "./node";
+import type { AnsweredEvent, DeclinedEvent, FailedEvent, InferenceNode, SettledEvent } from "./node.js";
 
 /**
  * Records a node's events from the moment it is attached, so a caller can wait for a

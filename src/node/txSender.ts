@@ -1,7 +1,7 @@
 import type { ContractTransactionResponse, Provider, TransactionReceipt } from "ethers";
 
-import type { Logger } from "../log";
-import { type Retrier, brief, isRevert, short, sleep } from "./rpc";
+import type { Logger } from "../log.js";
+import { type Retrier, brief, isRevert, short, sleep } from "./rpc.js";
 
 /**
  * The node's transactions, one at a time (one signer, one nonce sequence), each sent at most

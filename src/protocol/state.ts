@@ -7,3 +7,10 @@ export enum RequestState {
   Slashed = 4,
   Expired = 5,
 }
+
+/** How a request is settled (`IInference.Mode`). */
+export enum Mode {
+  ZK = 0,
+  TEE = 1,
+  VANILLA = 2,
+}

@@ -1,5 +1,5 @@
-import { FixedPointRangeError, InputShapeError } from "../errors";
-import { sigmoidFixed } from "./sigmoid";
+import { FixedPointRangeError, InputShapeError } from "../errors.js";
+import { sigmoidFixed } from "./sigmoid.js";
 
 /**
  * Fixed-point integer runtime: the single source of truth for what a model computes.

@@ -3,18 +3,18 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import * as snarkjs from "snarkjs";
 
-import { readR1csHeader } from "../circuit/r1cs";
-import { BuildError, SibylError } from "../errors";
-import { type Logger, silentLogger, snarkjsLogger, step } from "../log";
-import { hashZkey, sha256File } from "./hash";
-import { givenPtau, type PtauFile, requiredPower } from "./ptau";
+import { readR1csHeader } from "../circuit/r1cs.js";
+import { BuildError, SibylError } from "../errors.js";
+import { type Logger, silentLogger, snarkjsLogger, step } from "../log.js";
+import { hashZkey, sha256File } from "./hash.js";
+import { givenPtau, type PtauFile, requiredPower } from "./ptau.js";
 import {
   appendTranscriptStep,
   TRANSCRIPT_FORMAT,
   type TranscriptStep,
   transcriptPath,
   writeTranscript,
-} from "./transcript";
+} from "./transcript.js";
 
 /**
  * Groth16 phase 2 as a multi-party ceremony, on snarkjs zkeys. A zkey is sound as long as

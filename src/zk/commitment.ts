@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { poseidon16 } from "poseidon-lite";
 
-import { toField } from "../circuit/field";
-import { pack } from "../circuit/packing";
-import { FixedPointRangeError } from "../errors";
-import { inSignedRange, type QDense, type QuantizedModel } from "../runtime/fixed";
+import { toField } from "../circuit/field.js";
+import { pack } from "../circuit/packing.js";
+import { FixedPointRangeError } from "../errors.js";
+import { inSignedRange, type QDense, type QuantizedModel } from "../runtime/fixed.js";
 
 /**
  * The weight commitment of a private-weights model (docs/protocol.md, "Private weights"):

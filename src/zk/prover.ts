@@ -1,7 +1,7 @@
 import * as snarkjs from "snarkjs";
 
-import { ProofError } from "../errors";
-import type { VerificationKey } from "./setup";
+import { ProofError } from "../errors.js";
+import type { VerificationKey } from "./setup.js";
 
 /** The circuit inputs of a Sibyl model circuit, as decimal strings (field elements). */
 export type CircuitInput = Record<string, string | string[] | string[][]>;
@@ -70,6 +70,24 @@ export function toSolidityProof(proof: Groth16Proof): bigint[] {
     proof.pi_c[0],
     proof.pi_c[1],
   ].map((v) => BigInt(v));
+}
+
+/** How many long-running users (in-process nodes) still need the curve's threads. */
+let holders = 0;
+
+/** Marks the prover's threads as needed until the returned function is called (a running node). */
+export function holdProverThreads(): () => void {
+  holders++;
+  let released = false;
+  return () => {
+    if (!released) holders--;
+    released = true;
+  };
+}
+
+/** Ends the curve's threads unless a running node still needs them (tasks call it when done). */
+export async function releaseIdleProverThreads(): Promise<void> {
+  if (holders === 0) await releaseProverThreads();
 }
 
 /** snarkjs keeps worker threads for the curve alive; end them so the process can exit. */

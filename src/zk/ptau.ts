@@ -13,9 +13,9 @@ import {
 import { basename, dirname, join, resolve } from "node:path";
 import * as snarkjs from "snarkjs";
 
-import { BuildError } from "../errors";
-import { type Logger, snarkjsLogger, step } from "../log";
-import { PTAU_CACHE_DIR, SHARED_PTAU_DIR } from "../paths";
+import { BuildError } from "../errors.js";
+import { type Logger, snarkjsLogger, step } from "../log.js";
+import { PTAU_CACHE_DIR, SHARED_PTAU_DIR } from "../paths.js";
 
 /**
  * Powers of tau. Groth16 setup needs a ptau file whose power covers the circuit. Sibyl

@@ -3,9 +3,12 @@ import { dirname, join } from "node:path";
 import * as snarkjs from "snarkjs";
 import { keccak256, toUtf8Bytes } from "ethers";
 
-import { BuildError } from "../errors";
-import type { Logger } from "../log";
-import { type Contribution, contribute, newZkey } from "./ceremony";
+import { BuildError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { type Contribution, contribute, newZkey } from "./ceremony.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 /**
  * Groth16 phase 2 for one circuit with a single local contribution: whoever runs it could

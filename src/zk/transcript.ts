@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import type { Logger } from "../log";
+import type { Logger } from "../log.js";
 
 /**
  * ceremony.json: a convenience log of a phase-2 ceremony, kept next to its zkeys. It is

@@ -3,16 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { loadArtifacts } from "../../src/build/artifacts";
-import { type BuildReport, buildModel } from "../../src/build/buildModel";
-import { BuildError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { modelHash, quantizeModel } from "../../src/model/quantize";
-import { loadModelFile } from "../../src/model/schema";
-import { CIRCUIT_MODELS_DIR } from "../../src/paths";
-import { requiredPower } from "../../src/zk/ptau";
-import { releaseProverThreads } from "../../src/zk/prover";
-import { removeBuildOutputs, tinyClassifier, tinyVerifierPath } from "../helpers/tiny-models";
+import { loadArtifacts } from "../../src/build/artifacts.js";
+import { type BuildReport, buildModel } from "../../src/build/buildModel.js";
+import { BuildError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { modelHash, quantizeModel } from "../../src/model/quantize.js";
+import { loadModelFile } from "../../src/model/schema.js";
+import { CIRCUIT_MODELS_DIR } from "../../src/paths.js";
+import { requiredPower } from "../../src/zk/ptau.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import { removeBuildOutputs, tinyClassifier, tinyVerifierPath } from "../helpers/tiny-models.js";
 
 /**
  * The cached build pipeline on a tiny model (3 → 4 → relu → 2 → argmax). It builds into the

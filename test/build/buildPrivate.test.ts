@@ -3,13 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { SECRET_FILE, loadArtifacts, modelBuildDir, weightSecretsOf } from "../../src/build/artifacts";
-import { type BuildReport, buildModel } from "../../src/build/buildModel";
-import { BuildError } from "../../src/errors";
-import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths";
-import { releaseProverThreads } from "../../src/zk/prover";
-import { weightCommitment } from "../../src/zk/commitment";
-import { RecordingLogger } from "../helpers/recording-logger";
+import { SECRET_FILE, loadArtifacts, modelBuildDir, weightSecretsOf } from "../../src/build/artifacts.js";
+import { type BuildReport, buildModel } from "../../src/build/buildModel.js";
+import { BuildError } from "../../src/errors.js";
+import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import { weightCommitment } from "../../src/zk/commitment.js";
+import { RecordingLogger } from "../helpers/recording-logger.js";
 
 /**
  * The build of a private-weights model (3 → 2 → argmax, 8-bit weights): a salt created once

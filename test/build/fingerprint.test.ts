@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { circuitFingerprint } from "../../src/circuit/fingerprint";
+import { circuitFingerprint } from "../../src/circuit/fingerprint.js";
 
 describe("circuit/fingerprint: what a build cache keys on", function () {
   const inc = (...files: string[]) => files.map((f) => `include "${f}";`).join("\n") + "\ntemplate T() {}\n";

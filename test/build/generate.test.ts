@@ -1,9 +1,9 @@
 import { expect } from "chai";
 
-import { generateCircuit, templateNameOf } from "../../src/circuit/generate";
-import { modelHash, quantizeModel } from "../../src/model/quantize";
-import { parseModel } from "../../src/model/schema";
-import type { QuantizedModel } from "../../src/runtime/fixed";
+import { generateCircuit, templateNameOf } from "../../src/circuit/generate.js";
+import { modelHash, quantizeModel } from "../../src/model/quantize.js";
+import { parseModel } from "../../src/model/schema.js";
+import type { QuantizedModel } from "../../src/runtime/fixed.js";
 
 /**
  * src/circuit/generate.ts on small quantized models: the main component, its public

@@ -3,21 +3,21 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { modelBuildDir } from "../../src/build/artifacts";
-import { type BuildReport, buildModel } from "../../src/build/buildModel";
-import { fromField } from "../../src/circuit/field";
-import { generateCircuit } from "../../src/circuit/generate";
-import { circuitInputFor } from "../../src/circuit/inputs";
-import { calculateWitness, checkWitness, readSymbols } from "../../src/circuit/witness";
-import { silentLogger } from "../../src/log";
-import { importOnnx } from "../../src/model/onnx";
-import { modelHash, quantizeInput, quantizeModel } from "../../src/model/quantize";
-import { loadModelFile, parseModel } from "../../src/model/schema";
-import { prng } from "../../src/model/train";
-import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths";
-import { runQuantized } from "../../src/runtime/fixed";
-import { releaseProverThreads } from "../../src/zk/prover";
-import { randomTensor, writeModel } from "../helpers/onnx-builder";
+import { modelBuildDir } from "../../src/build/artifacts.js";
+import { type BuildReport, buildModel } from "../../src/build/buildModel.js";
+import { fromField } from "../../src/circuit/field.js";
+import { generateCircuit } from "../../src/circuit/generate.js";
+import { circuitInputFor } from "../../src/circuit/inputs.js";
+import { calculateWitness, checkWitness, readSymbols } from "../../src/circuit/witness.js";
+import { silentLogger } from "../../src/log.js";
+import { importOnnx } from "../../src/model/onnx.js";
+import { modelHash, quantizeInput, quantizeModel } from "../../src/model/quantize.js";
+import { loadModelFile, parseModel } from "../../src/model/schema.js";
+import { prng } from "../../src/model/train.js";
+import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import { randomTensor, writeModel } from "../helpers/onnx-builder.js";
 
 /**
  * An ONNX model (Gemm → Relu → Gemm → Sigmoid) through the whole build pipeline: imported,

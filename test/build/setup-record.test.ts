@@ -3,14 +3,14 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { loadArtifacts, manifestPath } from "../../src/build/artifacts";
-import { buildModel } from "../../src/build/buildModel";
-import { silentLogger } from "../../src/log";
-import { SHARED_PTAU_DIR } from "../../src/paths";
-import { generateDevPtau, readPtauHeader } from "../../src/zk/ptau";
-import { releaseProverThreads } from "../../src/zk/prover";
-import { RecordingLogger } from "../helpers/recording-logger";
-import { buildErrorOf, fileSha256, removeBuildOutputs } from "../helpers/tiny-models";
+import { loadArtifacts, manifestPath } from "../../src/build/artifacts.js";
+import { buildModel } from "../../src/build/buildModel.js";
+import { silentLogger } from "../../src/log.js";
+import { SHARED_PTAU_DIR } from "../../src/paths.js";
+import { generateDevPtau, readPtauHeader } from "../../src/zk/ptau.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import { RecordingLogger } from "../helpers/recording-logger.js";
+import { buildErrorOf, fileSha256, removeBuildOutputs } from "../helpers/tiny-models.js";
 
 /**
  * What the build manifest says about the zkey (its hash, how it was made) and the

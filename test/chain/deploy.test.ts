@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
+import hre, { network } from "hardhat";
+import type { SnapshotRestorer } from "@nomicfoundation/hardhat-network-helpers/types";
 import { parseEther } from "ethers";
 
 import {
@@ -9,19 +9,28 @@ import {
   deployDeterministic,
   deploySibyl,
   deterministicAddresses,
-} from "../../src/chain/deploy";
-import { DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_BOND, INFERENCE_ADDRESS } from "../../src/chain/install";
-import { ChainError } from "../../src/errors";
-import { InferencePrecompile__factory, ModelRegistry__factory } from "../../typechain-types";
-import { errorOf } from "../helpers/errors";
+} from "../../src/chain/deploy.js";
+import { DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_BOND, INFERENCE_ADDRESS } from "../../src/chain/install.js";
+import { coreArtifact, sibylEnv } from "../../src/env.js";
+import { ChainError } from "../../src/errors.js";
+import { InferencePrecompile__factory, ModelRegistry__factory } from "../../typechain-types/index.js";
+import { errorOf } from "../helpers/errors.js";
+
+const connection = await network.create();
+const { ethers, networkHelpers } = connection;
+const env = await sibylEnv(hre, connection);
 
 describe("deploying Sibyl", function () {
+  let fresh: SnapshotRestorer;
+  before(async function () {
+    fresh = await networkHelpers.takeSnapshot();
+  });
   beforeEach(async function () {
-    await reset();
+    await fresh.restore();
   });
 
   it("installs at 0x…F4 on the Hardhat network", async function () {
-    const { precompile, registry, deterministic } = await deploySibyl(hre, { minBond: parseEther("2") });
+    const { precompile, registry, deterministic } = await deploySibyl(env, { minBond: parseEther("2") });
     expect(deterministic).to.equal(false);
     expect(await precompile.getAddress()).to.equal(INFERENCE_ADDRESS);
     expect(await precompile.registry()).to.equal(await registry.getAddress());
@@ -29,9 +38,9 @@ describe("deploying Sibyl", function () {
   });
 
   it("with reset, reinstalls a precompile a stranger initialised first, with the caller as admin", async function () {
-    const [me, stranger] = await hre.ethers.getSigners();
-    const artifact = await hre.artifacts.readArtifact("InferencePrecompile");
-    await hre.network.provider.send("hardhat_setCode", [INFERENCE_ADDRESS, artifact.deployedBytecode]);
+    const [me, stranger] = await ethers.getSigners();
+    const artifact = coreArtifact("InferencePrecompile");
+    await ethers.provider.send("hardhat_setCode", [INFERENCE_ADDRESS, artifact.deployedBytecode]);
     const registry = await (await new ModelRegistry__factory(stranger).deploy()).getAddress();
     await (
       await InferencePrecompile__factory.connect(INFERENCE_ADDRESS, stranger).initialize(
@@ -41,9 +50,9 @@ describe("deploying Sibyl", function () {
         DEFAULT_ANSWER_WINDOW,
       )
     ).wait();
-    expect((await errorOf(() => deploySibyl(hre))).message).to.contain(`initialised by ${stranger.address}`);
+    expect((await errorOf(() => deploySibyl(env))).message).to.contain(`initialised by ${stranger.address}`);
 
-    const { precompile, cleared } = await deploySibyl(hre, { reset: true });
+    const { precompile, cleared } = await deploySibyl(env, { reset: true });
     expect(cleared?.admin).to.equal(stranger.address);
     expect(await precompile.admin()).to.equal(me.address);
     expect(await precompile.registry()).to.not.equal(registry);
@@ -51,17 +60,14 @@ describe("deploying Sibyl", function () {
 
   describe("through the CREATE2 deterministic-deployment proxy (other chains)", function () {
     beforeEach(async function () {
-      await hre.network.provider.send("hardhat_setCode", [
-        DETERMINISTIC_DEPLOYER,
-        DETERMINISTIC_DEPLOYER_RUNTIME,
-      ]);
+      await ethers.provider.send("hardhat_setCode", [DETERMINISTIC_DEPLOYER, DETERMINISTIC_DEPLOYER_RUNTIME]);
     });
 
     it("deploys both contracts at the predicted addresses, initialised by the constructor", async function () {
-      const [admin] = await hre.ethers.getSigners();
+      const [admin] = await ethers.getSigners();
       const opts = { minBond: parseEther("0.5"), answerWindow: 120n };
-      const predicted = await deterministicAddresses(hre, admin.address, opts);
-      const { precompile, registry, deterministic } = await deployDeterministic(hre, opts);
+      const predicted = await deterministicAddresses(env, admin.address, opts);
+      const { precompile, registry, deterministic } = await deployDeterministic(env, opts);
       expect(deterministic).to.equal(true);
       expect(await registry.getAddress()).to.equal(predicted.registry);
       expect(await precompile.getAddress()).to.equal(predicted.precompile);
@@ -76,27 +82,27 @@ describe("deploying Sibyl", function () {
     });
 
     it("is idempotent: a second run sends no transaction and returns the same contracts", async function () {
-      const first = await deployDeterministic(hre);
-      const [admin] = await hre.ethers.getSigners();
-      const nonce = await hre.ethers.provider.getTransactionCount(admin.address);
-      const second = await deployDeterministic(hre);
-      expect(await hre.ethers.provider.getTransactionCount(admin.address)).to.equal(nonce);
+      const first = await deployDeterministic(env);
+      const [admin] = await ethers.getSigners();
+      const nonce = await ethers.provider.getTransactionCount(admin.address);
+      const second = await deployDeterministic(env);
+      expect(await ethers.provider.getTransactionCount(admin.address)).to.equal(nonce);
       expect(await second.precompile.getAddress()).to.equal(await first.precompile.getAddress());
     });
 
     it("refuses, before sending anything, the parameters the constructor reverts on", async function () {
-      const [admin] = await hre.ethers.getSigners();
-      const nonce = await hre.ethers.provider.getTransactionCount(admin.address);
-      const zeroBond = await errorOf(() => deployDeterministic(hre, { minBond: 0n }));
+      const [admin] = await ethers.getSigners();
+      const nonce = await ethers.provider.getTransactionCount(admin.address);
+      const zeroBond = await errorOf(() => deployDeterministic(env, { minBond: 0n }));
       expect(zeroBond).to.be.instanceOf(ChainError);
       expect(zeroBond.message).to.contain("minBond must be above 0");
-      const longWindow = await errorOf(() => deployDeterministic(hre, { answerWindow: 86_401n }));
+      const longWindow = await errorOf(() => deployDeterministic(env, { answerWindow: 86_401n }));
       expect(longWindow.message).to.contain("answerWindow must be 1…86400 seconds");
-      expect(await hre.ethers.provider.getTransactionCount(admin.address)).to.equal(nonce);
+      expect(await ethers.provider.getTransactionCount(admin.address)).to.equal(nonce);
 
       // the rules the TypeScript check mirrors
-      const registry = await hre.ethers.deployContract("ModelRegistry");
-      const factory = await hre.ethers.getContractFactory("InferencePrecompile");
+      const registry = await ethers.deployContract("ModelRegistry");
+      const factory = await ethers.getContractFactory("InferencePrecompile");
       for (const [minBond, window] of [
         [0n, 3600n],
         [1n, 0n],
@@ -109,35 +115,35 @@ describe("deploying Sibyl", function () {
     });
 
     it("refuses an existing deployment whose admin was transferred since", async function () {
-      const [admin, other] = await hre.ethers.getSigners();
-      const { precompile } = await deployDeterministic(hre);
+      const [admin, other] = await ethers.getSigners();
+      const { precompile } = await deployDeterministic(env);
       await (await precompile.transferAdmin(other.address)).wait();
       await (await precompile.connect(other).acceptAdmin()).wait();
-      const error = await errorOf(() => deployDeterministic(hre));
+      const error = await errorOf(() => deployDeterministic(env));
       expect(error).to.be.instanceOf(ChainError);
       expect(error.message).to.contain(`admin ${other.address}, asked ${admin.address}`);
     });
 
     it("gives another address for another admin or configuration", async function () {
-      const [a, b] = await hre.ethers.getSigners();
-      const base = await deterministicAddresses(hre, a.address);
-      expect((await deterministicAddresses(hre, b.address)).precompile).to.not.equal(base.precompile);
-      expect((await deterministicAddresses(hre, a.address, { answerWindow: 7n })).precompile).to.not.equal(
+      const [a, b] = await ethers.getSigners();
+      const base = await deterministicAddresses(env, a.address);
+      expect((await deterministicAddresses(env, b.address)).precompile).to.not.equal(base.precompile);
+      expect((await deterministicAddresses(env, a.address, { answerWindow: 7n })).precompile).to.not.equal(
         base.precompile,
       );
-      expect((await deterministicAddresses(hre, b.address)).registry).to.equal(base.registry);
+      expect((await deterministicAddresses(env, b.address)).registry).to.equal(base.registry);
     });
   });
 
   it("explains what to do when the deterministic-deployment proxy is missing", async function () {
     let error: unknown;
     try {
-      await deployDeterministic(hre);
+      await deployDeterministic(env);
     } catch (e) {
       error = e;
     }
     expect(error).to.be.instanceOf(ChainError);
-    expect((error as Error).message).to.match(/deterministic-deployment proxy .* is not on network hardhat/);
+    expect((error as Error).message).to.match(/deterministic-deployment proxy .* is not on network default/);
     expect((error as Error).message).to.match(/deploy Arachnid's deterministic-deployment-proxy/);
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import hre from "hardhat";
+import hre, { network } from "hardhat";
 import { keccak256, parseEther, parseUnits } from "ethers";
 
 import {
@@ -10,13 +10,18 @@ import {
   requiredFee,
   termsOf,
   verifierRuntimeCode,
-} from "../../src/chain/models";
-import { buildModels } from "../../src/chain/stack";
-import { ChainError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import type { IModelRegistry } from "../../typechain-types";
-import { errorOf } from "../helpers/errors";
-import { IRIS_MODEL_PATH } from "../helpers/models";
+} from "../../src/chain/models.js";
+import { buildModels } from "../../src/chain/stack.js";
+import { sibylEnv } from "../../src/env.js";
+import { ChainError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import type { IModelRegistry } from "../../typechain-types/index.js";
+import { errorOf } from "../helpers/errors.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 /**
  * src/chain/models.ts states the registry's id, fee formula and bounds in TypeScript (the
@@ -44,8 +49,8 @@ describe("chain/models: the TypeScript statement of ids, fees and bounds", funct
   });
 
   it("modelIdFor equals ModelRegistry.modelIdOf for every field it hashes", async function () {
-    const registry = await hre.ethers.deployContract("ModelRegistry");
-    const [a, b] = await hre.ethers.getSigners();
+    const registry = await ethers.deployContract("ModelRegistry");
+    const [a, b] = await ethers.getSigners();
     const code = keccak256("0xfeed");
     const variants = [
       config(),
@@ -65,9 +70,9 @@ describe("chain/models: the TypeScript statement of ids, fees and bounds", funct
   });
 
   it("requiredFee equals the registry's feeFor for a registered model", async function () {
-    const registry = await hre.ethers.deployContract("ModelRegistry");
-    const [owner] = await hre.ethers.getSigners();
-    const code = (await hre.artifacts.readArtifact("MockVerifier")).deployedBytecode;
+    const registry = await ethers.deployContract("ModelRegistry");
+    const [owner] = await ethers.getSigners();
+    const code = (await env.artifacts.readArtifact("MockVerifier")).deployedBytecode;
     const c = config();
     await (await registry.register(c, code, "fee")).wait();
     const id = modelIdFor(owner.address, keccak256(code), c);
@@ -78,11 +83,11 @@ describe("chain/models: the TypeScript statement of ids, fees and bounds", funct
   });
 
   it("states the contracts' window maxima", async function () {
-    const registry = await hre.ethers.deployContract("ModelRegistry");
+    const registry = await ethers.deployContract("ModelRegistry");
     expect(await registry.MAX_SETTLEMENT_WINDOW()).to.equal(MAX_SETTLEMENT_WINDOW);
-    const precompile = await hre.ethers.deployContract("InferencePrecompile", [
-      hre.ethers.ZeroAddress,
-      hre.ethers.ZeroAddress,
+    const precompile = await ethers.deployContract("InferencePrecompile", [
+      ethers.ZeroAddress,
+      ethers.ZeroAddress,
       0n,
       0n,
     ]);
@@ -109,16 +114,16 @@ describe("chain/models: the TypeScript statement of ids, fees and bounds", funct
   });
 
   it("verifierRuntimeCode refuses a compiled verifier that was not compiled from the current export", async function () {
-    const [iris] = await buildModels(hre, [IRIS_MODEL_PATH], silentLogger);
-    expect(await verifierRuntimeCode(hre, iris)).to.equal(
-      (await hre.artifacts.readArtifact(iris.verifierContract)).deployedBytecode,
+    const [iris] = await buildModels(env, [IRIS_MODEL_PATH], silentLogger);
+    expect(await verifierRuntimeCode(env, iris)).to.equal(
+      (await env.artifacts.readArtifact(iris.verifierContract)).deployedBytecode,
     );
     // as after a new setup whose verifier was exported but not compiled yet
-    const e = await errorOf(() => verifierRuntimeCode(hre, { ...iris, vkHash: keccak256("0x1234") }));
+    const e = await errorOf(() => verifierRuntimeCode(env, { ...iris, vkHash: keccak256("0x1234") }));
     expect(e).to.be.instanceOf(ChainError);
     expect(e.message).to.contain(
       `the compiled ${iris.verifierContract} was not compiled from the verifier exported`,
     );
-    expect(e.message).to.contain("npx hardhat compile");
+    expect(e.message).to.contain("npx hardhat build");
   });
 });

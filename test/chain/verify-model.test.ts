@@ -2,13 +2,13 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import hre, { network } from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { SnapshotRestorer } from "@nomicfoundation/hardhat-network-helpers/types";
 import { hexlify, keccak256, parseEther, randomBytes } from "ethers";
 
-import type { ModelArtifacts } from "../../src/build/artifacts";
-import { installPrecompile } from "../../src/chain/install";
+import type { ModelArtifacts } from "../../src/build/artifacts.js";
+import { installPrecompile } from "../../src/chain/install.js";
 import {
   DEFAULT_MODEL_TERMS,
   modelConfig,
@@ -16,8 +16,8 @@ import {
   registerModel,
   termsOf,
   verifierRuntimeCode,
-} from "../../src/chain/models";
-import { buildModels } from "../../src/chain/stack";
+} from "../../src/chain/models.js";
+import { buildModels } from "../../src/chain/stack.js";
 import {
   metadataLength,
   ModelMismatchError,
@@ -25,19 +25,25 @@ import {
   stripMetadata,
   verifyModel,
   verifyModelCommand,
-} from "../../src/chain/verify";
-import { ChainError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { contribute, newZkey } from "../../src/zk/ceremony";
-import { hashZkey } from "../../src/zk/hash";
-import type { ModelRegistry } from "../../typechain-types";
-import { IRIS_MODEL_PATH } from "../helpers/models";
+} from "../../src/chain/verify.js";
+import { sibylEnv } from "../../src/env.js";
+import { ChainError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { contribute, newZkey } from "../../src/zk/ceremony.js";
+import { hashZkey } from "../../src/zk/hash.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import type { ModelRegistry } from "../../typechain-types/index.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
 
 /**
  * verifyModel against the real Iris build and verifier: a registration of our own build
  * matches; an attacker's, with another verifier, other terms or another zkey, is named field
  * by field.
  */
+
+const connection = await network.create();
+const { ethers, networkHelpers } = connection;
+const env = await sibylEnv(hre, connection);
 
 const differing = (report: ModelVerification): string[] =>
   report.checks.filter((c) => !c.ok).map((c) => c.what);
@@ -48,17 +54,22 @@ describe("chain/verifyModel", function () {
   let attacker: HardhatEthersSigner;
   let irisCode: string;
   let mockCode: string;
+  let fresh: SnapshotRestorer;
 
   before(async function () {
-    [iris] = await buildModels(hre, [IRIS_MODEL_PATH], silentLogger);
-    irisCode = await verifierRuntimeCode(hre, iris);
-    mockCode = (await hre.artifacts.readArtifact("MockVerifier")).deployedBytecode;
-    attacker = (await hre.ethers.getSigners())[9];
+    fresh = await networkHelpers.takeSnapshot();
+    [iris] = await buildModels(env, [IRIS_MODEL_PATH], silentLogger);
+    irisCode = await verifierRuntimeCode(env, iris);
+    mockCode = (await env.artifacts.readArtifact("MockVerifier")).deployedBytecode;
+    attacker = (await ethers.getSigners())[9];
   });
 
+  // the transcript checks build snarkjs's bn128 curve, whose worker threads would keep the process alive
+  after(releaseProverThreads);
+
   beforeEach(async function () {
-    await reset();
-    ({ registry } = await installPrecompile(hre));
+    await fresh.restore();
+    ({ registry } = await installPrecompile(env));
   });
 
   /** Registers `config` with `code` from `from` and returns the id the registry gave it. */
@@ -72,8 +83,8 @@ describe("chain/verifyModel", function () {
   }
 
   it("matches a registration made by registerModel", async function () {
-    const reg = await registerModel(hre, registry, iris);
-    const report = await verifyModel(hre, registry, iris, reg.modelId, { terms: DEFAULT_MODEL_TERMS });
+    const reg = await registerModel(env, registry, iris);
+    const report = await verifyModel(env, registry, iris, reg.modelId, { terms: DEFAULT_MODEL_TERMS });
     expect(differing(report)).to.deep.equal([]);
     expect(report.ok).to.equal(true);
     expect(report.owner).to.equal(reg.owner);
@@ -92,11 +103,11 @@ describe("chain/verifyModel", function () {
   });
 
   it("names the verifier code when an attacker registers the model with a MockVerifier", async function () {
-    const ours = await registerModel(hre, registry, iris);
+    const ours = await registerModel(env, registry, iris);
     const theirs = await register(attacker, modelConfig(iris, termsOf()), mockCode);
     expect(theirs).to.not.equal(ours.modelId);
 
-    const report = await verifyModel(hre, registry, iris, theirs);
+    const report = await verifyModel(env, registry, iris, theirs);
     expect(report.ok).to.equal(false);
     expect(report.owner).to.equal(attacker.address);
     expect(differing(report)).to.deep.equal(["verifier code", "verifierCodeHash", "model id"]);
@@ -110,20 +121,20 @@ describe("chain/verifyModel", function () {
   it("names the terms that differ from the ones asked for", async function () {
     const terms = termsOf({ fee: parseEther("1"), settlementWindow: 60n });
     const id = await register(attacker, modelConfig(iris, terms), irisCode);
-    const report = await verifyModel(hre, registry, iris, id, { terms: DEFAULT_MODEL_TERMS });
+    const report = await verifyModel(env, registry, iris, id, { terms: DEFAULT_MODEL_TERMS });
     expect(differing(report)).to.deep.equal(["fee", "settlementWindow"]);
     const fee = report.checks.find((c) => c.what === "fee")!;
     expect([fee.chain, fee.local]).to.deep.equal(["1.0 ETH", "0.001 ETH"]);
     // the id itself is what the attacker gets for our build under those terms
     expect(report.checks.find((c) => c.what === "model id")!.ok).to.equal(true);
     // only the terms passed are checked
-    expect((await verifyModel(hre, registry, iris, id)).ok).to.equal(true);
+    expect((await verifyModel(env, registry, iris, id)).ok).to.equal(true);
   });
 
   it("names the zkeyHash when the real verifier is registered for another zkey", async function () {
     const config = { ...modelConfig(iris, termsOf()), zkeyHash: hexlify(randomBytes(32)) };
     const id = await register(attacker, config, irisCode);
-    const report = await verifyModel(hre, registry, iris, id);
+    const report = await verifyModel(env, registry, iris, id);
     expect(differing(report)).to.deep.equal(["zkeyHash", "model id"]);
     expect(report.checks.find((c) => c.what === "zkeyHash")!.chain).to.equal(config.zkeyHash);
   });
@@ -137,15 +148,15 @@ describe("chain/verifyModel", function () {
     const variant = `0x${bytes.toString("hex")}`;
     expect(stripMetadata(variant)).to.equal(stripMetadata(irisCode));
     const id = await register(attacker, modelConfig(iris, termsOf()), variant);
-    const report = await verifyModel(hre, registry, iris, id);
+    const report = await verifyModel(env, registry, iris, id);
     const code = report.checks.find((c) => c.what === "verifier code")!;
     expect(code.ok).to.equal(false);
     expect(code.note).to.contain("differ only in the trailing solc metadata");
   });
 
   it("with transcript, verifies the local zkey against the r1cs and ptau", async function () {
-    const reg = await registerModel(hre, registry, iris);
-    const report = await verifyModel(hre, registry, iris, reg.modelId, { transcript: true });
+    const reg = await registerModel(env, registry, iris);
+    const report = await verifyModel(env, registry, iris, reg.modelId, { transcript: true });
     const transcript = report.checks.find((c) => c.what === "zkey transcript")!;
     expect(transcript.ok, transcript.note).to.equal(true);
     expect(transcript.local).to.contain(`${iris.zkeyHash} verifies against the r1cs and ptau`);
@@ -166,10 +177,10 @@ describe("chain/verifyModel", function () {
     });
 
     it("refuses a zkey with no contribution: anyone could forge with it", async function () {
-      const reg = await registerModel(hre, registry, iris);
+      const reg = await registerModel(env, registry, iris);
       const start = join(dir, "iris_0000.zkey");
       await newZkey(iris.r1csPath, iris.ptau.path, start, silentLogger);
-      const report = await verifyModel(hre, registry, await withZkey(start), reg.modelId, {
+      const report = await verifyModel(env, registry, await withZkey(start), reg.modelId, {
         transcript: true,
       });
       const transcript = report.checks.find((c) => c.what === "zkey transcript")!;
@@ -181,12 +192,12 @@ describe("chain/verifyModel", function () {
     });
 
     it("refuses a valid zkey the local verifier was not exported for", async function () {
-      const reg = await registerModel(hre, registry, iris);
+      const reg = await registerModel(env, registry, iris);
       const start = join(dir, "other_0000.zkey");
       const other = join(dir, "other_0001.zkey");
       await newZkey(iris.r1csPath, iris.ptau.path, start, silentLogger);
       await contribute({ inPath: start, outPath: other, name: "someone else" });
-      const report = await verifyModel(hre, registry, await withZkey(other), reg.modelId, {
+      const report = await verifyModel(env, registry, await withZkey(other), reg.modelId, {
         transcript: true,
       });
       const transcript = report.checks.find((c) => c.what === "zkey transcript")!;
@@ -196,16 +207,16 @@ describe("chain/verifyModel", function () {
   });
 
   it("names an inactive model", async function () {
-    const reg = await registerModel(hre, registry, iris);
+    const reg = await registerModel(env, registry, iris);
     await (await registry.deactivate(reg.modelId)).wait();
-    expect(differing(await verifyModel(hre, registry, iris, reg.modelId))).to.deep.equal(["active"]);
+    expect(differing(await verifyModel(env, registry, iris, reg.modelId))).to.deep.equal(["active"]);
   });
 
   it("throws a ChainError with a hint for an unknown id", async function () {
     const unknown = keccak256("0x01");
     let error: unknown;
     try {
-      await verifyModel(hre, registry, iris, unknown);
+      await verifyModel(env, registry, iris, unknown);
     } catch (e) {
       error = e;
     }
@@ -215,8 +226,8 @@ describe("chain/verifyModel", function () {
   });
 
   it("registerModel is idempotent: a re-run adopts the verified registration", async function () {
-    const first = await registerModel(hre, registry, iris);
-    const second = await registerModel(hre, registry, iris);
+    const first = await registerModel(env, registry, iris);
+    const second = await registerModel(env, registry, iris);
     expect(first.created).to.equal(true);
     expect(second.created).to.equal(false);
     expect(second.modelId).to.equal(first.modelId);
@@ -226,9 +237,9 @@ describe("chain/verifyModel", function () {
 
   describe("verifyModelCommand (sibyl:verify-model)", function () {
     it("prints the report and returns it when the id matches", async function () {
-      const reg = await registerModel(hre, registry, iris);
+      const reg = await registerModel(env, registry, iris);
       const printed: string[] = [];
-      const report = await verifyModelCommand(hre, { model: IRIS_MODEL_PATH, id: reg.modelId }, (l) =>
+      const report = await verifyModelCommand(env, { model: IRIS_MODEL_PATH, id: reg.modelId }, (l) =>
         printed.push(l),
       );
       expect(report.ok).to.equal(true);
@@ -240,7 +251,7 @@ describe("chain/verifyModel", function () {
       const printed: string[] = [];
       let error: unknown;
       try {
-        await verifyModelCommand(hre, { model: IRIS_MODEL_PATH, id: theirs }, (l) => printed.push(l));
+        await verifyModelCommand(env, { model: IRIS_MODEL_PATH, id: theirs }, (l) => printed.push(l));
       } catch (e) {
         error = e;
       }

@@ -1,4 +1,4 @@
-import { CircuitTester } from "../helpers/circuit-tester";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 const B = 8;
 

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { CircuitTester } from "../helpers/circuit-tester";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 const N = 5;
 const B = 8;

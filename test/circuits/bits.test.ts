@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
-import { CircuitCompileError } from "../../src/circuit/compiler";
-import { bitOverrides, CircuitTester } from "../helpers/circuit-tester";
+import { CircuitCompileError } from "../../src/circuit/compiler.js";
+import { bitOverrides, CircuitTester } from "../helpers/circuit-tester.js";
 
 // Bits and SignedRange are the only places where the library trusts a `<--` hint for a
 // range; every other range check is built from them. The tests therefore tamper with

@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { poseidon16 } from "poseidon-lite";
 
-import { BN254_P, fromField, toField } from "../../src/circuit/field";
-import { pack } from "../../src/circuit/packing";
-import { FixedPointRangeError } from "../../src/errors";
-import { prng } from "../../src/model/train";
-import type { QuantizedModel } from "../../src/runtime/fixed";
+import { BN254_P, fromField, toField } from "../../src/circuit/field.js";
+import { pack } from "../../src/circuit/packing.js";
+import { FixedPointRangeError } from "../../src/errors.js";
+import { prng } from "../../src/model/train.js";
+import type { QuantizedModel } from "../../src/runtime/fixed.js";
 import {
   commitmentElements,
   committedValues,
@@ -13,8 +13,8 @@ import {
   privateWeightLayout,
   randomSalt,
   weightCommitment,
-} from "../../src/zk/commitment";
-import { CircuitTester } from "../helpers/circuit-tester";
+} from "../../src/zk/commitment.js";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 /**
  * circuits/lib/commitment.circom and its TypeScript twin src/zk/commitment.ts, plus

@@ -4,10 +4,10 @@ import os from "os";
 import path from "path";
 import * as snarkjs from "snarkjs";
 
-import { CircuitCompileError, compileCircuit } from "../../src/circuit/compiler";
-import { BN254_P, fromField, toField } from "../../src/circuit/field";
-import { readR1cs } from "../../src/circuit/r1cs";
-import { calculateWitness, checkWitness, readSymbols, WitnessError } from "../../src/circuit/witness";
+import { CircuitCompileError, compileCircuit } from "../../src/circuit/compiler.js";
+import { BN254_P, fromField, toField } from "../../src/circuit/field.js";
+import { readR1cs } from "../../src/circuit/r1cs.js";
+import { calculateWitness, checkWitness, readSymbols, WitnessError } from "../../src/circuit/witness.js";
 
 describe("src/circuit: compiler, witness and field helpers", () => {
   let dir: string;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { CircuitTester } from "../helpers/circuit-tester";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 // The costs docs/protocol.md promises for the production settings (f = 8, b = 24), checked
 // on the --O2 build. --O2 folds linear constraints away, so the measured counts may be

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { CircuitTester } from "../helpers/circuit-tester";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 const W = [
   [1n, -2n, 3n],

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { bitOverrides, CircuitTester, SignalOverrides } from "../helpers/circuit-tester";
+import { bitOverrides, CircuitTester, SignalOverrides } from "../helpers/circuit-tester.js";
 
 const F = 4;
 const B = 8;

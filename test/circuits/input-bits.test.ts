@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { compileCircuit } from "../../src/circuit/compiler";
-import { generateCircuit } from "../../src/circuit/generate";
-import { circuitInputFor, publicSignalsFor } from "../../src/circuit/inputs";
-import { calculateWitness } from "../../src/circuit/witness";
-import { modelHash, quantizeModel } from "../../src/model/quantize";
-import { parseModel } from "../../src/model/schema";
-import { runQuantized } from "../../src/runtime/fixed";
+import { compileCircuit } from "../../src/circuit/compiler.js";
+import { generateCircuit } from "../../src/circuit/generate.js";
+import { circuitInputFor, publicSignalsFor } from "../../src/circuit/inputs.js";
+import { calculateWitness } from "../../src/circuit/witness.js";
+import { modelHash, quantizeModel } from "../../src/model/quantize.js";
+import { parseModel } from "../../src/model/schema.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
 
 /**
  * The public signals a node proves with (`publicSignalsFor`) for a model whose inputs are

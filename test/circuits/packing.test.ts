@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
-import { BN254_P } from "../../src/circuit/field";
-import { CircuitTester } from "../helpers/circuit-tester";
+import { BN254_P } from "../../src/circuit/field.js";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 /**
  * Independent reference of docs/protocol.md "Packing": K = floor(253 / b) values per

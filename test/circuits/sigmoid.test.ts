@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
-import { sigmoidFixed } from "../../src/runtime/sigmoid";
-import { CircuitTester } from "../helpers/circuit-tester";
+import { sigmoidFixed } from "../../src/runtime/sigmoid.js";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 /**
  * circuits/lib/sigmoid.circom against the runtime's sigmoidFixed (src/runtime/sigmoid.ts):

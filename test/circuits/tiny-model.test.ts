@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { CircuitTester } from "../helpers/circuit-tester";
+import { CircuitTester } from "../helpers/circuit-tester.js";
 
 // The weights of test/circuits/fixtures/tiny-model.circom, and an independent reference of
 // the integer semantics in docs/protocol.md.

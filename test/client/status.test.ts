@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { keccak256, toUtf8Bytes } from "ethers";
 
-import { explainRequest, span } from "../../src/client/status";
-import { RequestState } from "../../src/node/node";
-import { formatEth } from "../../src/node/policy";
+import { explainRequest, span } from "../../src/client/status.js";
+import { RequestState } from "../../src/node/node.js";
+import { formatEth } from "../../src/node/policy.js";
 import {
   ANSWER_WINDOW,
   CALLBACK_GAS,
@@ -14,9 +13,13 @@ import {
   PROOF,
   SETTLEMENT_WINDOW,
   STAKE,
+  networkHelpers,
   sibylFixture,
   slashCompensation,
-} from "../contracts/fixtures";
+} from "../contracts/fixtures.js";
+
+// the fixture's chain: its loadFixture snapshots, and its clock, are those of the fixtures' connection
+const { loadFixture, time } = networkHelpers;
 
 /**
  * explainRequest against the precompile (MockVerifier fixture): every state, every reason a

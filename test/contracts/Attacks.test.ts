@@ -1,9 +1,7 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { ZeroAddress, keccak256, solidityPacked } from "ethers";
 
-import { INFERENCE_ADDRESS } from "../../src/chain/install";
+import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import {
   ANSWER_WINDOW,
   CALLBACK_GAS,
@@ -24,9 +22,11 @@ import {
   STAKE,
   State,
   VALUE_BITS,
+  ethers,
   feeFor,
   modelConfig,
   modelIdReference,
+  networkHelpers,
   packReference,
   registerMockModel,
   registerWithCode,
@@ -39,7 +39,9 @@ import {
   stakeOf,
   timestampOf,
   verifierAddressReference,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture, time } = networkHelpers;
 
 /** Constructor arguments that leave storage uninitialised, as hardhat_setCode does. */
 const UNINITIALISED = [ZeroAddress, ZeroAddress, 0n, 0n];
@@ -53,7 +55,7 @@ const MAX_UINT64 = (1n << 64n) - 1n;
 describe("attacks on model ids, verifiers, windows, administration, collateral and fees (issue 7)", function () {
   async function attackFixture() {
     const f = await loadFixture(sibylFixture);
-    const signers = await hre.ethers.getSigners();
+    const signers = await ethers.getSigners();
     const honest = signers[6];
     const attacker = signers[7];
     const mockCode = await runtimeCodeOf("MockVerifier");
@@ -63,7 +65,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
   describe("attack: model-id squatting", function () {
     it("an attacker registering the honest owner's exact config and verifier code first gets its own id; the honest registration still gets the expected one", async function () {
       const { registry, honest, attacker, mockCode } = await loadFixture(attackFixture);
-      const config = modelConfig({ modelHash: hre.ethers.id("honest model") });
+      const config = modelConfig({ modelHash: ethers.id("honest model") });
       const codeHash = keccak256(mockCode);
       const honestId = modelIdReference(honest.address, codeHash, config);
       const squatId = modelIdReference(attacker.address, codeHash, config);
@@ -166,7 +168,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
         .withArgs(id);
       await expect(precompile.settle(id, [...PROOF]))
         .to.emit(precompile, "InferenceSettled")
-        .withArgs(id, node.address, (await hre.ethers.getSigners())[0].address, true);
+        .withArgs(id, node.address, (await ethers.getSigners())[0].address, true);
       expect(await precompile.nodeOf(node.address)).to.deep.equal([NODE_BOND, 0n, true]);
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(REQUEST_FEE);
       expect(await precompile.pendingWithdrawal(attacker.address)).to.equal(0n);
@@ -177,11 +179,11 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
     async function toggleFixture() {
       const f = await loadFixture(attackFixture);
       // the attacker deploys a ToggleVerifier it controls and registers a model with its code
-      const own = await hre.ethers.deployContract("ToggleVerifier", [], f.attacker);
-      const code = await hre.ethers.provider.getCode(await own.getAddress());
+      const own = await ethers.deployContract("ToggleVerifier", [], f.attacker);
+      const code = await ethers.provider.getCode(await own.getAddress());
       const { modelId } = await registerWithCode(f.registry, f.attacker, modelConfig(), code, "toggle");
       const model = await f.registry.getModel(modelId);
-      const copy = await hre.ethers.getContractAt("ToggleVerifier", model.verifier);
+      const copy = await ethers.getContractAt("ToggleVerifier", model.verifier);
       return { ...f, own, code, modelId, model, copy };
     }
 
@@ -234,7 +236,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
       );
       // The next registry serves the very same id (same owner, config and code), from its own
       // verifier copy, which is made to reject everything.
-      const next = await hre.ethers.deployContract("ModelRegistry");
+      const next = await ethers.deployContract("ModelRegistry");
       const moved = await registerMockModel(next, admin);
       expect(moved.modelId).to.equal(modelId);
       await (await moved.verifier.setResult(false)).wait();
@@ -336,8 +338,8 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
   describe("attack: initialisation race and admin takeover", function () {
     it("initialize refuses minBond 0 or ≥ 2^120 and answer windows of 0 or 86401 (Inference__InvalidConfig), and any second call (Inference__AlreadyInitialized)", async function () {
       const { admin, attacker } = await loadFixture(attackFixture);
-      const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
-      const registry = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const fresh = await ethers.deployContract("InferencePrecompile", UNINITIALISED);
+      const registry = await (await ethers.deployContract("ModelRegistry")).getAddress();
       for (const [minBond, window] of [
         [0n, ANSWER_WINDOW],
         [MIN_BOND, 0n],
@@ -368,7 +370,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
 
     it("hands the admin role over in two steps; only the pending admin can accept, and the old admin loses its power", async function () {
       const { precompile, admin, honest, attacker } = await loadFixture(attackFixture);
-      const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const next = await (await ethers.deployContract("ModelRegistry")).getAddress();
       await expect(precompile.connect(attacker).transferAdmin(attacker.address))
         .to.be.revertedWithCustomError(precompile, "Inference__NotAdmin")
         .withArgs(attacker.address);
@@ -418,7 +420,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
         precompile,
         precompile.connect(user).request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE }),
       );
-      const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const next = await (await ethers.deployContract("ModelRegistry")).getAddress();
       const proposedAt = BigInt(await time.latest()) + 1n;
       await time.setNextBlockTimestamp(proposedAt);
       await expect(precompile.proposeRegistry(next))
@@ -457,12 +459,12 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
       const { precompile, node, requestFromUser } = await loadFixture(attackFixture);
       await (await precompile.connect(node).withdrawBond(NODE_BOND)).wait();
       const id = await requestFromUser();
-      const balance = await hre.ethers.provider.getBalance(INFERENCE_ADDRESS);
+      const balance = await ethers.provider.getBalance(INFERENCE_ADDRESS);
       await expect(precompile.connect(node).answer(id, OUTPUT))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
         .withArgs(node.address, 0n, STAKE + MIN_BOND);
       expect(await precompile.stateOf(id)).to.equal(State.Requested);
-      expect(await hre.ethers.provider.getBalance(INFERENCE_ADDRESS)).to.equal(balance);
+      expect(await ethers.provider.getBalance(INFERENCE_ADDRESS)).to.equal(balance);
     });
 
     it("a node one wei short of stake + minBond cannot answer; with exactly stake + minBond free it can", async function () {
@@ -524,7 +526,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
           .to.be.revertedWithCustomError(precompile, "Inference__FeeTooLow")
           .withArgs(required, sent);
       const tx = request(required);
-      await expect(tx).to.changeEtherBalances([user, precompile], [-required, required]);
+      await expect(tx).to.changeEtherBalances(ethers, [user, precompile], [-required, required]);
       const id = await requestIdOf(precompile, tx);
       expect((await precompile.getRequest(id)).fee).to.equal(required);
       // the node that spends the hook gas is paid for it
@@ -569,7 +571,7 @@ describe("attacks on model ids, verifiers, windows, administration, collateral a
     }
 
     it("locking exactly the declared value would under-cover it: the slasher's reward comes out of the stake", async function () {
-      const sibyl = await hre.ethers.deployContract("SibylHarness");
+      const sibyl = await ethers.deployContract("SibylHarness");
       // the old rule (stake = V) for V = 20 wei: 20 − ⌊20 · 5%⌋ = 19 would be credited
       expect(await sibyl.slashCompensation(20n)).to.equal(19n);
       // the new one locks 21: 21 − ⌊21 · 5%⌋ = 20

@@ -1,6 +1,4 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 
 import {
   ANSWER_WINDOW,
@@ -17,12 +15,16 @@ import {
   REQUEST_FEE,
   STAKE,
   State,
+  ethers,
   feeFor,
+  networkHelpers,
   requestIdOf,
   sibylFixture,
   slashCompensation,
   slashReward,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture, takeSnapshot, time } = networkHelpers;
 
 /** Mirrors `_CALLBACK_OVERHEAD` in InferencePrecompile. */
 const CALLBACK_OVERHEAD = 5_000n;
@@ -45,7 +47,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         .withArgs(id, node.address, OUTPUT, (d: bigint) => d > 0n, true);
       await expect(precompile.settle(id, [...PROOF]))
         .to.emit(precompile, "InferenceSettled")
-        .withArgs(id, node.address, (await hre.ethers.getSigners())[0].address, true);
+        .withArgs(id, node.address, (await ethers.getSigners())[0].address, true);
 
       expect(await recording.callCount()).to.equal(2n);
       const [answered, settled] = [await recording.callAt(0), await recording.callAt(1)];
@@ -73,7 +75,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         .withArgs(
           id,
           node.address,
-          (await hre.ethers.getSigners())[0].address,
+          (await ethers.getSigners())[0].address,
           slashCompensation(STAKE),
           slashReward(STAKE),
           REQUEST_FEE,
@@ -100,7 +102,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
         BigInt(Failed.Expired),
         BigInt(State.Expired),
       ]);
-      await expect(recording.collect()).to.changeEtherBalance(recording, REQUEST_FEE);
+      await expect(recording.collect()).to.changeEtherBalance(ethers, recording, REQUEST_FEE);
     });
 
     it("gives each hook its full callback gas limit", async function () {
@@ -159,7 +161,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
 
     it("refuses hook calls that do not come from the precompile (InferenceConsumer__OnlyInference)", async function () {
       const { recording, stranger } = await loadFixture(recordingFixture);
-      const id = hre.ethers.ZeroHash;
+      const id = ethers.ZeroHash;
       const asStranger = recording.connect(stranger);
       for (const call of [
         () => asStranger.onInferenceAnswered(id, OUTPUT),
@@ -214,7 +216,7 @@ describe("InferencePrecompile consumer hooks (MockVerifier: tests the state mach
 
     async function probeFixture() {
       const f = await loadFixture(sibylFixture);
-      const probe = await hre.ethers.deployContract("GasProbeConsumer", [await f.precompile.getAddress()]);
+      const probe = await ethers.deployContract("GasProbeConsumer", [await f.precompile.getAddress()]);
       const id = await requestIdOf(
         f.precompile,
         probe.makeRequest(f.modelId, INPUT, LIMIT, { value: feeFor(LIMIT) }),

@@ -1,9 +1,7 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { parseEther } from "ethers";
 
-import { INFERENCE_ADDRESS } from "../../src/chain/install";
+import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import {
   ANSWER_WINDOW,
   DEFAULT_CALLBACK_GAS_LIMIT,
@@ -15,14 +13,18 @@ import {
   PROOF,
   STAKE,
   State,
+  ethers,
   feeFor,
+  networkHelpers,
   registerMockModel,
   requestIdOf,
   sibylFixture,
   slashCompensation,
   stakeFor,
   stakeOf,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture, time } = networkHelpers;
 
 const LIMITS = [parseEther("5"), parseEther("2"), parseEther("0.5")] as const;
 const CAP = parseEther("0.05");
@@ -37,10 +39,10 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     const { modelId: riskModel } = await registerMockModel(
       f.registry,
       f.admin,
-      { outputLength: 1, modelHash: hre.ethers.id("argmax") },
+      { outputLength: 1, modelHash: ethers.id("argmax") },
       "risk",
     );
-    const creditLine = await hre.ethers.deployContract("CreditLine", [
+    const creditLine = await ethers.deployContract("CreditLine", [
       INFERENCE_ADDRESS,
       riskModel,
       [...LIMITS],
@@ -91,7 +93,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
       .withArgs(id, borrower.address, 0, LIMITS[0]);
     expect(await creditLine.creditLimit(borrower.address)).to.equal(LIMITS[0]);
     expect((await creditLine.applicationOf(id)).status).to.equal(Status.Approved);
-    expect(await creditLine.openApplicationOf(borrower.address)).to.equal(hre.ethers.ZeroHash);
+    expect(await creditLine.openApplicationOf(borrower.address)).to.equal(ethers.ZeroHash);
   });
 
   it("declares its largest provisional limit as value at risk; the answer's coverage repays it", async function () {
@@ -105,7 +107,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
 
   it("is answered only by a node whose free bond covers a generous desk's value at risk; a slash repays the provisional limit", async function () {
     const { precompile, riskModel, node, borrower, stranger } = await loadFixture(creditFixture);
-    const generous = await hre.ethers.deployContract("CreditLine", [
+    const generous = await ethers.deployContract("CreditLine", [
       INFERENCE_ADDRESS,
       riskModel,
       [...LIMITS],
@@ -133,15 +135,15 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     await (await precompile.connect(stranger).slash(id)).wait();
     const repaid = slashCompensation(stake);
     expect(repaid).to.be.greaterThanOrEqual(LIMITS[0]);
-    await expect(generous.collectCompensation()).to.changeEtherBalance(generous, repaid + APP_FEE);
+    await expect(generous.collectCompensation()).to.changeEtherBalance(ethers, generous, repaid + APP_FEE);
   });
 
   it("grants no provisional limit that a slash of the locked stake would not repay", async function () {
     const { riskModel, borrower } = await loadFixture(creditFixture);
     // A precompile stand-in reporting an answer backed by less than the desk declared: the real
     // precompile never does that, so the desk's own check is what is tested here.
-    const fake = await hre.ethers.deployContract("FakeInference");
-    const desk = await hre.ethers.deployContract("CreditLine", [
+    const fake = await ethers.deployContract("FakeInference");
+    const desk = await ethers.deployContract("CreditLine", [
       await fake.getAddress(),
       riskModel,
       [...LIMITS],
@@ -180,6 +182,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
     expect(await creditLine.creditLimit(borrower.address)).to.equal(0n);
     expect((await creditLine.applicationOf(id)).status).to.equal(Status.Failed);
     await expect(creditLine.collectCompensation()).to.changeEtherBalance(
+      ethers,
       creditLine,
       slashCompensation(STAKE) + APP_FEE,
     );
@@ -221,12 +224,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
 
   it("reads the tier as the first maximal logit when the model outputs logits", async function () {
     const { precompile, modelId, node, borrower } = await loadFixture(creditFixture);
-    const logits = await hre.ethers.deployContract("CreditLine", [
-      INFERENCE_ADDRESS,
-      modelId,
-      [...LIMITS],
-      CAP,
-    ]);
+    const logits = await ethers.deployContract("CreditLine", [INFERENCE_ADDRESS, modelId, [...LIMITS], CAP]);
     const id = await requestIdOf(
       precompile,
       logits.connect(borrower).applyForCredit(INPUT, { value: APP_FEE }),
@@ -239,7 +237,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
 
   it("reverts applicationOf for an unknown id with CreditLine__UnknownApplication", async function () {
     const { creditLine } = await loadFixture(creditFixture);
-    const id = hre.ethers.id("nope");
+    const id = ethers.id("nope");
     await expect(creditLine.applicationOf(id))
       .to.be.revertedWithCustomError(creditLine, "CreditLine__UnknownApplication")
       .withArgs(id);
@@ -248,7 +246,7 @@ describe("CreditLine example (MockVerifier: tests the hook logic, not proofs)", 
   it("refuses tier limits that grow with risk (CreditLine__InvalidTierLimits)", async function () {
     const { riskModel, creditLine } = await loadFixture(creditFixture);
     const limits = [1n, 2n, 0n];
-    await expect(hre.ethers.deployContract("CreditLine", [INFERENCE_ADDRESS, riskModel, limits, CAP]))
+    await expect(ethers.deployContract("CreditLine", [INFERENCE_ADDRESS, riskModel, limits, CAP]))
       .to.be.revertedWithCustomError(creditLine, "CreditLine__InvalidTierLimits")
       .withArgs(limits);
   });

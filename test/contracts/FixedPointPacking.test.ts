@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 
-import { pack as projectPack, unpack as projectUnpack } from "../../src/circuit/packing";
-import { packReference } from "./fixtures";
+import { pack as projectPack, unpack as projectUnpack } from "../../src/circuit/packing.js";
+import { ethers, networkHelpers, packReference } from "./fixtures.js";
+
+const { loadFixture } = networkHelpers;
 
 /** Deterministic values spread over the whole signed `b`-bit range, extremes included. */
 function valuesFor(length: number, valueBits: number): bigint[] {
@@ -18,7 +18,7 @@ function valuesFor(length: number, valueBits: number): bigint[] {
 
 describe("FixedPointPacking", function () {
   async function harnessFixture() {
-    return { harness: await hre.ethers.deployContract("PackingHarness") };
+    return { harness: await ethers.deployContract("PackingHarness") };
   }
 
   for (const valueBits of [2, 8, 12, 16, 24, 63, 64, 126]) {
@@ -52,7 +52,7 @@ describe("FixedPointPacking", function () {
   for (const valueBits of [2, 24, 126]) {
     it(`accepts exactly [-2^(b-1), 2^(b-1)) at ${valueBits} bits and reverts outside with Inference__ValueOutOfRange`, async function () {
       const { harness } = await loadFixture(harnessFixture);
-      const precompile = await hre.ethers.getContractAt("InferencePrecompile", hre.ethers.ZeroAddress);
+      const precompile = await ethers.getContractAt("InferencePrecompile", ethers.ZeroAddress);
       const half = 1n << BigInt(valueBits - 1);
       expect(await harness.inRange(-half, valueBits)).to.equal(true);
       expect(await harness.inRange(half - 1n, valueBits)).to.equal(true);

@@ -1,18 +1,20 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 
-import { INFERENCE_ADDRESS } from "../../src/chain/install";
+import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import {
   DEFAULT_CALLBACK_GAS_LIMIT,
   INPUT,
   PROOF,
   SETTLEMENT_WINDOW,
+  ethers,
   feeFor,
+  networkHelpers,
   registerMockModel,
   requestIdOf,
   sibylFixture,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture, time } = networkHelpers;
 
 /** What a screening carries: the model's fee for FraudGate's default hook gas (200,000 per hook). */
 const SCREEN_FEE = feeFor(DEFAULT_CALLBACK_GAS_LIMIT);
@@ -23,10 +25,10 @@ describe("FraudGate README example (MockVerifier: tests the hook logic, not proo
     const { modelId: fraudModel } = await registerMockModel(
       f.registry,
       f.admin,
-      { outputLength: 1, modelHash: hre.ethers.id("fraud") },
+      { outputLength: 1, modelHash: ethers.id("fraud") },
       "fraud",
     );
-    const gate = await hre.ethers.deployContract("FraudGate", [fraudModel]);
+    const gate = await ethers.deployContract("FraudGate", [fraudModel]);
     const payee = f.stranger.address;
     const screen = () => requestIdOf(f.precompile, gate.screen(payee, INPUT, { value: SCREEN_FEE }));
     return { ...f, gate, fraudModel, payee, screen };
@@ -83,7 +85,7 @@ describe("FraudGate README example (MockVerifier: tests the hook logic, not proo
 
   it("rejects hooks from anyone but the precompile", async function () {
     const { gate, stranger } = await loadFixture(gateFixture);
-    await expect(gate.connect(stranger).onInferenceAnswered(hre.ethers.ZeroHash, [1n]))
+    await expect(gate.connect(stranger).onInferenceAnswered(ethers.ZeroHash, [1n]))
       .to.be.revertedWithCustomError(gate, "InferenceConsumer__OnlyInference")
       .withArgs(stranger.address);
   });

@@ -1,10 +1,8 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { AbiCoder, ZeroAddress, keccak256, parseEther, solidityPacked } from "ethers";
 
-import { installPrecompile, INFERENCE_ADDRESS } from "../../src/chain/install";
+import { installPrecompile, INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import {
   ANSWER_WINDOW,
   CALLBACK_GAS,
@@ -24,8 +22,11 @@ import {
   STAKE,
   State,
   VALUE_BITS,
+  env,
+  ethers,
   feeFor,
   modelConfig,
+  networkHelpers,
   packReference,
   registerMockModel,
   registerWithCode,
@@ -35,7 +36,9 @@ import {
   slashCompensation,
   slashReward,
   timestampOf,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture, time } = networkHelpers;
 
 const HALF = 1n << BigInt(VALUE_BITS - 1);
 /** Constructor arguments that leave storage uninitialised, as hardhat_setCode does. */
@@ -45,9 +48,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
   describe("installation", function () {
     it("places the same runtime code at 0x…F4 as a normal deployment leaves", async function () {
       const { precompile } = await loadFixture(sibylFixture);
-      const deployed = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
-      const normal = await hre.ethers.provider.getCode(await deployed.getAddress());
-      expect(await hre.ethers.provider.getCode(INFERENCE_ADDRESS)).to.equal(normal);
+      const deployed = await ethers.deployContract("InferencePrecompile", UNINITIALISED);
+      const normal = await ethers.provider.getCode(await deployed.getAddress());
+      expect(await ethers.provider.getCode(INFERENCE_ADDRESS)).to.equal(normal);
       expect(await precompile.getAddress()).to.equal(INFERENCE_ADDRESS);
     });
 
@@ -61,14 +64,14 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("installPrecompile is idempotent: a second call with the same options returns the same registry", async function () {
       const { registry } = await loadFixture(sibylFixture);
-      const again = await installPrecompile(hre, { minBond: MIN_BOND, answerWindow: ANSWER_WINDOW });
+      const again = await installPrecompile(env, { minBond: MIN_BOND, answerWindow: ANSWER_WINDOW });
       expect(await again.registry.getAddress()).to.equal(await registry.getAddress());
     });
 
     it("emits Initialized with the configuration", async function () {
-      const [admin] = await hre.ethers.getSigners();
-      const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
-      const registry = await hre.ethers.deployContract("ModelRegistry");
+      const [admin] = await ethers.getSigners();
+      const fresh = await ethers.deployContract("InferencePrecompile", UNINITIALISED);
+      const registry = await ethers.deployContract("ModelRegistry");
       await expect(fresh.initialize(admin.address, await registry.getAddress(), 5n, 7n))
         .to.emit(fresh, "Initialized")
         .withArgs(admin.address, await registry.getAddress(), 5n, 7n);
@@ -82,9 +85,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     });
 
     it("reverts initialize with a zero admin, a registry without code, a zero minBond, or an answer window of 0 or over 1 day (Inference__InvalidConfig)", async function () {
-      const [admin] = await hre.ethers.getSigners();
-      const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
-      const registry = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const [admin] = await ethers.getSigners();
+      const fresh = await ethers.deployContract("InferencePrecompile", UNINITIALISED);
+      const registry = await (await ethers.deployContract("ModelRegistry")).getAddress();
       for (const args of [
         [ZeroAddress, registry, 1n, 1n],
         [admin.address, admin.address, 1n, 1n],
@@ -104,9 +107,9 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     });
 
     it("refuses the same bad configurations in the constructor (Inference__InvalidConfig)", async function () {
-      const [admin] = await hre.ethers.getSigners();
-      const registry = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
-      const factory = await hre.ethers.getContractFactory("InferencePrecompile");
+      const [admin] = await ethers.getSigners();
+      const registry = await (await ethers.deployContract("ModelRegistry")).getAddress();
+      const factory = await ethers.getContractFactory("InferencePrecompile");
       for (const [minBond, answerWindow] of [
         [0n, 1n],
         [1n, MAX_ANSWER_WINDOW + 1n],
@@ -117,8 +120,8 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
     });
 
     it("refuses state-changing calls before initialize with Inference__NotInitialized", async function () {
-      const [, , , user] = await hre.ethers.getSigners();
-      const fresh = await hre.ethers.deployContract("InferencePrecompile", UNINITIALISED);
+      const [, , , user] = await ethers.getSigners();
+      const fresh = await ethers.deployContract("InferencePrecompile", UNINITIALISED);
       await expect(fresh.connect(user).registerNode({ value: MIN_BOND })).to.be.revertedWithCustomError(
         fresh,
         "Inference__NotInitialized",
@@ -131,7 +134,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("lets only the admin propose a registry with code, and announces it with RegistryChangeProposed", async function () {
       const { precompile, registry, stranger } = await loadFixture(sibylFixture);
-      const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const next = await (await ethers.deployContract("ModelRegistry")).getAddress();
       await expect(precompile.connect(stranger).proposeRegistry(next))
         .to.be.revertedWithCustomError(precompile, "Inference__NotAdmin")
         .withArgs(stranger.address);
@@ -152,7 +155,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("applies the change from effectiveAt on, for anyone, and emits RegistryUpdated", async function () {
       const { precompile, registry, stranger } = await loadFixture(sibylFixture);
-      const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const next = await (await ethers.deployContract("ModelRegistry")).getAddress();
       const proposedAt = await timestampOf(precompile.proposeRegistry(next));
       const effectiveAt = proposedAt + REGISTRY_CHANGE_DELAY;
       await time.setNextBlockTimestamp(effectiveAt - 1n);
@@ -181,7 +184,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         precompile,
         "Inference__NoRegistryChange",
       );
-      const next = await (await hre.ethers.deployContract("ModelRegistry")).getAddress();
+      const next = await (await ethers.deployContract("ModelRegistry")).getAddress();
       await (await precompile.proposeRegistry(next)).wait();
       await expect(precompile.connect(stranger).cancelRegistryChange())
         .to.be.revertedWithCustomError(precompile, "Inference__NotAdmin")
@@ -202,9 +205,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const { precompile, node, modelId, user, requestFromUser } = await loadFixture(sibylFixture);
       const id = await requestFromUser();
       await (
-        await precompile.proposeRegistry(
-          await (await hre.ethers.deployContract("ModelRegistry")).getAddress(),
-        )
+        await precompile.proposeRegistry(await (await ethers.deployContract("ModelRegistry")).getAddress())
       ).wait();
       await time.increase(REGISTRY_CHANGE_DELAY);
       await (await precompile.applyRegistryChange()).wait();
@@ -254,7 +255,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       await expect(tx)
         .to.emit(precompile, "BondWithdrawn")
         .withArgs(node.address, amount, NODE_BOND - amount);
-      await expect(tx).to.changeEtherBalances([node, precompile], [amount, -amount]);
+      await expect(tx).to.changeEtherBalances(ethers, [node, precompile], [amount, -amount]);
     });
 
     it("withdraws only the free bond: locked stake stays (Inference__InsufficientBond)", async function () {
@@ -304,7 +305,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       await expect(tx)
         .to.emit(precompile, "InferenceRequested")
         .withArgs(anyValue, modelId, user.address, INPUT, Mode.ZK, CALLBACK_GAS, value, STAKE);
-      await expect(tx).to.changeEtherBalances([user, precompile], [-value, value]);
+      await expect(tx).to.changeEtherBalances(ethers, [user, precompile], [-value, value]);
       const id = await requestIdOf(precompile, tx);
       const r = await precompile.getRequest(id);
       expect(r.consumer).to.equal(user.address);
@@ -327,7 +328,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("derives the id as keccak256(abi.encode(chainid, precompile, consumer, nonce))", async function () {
       const { user, requestFromUser } = await loadFixture(sibylFixture);
-      const { chainId } = await hre.ethers.provider.getNetwork();
+      const { chainId } = await ethers.provider.getNetwork();
       const id = await requestFromUser();
       expect(id).to.equal(
         keccak256(
@@ -341,7 +342,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
     it("gives two identical requests in one block different ids", async function () {
       const { precompile, user, modelId } = await loadFixture(sibylFixture);
-      await hre.network.provider.send("evm_setAutomine", [false]);
+      await ethers.provider.send("evm_setAutomine", [false]);
       try {
         const a = await precompile
           .connect(user)
@@ -349,7 +350,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         const b = await precompile
           .connect(user)
           .request(modelId, INPUT, Mode.ZK, CALLBACK_GAS, 0n, { value: REQUEST_FEE });
-        await hre.network.provider.send("evm_mine", []);
+        await ethers.provider.send("evm_mine", []);
         const [ra, rb] = [await a.wait(), await b.wait()];
         expect(ra!.blockNumber).to.equal(rb!.blockNumber);
         const [ida, idb] = [await requestIdOf(precompile, a), await requestIdOf(precompile, b)];
@@ -357,7 +358,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         expect(await precompile.stateOf(ida)).to.equal(State.Requested);
         expect(await precompile.stateOf(idb)).to.equal(State.Requested);
       } finally {
-        await hre.network.provider.send("evm_setAutomine", [true]);
+        await ethers.provider.send("evm_setAutomine", [true]);
       }
     });
 
@@ -604,7 +605,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
         "empty",
       );
       // the call itself succeeds and returns nothing
-      const data = await hre.ethers.provider.call({ to: verifierAddress, data: "0x12345678" });
+      const data = await ethers.provider.call({ to: verifierAddress, data: "0x12345678" });
       expect(data).to.equal("0x");
       const id = await requestIdOf(
         precompile,
@@ -778,7 +779,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       await (await precompile.settle(id, [...PROOF])).wait();
       const tx = precompile.connect(node).withdraw();
       await expect(tx).to.emit(precompile, "Withdrawn").withArgs(node.address, REQUEST_FEE);
-      await expect(tx).to.changeEtherBalances([node, precompile], [REQUEST_FEE, -REQUEST_FEE]);
+      await expect(tx).to.changeEtherBalances(ethers, [node, precompile], [REQUEST_FEE, -REQUEST_FEE]);
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
     });
 
@@ -789,10 +790,12 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       await (await precompile.connect(stranger).slash(id)).wait();
       const owed = slashCompensation(STAKE) + REQUEST_FEE;
       await expect(precompile.connect(user).withdraw()).to.changeEtherBalances(
+        ethers,
         [user, precompile],
         [owed, -owed],
       );
       await expect(precompile.connect(stranger).withdraw()).to.changeEtherBalances(
+        ethers,
         [stranger, precompile],
         [slashReward(STAKE), -slashReward(STAKE)],
       );
@@ -836,7 +839,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
 
       const bonds =
         (await precompile.nodeOf(node.address)).bond + (await precompile.nodeOf(node2.address)).bond;
-      const [admin] = await hre.ethers.getSigners(); // the slasher
+      const [admin] = await ethers.getSigners(); // the slasher
       const pending =
         (await precompile.pendingWithdrawal(node.address)) +
         (await precompile.pendingWithdrawal(user.address)) +
@@ -844,7 +847,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       const escrowed = REQUEST_FEE; // the open request
       expect(bonds).to.equal(2n * NODE_BOND - STAKE);
       expect(pending).to.equal(REQUEST_FEE + STAKE + REQUEST_FEE + REQUEST_FEE);
-      expect(await hre.ethers.provider.getBalance(INFERENCE_ADDRESS)).to.equal(bonds + pending + escrowed);
+      expect(await ethers.provider.getBalance(INFERENCE_ADDRESS)).to.equal(bonds + pending + escrowed);
       expect(await precompile.nodeOf(node2.address)).to.deep.equal([NODE_BOND, STAKE, true]);
     });
   });
@@ -931,7 +934,7 @@ describe("InferencePrecompile: the request state machine and bonds (MockVerifier
       expect(await precompile.outputOf(id)).to.deep.equal(OUTPUT);
       await expect(precompile.settle(id, [...PROOF]))
         .to.emit(precompile, "InferenceSettled")
-        .withArgs(id, node.address, (await hre.ethers.getSigners())[0].address, true);
+        .withArgs(id, node.address, (await ethers.getSigners())[0].address, true);
     });
   });
 });

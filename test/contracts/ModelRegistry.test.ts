@@ -1,6 +1,4 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { id as selectorOf, keccak256 } from "ethers";
 
 import {
@@ -8,17 +6,21 @@ import {
   FEE,
   MAX_SETTLEMENT_WINDOW,
   PRICED_HOOKS,
+  ethers,
   feeFor,
   modelConfig,
   modelIdReference,
+  networkHelpers,
   runtimeCodeOf,
   verifierAddressReference,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture } = networkHelpers;
 
 describe("ModelRegistry", function () {
   async function registryFixture() {
-    const [owner, stranger] = await hre.ethers.getSigners();
-    const registry = await hre.ethers.deployContract("ModelRegistry");
+    const [owner, stranger] = await ethers.getSigners();
+    const registry = await ethers.deployContract("ModelRegistry");
     const code = await runtimeCodeOf("MockVerifier");
     const codeHash = keccak256(code);
     const config = modelConfig();
@@ -49,17 +51,17 @@ describe("ModelRegistry", function () {
     it("deploys the verifier code itself at the CREATE2 address of loader ‖ code, once per code, and emits VerifierDeployed", async function () {
       const { registry, code, codeHash, config } = await loadFixture(registryFixture);
       const verifier = verifierAddressReference(await registry.getAddress(), code);
-      expect(await registry.verifierAddressOf(codeHash)).to.equal(hre.ethers.ZeroAddress);
+      expect(await registry.verifierAddressOf(codeHash)).to.equal(ethers.ZeroAddress);
       await expect(registry.register(config, code, "a"))
         .to.emit(registry, "VerifierDeployed")
         .withArgs(verifier, codeHash);
       expect(await registry.verifierAddressOf(codeHash)).to.equal(verifier);
-      expect(await hre.ethers.provider.getCode(verifier)).to.equal(code);
+      expect(await ethers.provider.getCode(verifier)).to.equal(code);
 
       // a second model with the same code reuses the deployment
       const other = modelConfig({ fee: FEE + 1n });
       await expect(registry.register(other, code, "b")).not.to.emit(registry, "VerifierDeployed");
-      const [owner] = await hre.ethers.getSigners();
+      const [owner] = await ethers.getSigners();
       expect((await registry.getModel(modelIdReference(owner.address, codeHash, other))).verifier).to.equal(
         verifier,
       );
@@ -158,7 +160,7 @@ describe("ModelRegistry", function () {
       await expect(registry.register(config, eof, "x", { gasLimit: 5_000_000 }))
         .to.be.revertedWithCustomError(registry, "Registry__InvalidVerifierCode")
         .withArgs(keccak256(eof), 2n);
-      expect(await registry.verifierAddressOf(keccak256(eof))).to.equal(hre.ethers.ZeroAddress);
+      expect(await registry.verifierAddressOf(keccak256(eof))).to.equal(ethers.ZeroAddress);
     });
 
     for (const [why, shape] of [
@@ -197,7 +199,7 @@ describe("ModelRegistry", function () {
       const model = await registry.getModel(modelIdReference(owner.address, codeHash, privateModel));
       expect(model.numPublicSignals).to.equal(4n);
       expect(model.verifySelector).to.equal(
-        hre.ethers.id("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[4])").slice(0, 10),
+        ethers.id("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[4])").slice(0, 10),
       );
     });
 

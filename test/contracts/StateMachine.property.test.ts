@@ -1,8 +1,6 @@
 import { expect } from "chai";
-import hre from "hardhat";
 import fc from "fast-check";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
 import { keccak256, parseEther } from "ethers";
 
@@ -11,7 +9,7 @@ import {
   RecordingConsumer__factory,
   type PrecompileLens,
   type RecordingConsumer,
-} from "../../typechain-types";
+} from "../../typechain-types/index.js";
 import {
   ANSWER_WINDOW,
   Failed,
@@ -25,14 +23,18 @@ import {
   SETTLEMENT_WINDOW,
   STAKE,
   State,
+  ethers,
   feeFor,
+  networkHelpers,
   requestIdOf,
   sibylFixture,
   slashCompensation,
   slashReward,
   stakeFor,
   stakeOf,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture, time } = networkHelpers;
 
 /**
  * Stateful property tests: fast-check draws random histories of register, request, answer,
@@ -180,9 +182,9 @@ function pick(m: Model, ref: number, wanted: number): ModelRequest | undefined {
  */
 async function propertyFixture() {
   const f = await loadFixture(sibylFixture);
-  const signers = await hre.ethers.getSigners();
+  const signers = await ethers.getSigners();
   const node3 = signers[5]; // not registered at first
-  const lens = await hre.ethers.deployContract("PrecompileLens");
+  const lens = await ethers.deployContract("PrecompileLens");
   const fee = (c: number) => ({ value: feeFor(CONSUMERS[c].gas) });
   const refused = await requestIdOf(
     f.precompile,
@@ -352,7 +354,7 @@ const RECORDING = RecordingConsumer__factory.createInterface();
 
 /** A read-only call, encoded and decoded by hand: the typed wrappers cost more than the call. */
 async function view(to: string, data: string): Promise<string> {
-  return hre.ethers.provider.call({ to, data });
+  return ethers.provider.call({ to, data });
 }
 
 /** JSON with bigints, to compare snapshots cheaply (chai only when they differ, for its diff). */

@@ -1,10 +1,8 @@
 import { expect } from "chai";
-import hre from "hardhat";
 import fc from "fast-check";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { AbiCoder, keccak256, parseEther } from "ethers";
 
-import { installPrecompile, INFERENCE_ADDRESS } from "../../src/chain/install";
+import { installPrecompile, INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import {
   ANSWER_WINDOW,
   CALLBACK_GAS,
@@ -21,7 +19,10 @@ import {
   SLASH_REWARD_BPS,
   STAKE,
   State,
+  env,
+  ethers,
   feeFor,
+  networkHelpers,
   registerMockModel,
   requestIdOf,
   sibylFixture,
@@ -29,7 +30,9 @@ import {
   slashReward,
   stakeFor,
   stakeOf,
-} from "./fixtures";
+} from "./fixtures.js";
+
+const { loadFixture, time } = networkHelpers;
 
 const MAX_UINT128 = (1n << 128n) - 1n;
 /** OpenZeppelin's SafeCast error, which the precompile raises for a stake that does not fit uint128. */
@@ -258,7 +261,11 @@ describe("the trust gap, bounded: value at risk, slashing economics, views (Mock
         .to.emit(precompile, "InferenceSlashed")
         .withArgs(id, node.address, stranger.address, stake - reward, reward, REQUEST_FEE, true);
       // pull payments: the slash itself sends no ETH to anyone
-      await expect(tx).to.changeEtherBalances([precompile, stranger, recording, node], [0n, 0n, 0n, 0n]);
+      await expect(tx).to.changeEtherBalances(
+        ethers,
+        [precompile, stranger, recording, node],
+        [0n, 0n, 0n, 0n],
+      );
       expect(await precompile.SLASH_REWARD_BPS()).to.equal(SLASH_REWARD_BPS);
       expect(await precompile.pendingWithdrawal(await recording.getAddress())).to.equal(
         stake - reward + REQUEST_FEE,
@@ -282,8 +289,12 @@ describe("the trust gap, bounded: value at risk, slashing economics, views (Mock
         stake - reward + REQUEST_FEE,
         0n,
       ]);
-      await expect(recording.collect()).to.changeEtherBalance(recording, stake - reward + REQUEST_FEE);
-      await expect(precompile.connect(stranger).withdraw()).to.changeEtherBalance(stranger, reward);
+      await expect(recording.collect()).to.changeEtherBalance(
+        ethers,
+        recording,
+        stake - reward + REQUEST_FEE,
+      );
+      await expect(precompile.connect(stranger).withdraw()).to.changeEtherBalance(ethers, stranger, reward);
     });
 
     it("a consumer that slashes its own request collects the whole stake", async function () {
@@ -408,12 +419,12 @@ describe("the trust gap, bounded: value at risk, slashing economics, views (Mock
       await expect(precompile.connect(node).withdrawBond(free + 1n))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
         .withArgs(node.address, free, free + 1n);
-      await expect(precompile.connect(node).withdrawBond(free)).to.changeEtherBalance(node, free);
+      await expect(precompile.connect(node).withdrawBond(free)).to.changeEtherBalance(ethers, node, free);
       await expect(precompile.connect(node).withdrawBond(1n))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientBond")
         .withArgs(node.address, 0n, 1n);
       await (await precompile.settle(settled.id, [...PROOF])).wait();
-      await expect(precompile.connect(node).withdrawBond(atRisk)).to.changeEtherBalance(node, atRisk);
+      await expect(precompile.connect(node).withdrawBond(atRisk)).to.changeEtherBalance(ethers, node, atRisk);
       expect(await precompile.nodeOf(node.address)).to.deep.equal([0n, 0n, true]);
     });
   });
@@ -421,27 +432,27 @@ describe("the trust gap, bounded: value at risk, slashing economics, views (Mock
   describe("request ids", function () {
     it("differ for requests in the same block, from one consumer or several", async function () {
       const { precompile, user, stranger, modelId } = await loadFixture(gapFixture);
-      await hre.network.provider.send("evm_setAutomine", [false]);
+      await ethers.provider.send("evm_setAutomine", [false]);
       try {
         const send = (from: typeof user) =>
           precompile
             .connect(from)
             .request(modelId, INPUT, Mode.ZK, 0, 0n, { value: feeFor(0), gasLimit: 500_000 });
         const txs = [await send(user), await send(user), await send(stranger)];
-        await hre.network.provider.send("evm_mine", []);
+        await ethers.provider.send("evm_mine", []);
         const receipts = await Promise.all(txs.map((t) => t.wait()));
         expect(new Set(receipts.map((r) => r!.blockNumber)).size).to.equal(1);
         const ids = await Promise.all(txs.map((t) => requestIdOf(precompile, t)));
         expect(new Set(ids).size).to.equal(3);
       } finally {
-        await hre.network.provider.send("evm_setAutomine", [true]);
+        await ethers.provider.send("evm_setAutomine", [true]);
       }
     });
 
     it("differ across precompile deployments: same consumer, same nonce, another address, another id", async function () {
       const { precompile, admin, user, requestFromUser } = await loadFixture(gapFixture);
       const elsewhere = "0x00000000000000000000000000000000000005F4";
-      const second = await installPrecompile(hre, { address: elsewhere });
+      const second = await installPrecompile(env, { address: elsewhere });
       const { modelId: secondModel } = await registerMockModel(second.registry, admin);
 
       const first = await requestFromUser();
@@ -449,7 +460,7 @@ describe("the trust gap, bounded: value at risk, slashing economics, views (Mock
         second.precompile,
         second.precompile.connect(user).request(secondModel, INPUT, Mode.ZK, 0, 0n, { value: feeFor(0) }),
       );
-      const { chainId } = await hre.ethers.provider.getNetwork();
+      const { chainId } = await ethers.provider.getNetwork();
       const idOf = (chain: bigint, at: string) =>
         keccak256(
           AbiCoder.defaultAbiCoder().encode(
@@ -532,7 +543,7 @@ describe("the trust gap, bounded: value at risk, slashing economics, views (Mock
     });
 
     it("Sibyl.stakeFor(v) is the least stake whose slash credits at least v", async function () {
-      const harness = await hre.ethers.deployContract("SibylHarness");
+      const harness = await ethers.deployContract("SibylHarness");
       const kept = 10_000n - SLASH_REWARD_BPS;
       const edges = [0n, 1n, 19n, 20n, 21n, kept - 1n, kept, kept + 1n, parseEther("1"), MAX_UINT128];
       await fc.assert(

@@ -1,6 +1,5 @@
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import hre, { network } from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { ContractTransactionResponse, Log } from "ethers";
 import {
   AbiCoder,
@@ -12,8 +11,14 @@ import {
   solidityPacked,
 } from "ethers";
 
-import { installPrecompile, INFERENCE_ADDRESS } from "../../src/chain/install";
-import type { IModelRegistry, InferencePrecompile, MockVerifier, ModelRegistry } from "../../typechain-types";
+import { installPrecompile, INFERENCE_ADDRESS } from "../../src/chain/install.js";
+import { sibylEnv } from "../../src/env.js";
+import type {
+  IModelRegistry,
+  InferencePrecompile,
+  MockVerifier,
+  ModelRegistry,
+} from "../../typechain-types/index.js";
 
 /**
  * Shared fixture for the contract tests. The precompile sits at 0x…F4, installed exactly the
@@ -21,6 +26,17 @@ import type { IModelRegistry, InferencePrecompile, MockVerifier, ModelRegistry }
  * deploys its own copy), so these fixtures serve tests of the request state machine and
  * bookkeeping, not of proofs.
  */
+
+/**
+ * The chain of the contract tests: one in-process chain, created when this module is first
+ * imported and shared by every file that uses these fixtures. A fixture and the test loading it
+ * must use the same connection: load them with this module's `networkHelpers.loadFixture` and
+ * move time with its `networkHelpers.time`.
+ */
+export const connection = await network.create();
+export const { ethers, networkHelpers } = connection;
+/** Sibyl's handle on `connection`, for the library's functions (installPrecompile, …). */
+export const env = await sibylEnv(hre, connection);
 
 export const MIN_BOND = parseEther("1");
 export const ANSWER_WINDOW = 600n;
@@ -212,7 +228,7 @@ export async function registerMockModel(
     await runtimeCodeOf("MockVerifier"),
     name,
   );
-  const verifier = await hre.ethers.getContractAt("MockVerifier", verifierAddress);
+  const verifier = await ethers.getContractAt("MockVerifier", verifierAddress);
   return { modelId, config, verifier };
 }
 
@@ -233,17 +249,14 @@ export async function requestIdOf(
 /** The timestamp of the block that mined `tx`. */
 export async function timestampOf(tx: Promise<ContractTransactionResponse> | ContractTransactionResponse) {
   const receipt = await (await tx).wait();
-  const block = await hre.ethers.provider.getBlock(receipt!.blockNumber);
+  const block = await ethers.provider.getBlock(receipt!.blockNumber);
   return BigInt(block!.timestamp);
 }
 
 /** Sibyl installed at 0x…F4, a model served by MockVerifier code, two bonded nodes and test consumers. */
 export async function sibylFixture() {
-  // Another suite of the same mocha run may have installed Sibyl already, and installPrecompile,
-  // being idempotent, would hand back its state: start these tests from a fresh chain instead.
-  if ((await hre.ethers.provider.getCode(INFERENCE_ADDRESS)) !== "0x") await reset();
-  const [admin, node, node2, user, stranger] = await hre.ethers.getSigners();
-  const { precompile, registry } = await installPrecompile(hre, {
+  const [admin, node, node2, user, stranger] = await ethers.getSigners();
+  const { precompile, registry } = await installPrecompile(env, {
     minBond: MIN_BOND,
     answerWindow: ANSWER_WINDOW,
   });
@@ -252,10 +265,10 @@ export async function sibylFixture() {
   for (const n of [node, node2])
     await (await precompile.connect(n).registerNode({ value: NODE_BOND })).wait();
 
-  const recording = await hre.ethers.deployContract("RecordingConsumer", [INFERENCE_ADDRESS]);
-  const reverting = await hre.ethers.deployContract("RevertingConsumer", [INFERENCE_ADDRESS]);
-  const burning = await hre.ethers.deployContract("GasBurningConsumer", [INFERENCE_ADDRESS]);
-  const reentrant = await hre.ethers.deployContract("ReentrantConsumer", [INFERENCE_ADDRESS, modelId]);
+  const recording = await ethers.deployContract("RecordingConsumer", [INFERENCE_ADDRESS]);
+  const reverting = await ethers.deployContract("RevertingConsumer", [INFERENCE_ADDRESS]);
+  const burning = await ethers.deployContract("GasBurningConsumer", [INFERENCE_ADDRESS]);
+  const reentrant = await ethers.deployContract("ReentrantConsumer", [INFERENCE_ADDRESS, modelId]);
 
   /** A request from the `user` EOA (no hooks run for an EOA), with the fee for `CALLBACK_GAS`. */
   const requestFromUser = (input: readonly bigint[] = INPUT, value: bigint = REQUEST_FEE, valueAtRisk = 0n) =>

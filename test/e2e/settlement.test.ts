@@ -1,19 +1,28 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import hre, { network } from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
-import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
-import { circuitInputFor, publicSignalsFor } from "../../src/circuit/inputs";
-import { BN254_P } from "../../src/circuit/field";
-import { requestInference } from "../../src/client/client";
-import { silentLogger } from "../../src/log";
-import { quantizeInput } from "../../src/model/quantize";
-import { RequestState } from "../../src/node/node";
-import { NodeTracker } from "../../src/node/tracker";
-import { runQuantized } from "../../src/runtime/fixed";
-import { SnarkjsProver, releaseProverThreads, toSolidityProof, type ProofResult } from "../../src/zk/prover";
-import { IRIS_MODEL_PATH } from "../helpers/models";
+import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack.js";
+import { circuitInputFor, publicSignalsFor } from "../../src/circuit/inputs.js";
+import { BN254_P } from "../../src/circuit/field.js";
+import { requestInference } from "../../src/client/client.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizeInput } from "../../src/model/quantize.js";
+import { RequestState } from "../../src/node/node.js";
+import { NodeTracker } from "../../src/node/tracker.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
+import {
+  SnarkjsProver,
+  releaseProverThreads,
+  toSolidityProof,
+  type ProofResult,
+} from "../../src/zk/prover.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 /**
  * End to end with real parts: the Iris circuit compiled by circom, a real snarkjs Groth16
@@ -30,15 +39,14 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
   const VIRGINICA = [6.3, 3.3, 6.0, 2.5];
 
   before(async function () {
-    await reset(); // a fresh chain: other suites leave installations with other parameters
-    stack = await setUpStack(hre, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
-    [requester, nodeSigner] = await hre.ethers.getSigners();
+    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
+    [requester, nodeSigner] = await ethers.getSigners();
     const a = stack.models.iris.artifacts;
     prover = new SnarkjsProver(a.wasmPath, a.zkeyPath);
     fee = (await stack.registry.getModel(stack.models.iris.modelId)).config.fee;
     const node = stack.precompile.connect(nodeSigner);
     if (!(await node.nodeOf(nodeSigner.address)).registered)
-      await (await node.registerNode({ value: hre.ethers.parseEther("5") })).wait();
+      await (await node.registerNode({ value: ethers.parseEther("5") })).wait();
   });
 
   after(releaseProverThreads);
@@ -63,8 +71,8 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
 
   describe("the demo flow", function () {
     it("runs CreditLine's hooks in order with the model's output, then settles", async function () {
-      const { parseEther } = hre.ethers;
-      const factory = await hre.ethers.getContractFactory("CreditLine");
+      const { parseEther } = ethers;
+      const factory = await ethers.getContractFactory("CreditLine");
       const creditLine = await factory.deploy(
         await stack.precompile.getAddress(),
         iris().modelId,
@@ -78,7 +86,7 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
           [SETOSA, 0n, parseEther("5")],
           [VIRGINICA, 2n, parseEther("0.5")],
         ] as const) {
-          const borrower = (await hre.ethers.getSigners())[5 + Number(tier)];
+          const borrower = (await ethers.getSigners())[5 + Number(tier)];
           const input = quantizeInput(q(), features);
           const tx = await creditLine
             .connect(borrower)
@@ -100,8 +108,8 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
           expect(await stack.precompile.outputOf(requestId)).to.deep.equal([tier]);
 
           // hooks in lifecycle order: provisional grant in the answer tx, approval in the settle tx
-          const answerReceipt = (await hre.ethers.provider.getTransactionReceipt(answered.txHash))!;
-          const settleReceipt = (await hre.ethers.provider.getTransactionReceipt(settled.txHash))!;
+          const answerReceipt = (await ethers.provider.getTransactionReceipt(answered.txHash))!;
+          const settleReceipt = (await ethers.provider.getTransactionReceipt(settled.txHash))!;
           expect(answerReceipt.blockNumber).to.be.lessThan(settleReceipt.blockNumber);
           const names = (r: typeof answerReceipt) =>
             r.logs
@@ -190,7 +198,7 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
     it("the verifier rejects a proof whose public signals were changed", async function () {
       const r = await answeredRequest(VIRGINICA);
       const proof = await proofFor(r.requestId, r.input, r.output);
-      const verifier = await hre.ethers.getContractAt(iris().artifacts.verifierContract, iris().verifier);
+      const verifier = await ethers.getContractAt(iris().artifacts.verifierContract, iris().verifier);
       const p = toSolidityProof(proof.proof);
       const call = (signals: bigint[]) =>
         verifier.verifyProof(

@@ -1,20 +1,24 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
+import hre, { network } from "hardhat";
 import { keccak256 } from "ethers";
 
-import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models";
-import { type SibylStack, buildModels, setUpStack, startNode } from "../../src/chain/stack";
-import { requestInference } from "../../src/client/client";
-import { ChainError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { quantizeInput } from "../../src/model/quantize";
-import { checkedModelId } from "../../src/chain/registration";
-import { RequestState } from "../../src/node/node";
-import { NodeTracker } from "../../src/node/tracker";
-import { installPrecompile } from "../../src/chain/install";
-import { releaseProverThreads } from "../../src/zk/prover";
-import { IRIS_MODEL_PATH } from "../helpers/models";
+import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models.js";
+import { type SibylStack, buildModels, setUpStack, startNode } from "../../src/chain/stack.js";
+import { requestInference } from "../../src/client/client.js";
+import { ChainError } from "../../src/errors.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizeInput } from "../../src/model/quantize.js";
+import { checkedModelId } from "../../src/chain/registration.js";
+import { RequestState } from "../../src/node/node.js";
+import { NodeTracker } from "../../src/node/tracker.js";
+import { installPrecompile } from "../../src/chain/install.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 /**
  * Issue 7, finding 1, end to end with the real Iris build and real proofs: an attacker
@@ -28,40 +32,39 @@ describe("attack: model-id squatting, end to end with the real Iris verifier", f
   let attackerId: string;
 
   before(async function () {
-    await reset();
-    const [, , attacker] = await hre.ethers.getSigners();
-    const [artifacts] = await buildModels(hre, [IRIS_MODEL_PATH], silentLogger);
-    const { registry } = await installPrecompile(hre);
+    const [, , attacker] = await ethers.getSigners();
+    const [artifacts] = await buildModels(env, [IRIS_MODEL_PATH], silentLogger);
+    const { registry } = await installPrecompile(env);
     // the attacker registers Iris's exact config and terms, but with a verifier it controls
-    const mock = await hre.artifacts.readArtifact("MockVerifier");
+    const mock = await env.artifacts.readArtifact("MockVerifier");
     const config = modelConfig(artifacts, termsOf());
     await (await registry.connect(attacker).register(config, mock.deployedBytecode, "iris")).wait();
     attackerId = modelIdFor(attacker.address, keccak256(mock.deployedBytecode), config);
-    const attackerVerifier = await hre.ethers.getContractAt(
+    const attackerVerifier = await ethers.getContractAt(
       "MockVerifier",
       (await registry.getModel(attackerId)).verifier,
     );
     await (await attackerVerifier.setResult(false)).wait(); // rejects every proof, honest ones too
 
-    stack = await setUpStack(hre, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
   });
 
   after(releaseProverThreads);
 
   it("the honest owner's registration is its own: another id, the real verifier's code", async function () {
-    const [owner] = await hre.ethers.getSigners();
+    const [owner] = await ethers.getSigners();
     const iris = stack.models.iris;
     expect(iris.registration.created).to.equal(true);
     expect(iris.modelId).to.not.equal(attackerId);
-    const code = await verifierRuntimeCode(hre, iris.artifacts);
+    const code = await verifierRuntimeCode(env, iris.artifacts);
     expect(iris.modelId).to.equal(
       modelIdFor(owner.address, keccak256(code), modelConfig(iris.artifacts, termsOf())),
     );
-    expect(keccak256(await hre.ethers.provider.getCode(iris.verifier))).to.equal(keccak256(code));
+    expect(keccak256(await ethers.provider.getCode(iris.verifier))).to.equal(keccak256(code));
   });
 
   it("a request to the honest id is answered and settled with a real proof; the node loses nothing", async function () {
-    const [requester, nodeSigner] = await hre.ethers.getSigners();
+    const [requester, nodeSigner] = await ethers.getSigners();
     const node = await startNode(stack, { signer: nodeSigner, pollMs: 20, log: silentLogger });
     const tracker = new NodeTracker(node);
     try {
@@ -83,7 +86,7 @@ describe("attack: model-id squatting, end to end with the real Iris verifier", f
 
   it("the node and the CLI refuse the attacker's id, naming the verifier code", async function () {
     const artifacts = stack.models.iris.artifacts;
-    const refusal = await checkedModelId(hre, stack.registry, artifacts, attackerId).then(
+    const refusal = await checkedModelId(env, stack.registry, artifacts, attackerId).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -97,6 +100,6 @@ describe("attack: model-id squatting, end to end with the real Iris verifier", f
 
   it("the honest id is what checkedModelId finds by default (the id registerModel recorded)", async function () {
     const artifacts = stack.models.iris.artifacts;
-    expect(await checkedModelId(hre, stack.registry, artifacts)).to.equal(stack.models.iris.modelId);
+    expect(await checkedModelId(env, stack.registry, artifacts)).to.equal(stack.models.iris.modelId);
   });
 });

@@ -8,18 +8,21 @@ import { createHash } from "crypto";
 import { existsSync, promises as fs, readdirSync, readFileSync } from "fs";
 import path from "path";
 
-import { compileCircuit } from "../../src/circuit/compiler";
-import { fromField, toField } from "../../src/circuit/field";
-import { R1cs, readR1cs, readR1csHeader } from "../../src/circuit/r1cs";
+import { compileCircuit } from "../../src/circuit/compiler.js";
+import { fromField, toField } from "../../src/circuit/field.js";
+import { R1cs, readR1cs, readR1csHeader } from "../../src/circuit/r1cs.js";
 import {
   calculateWitness,
   checkWitness,
   CircuitInput,
   readSymbols,
   SignalValue,
-} from "../../src/circuit/witness";
+} from "../../src/circuit/witness.js";
+import { createRequire } from "node:module";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const require = createRequire(import.meta.url);
+
+const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const LIB_DIR = path.join(REPO_ROOT, "circuits", "lib");
 const FIXTURES_DIR = path.join(REPO_ROOT, "test", "circuits", "fixtures");
 const BUILD_DIR = path.join(REPO_ROOT, "build", "test-circuits");

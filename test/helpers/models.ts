@@ -1,9 +1,9 @@
 import { join } from "node:path";
 
-import type { ModelArtifacts } from "../../src/build/artifacts";
-import { buildModel } from "../../src/build/buildModel";
-import { silentLogger } from "../../src/log";
-import { PROJECT_ROOT } from "../../src/paths";
+import type { ModelArtifacts } from "../../src/build/artifacts.js";
+import { buildModel } from "../../src/build/buildModel.js";
+import { silentLogger } from "../../src/log.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
 
 export const IRIS_MODEL_PATH = join(PROJECT_ROOT, "models", "iris", "model.json");
 

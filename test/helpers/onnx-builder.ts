@@ -1,12 +1,20 @@
 /**
- * Builds small ONNX models in tests with onnx-proto, and runs them with onnxruntime-node:
- * the independent float reference the importer is checked against.
+ * Builds small ONNX models in tests with onnx-proto, and runs them with onnxruntime-web (its
+ * WebAssembly CPU backend, in Node): the independent float reference the importer is checked
+ * against.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { onnx } from "onnx-proto";
-import * as ort from "onnxruntime-node";
+// onnx-proto is CommonJS with no export Node can detect statically: take its exports object.
+import onnxProto from "onnx-proto";
+import * as ort from "onnxruntime-web";
+
+import onnx = onnxProto.onnx;
+
+// One wasm thread, pinned: no worker threads to start (or to keep the test process alive),
+// whatever default onnxruntime-web picks for the machine.
+ort.env.wasm.numThreads = 1;
 
 /** A constant tensor; float32 in raw_data unless stated. */
 export interface TensorSpec {
@@ -128,7 +136,7 @@ export function randomTensor(rand: () => number, dims: number[], scale = 1): Ten
   return { dims, values: Array.from({ length: n }, () => Math.fround((2 * rand() - 1) * scale)) };
 }
 
-/** Runs an ONNX model on one input vector with onnxruntime-node (float32, CPU). */
+/** Runs an ONNX model on one input vector with onnxruntime-web (float32, wasm CPU backend). */
 export class OnnxRunner {
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -136,7 +144,12 @@ export class OnnxRunner {
   ) {}
 
   static async load(path: string, inputDims: number[]): Promise<OnnxRunner> {
-    return new OnnxRunner(await ort.InferenceSession.create(path), inputDims);
+    // From the file's bytes, read here: the session does not depend on how onnxruntime-web
+    // resolves paths (fetch in a browser, node:fs in Node).
+    const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(path)), {
+      executionProviders: ["wasm"],
+    });
+    return new OnnxRunner(session, inputDims);
   }
 
   async run(x: readonly number[]): Promise<number[]> {

@@ -1,4 +1,4 @@
-import type { Logger } from "../../src/log";
+import type { Logger } from "../../src/log.js";
 
 /** A Logger that keeps every line, for tests that assert what was logged. */
 export class RecordingLogger implements Logger {

@@ -3,14 +3,15 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
 
-import { modelBuildDir } from "../../src/build/artifacts";
-import { BuildError } from "../../src/errors";
-import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths";
+import { modelBuildDir } from "../../src/build/artifacts.js";
+import { BuildError } from "../../src/errors.js";
+import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths.js";
 
 /**
  * Tiny models for the build and setup tests, built into the project's own build/,
- * circuits/models/ and contracts/verifiers/ folders (paths.ts fixes them at import time)
- * under names no real model uses, and removed again with `removeBuildOutputs`.
+ * circuits/models/ and contracts/verifiers/ folders (paths.ts's live bindings, read when
+ * each helper runs) under names no real model uses, and removed again with
+ * `removeBuildOutputs`.
  */
 
 /** A 3 → 4 → relu → 2 → argmax classifier; `firstWeight` changes the weights (and so the circuit). */

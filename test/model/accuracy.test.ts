@@ -1,10 +1,9 @@
 import { expect } from "chai";
 
-import { accuracyReport } from "../../src/model/accuracy";
-import { loadModelFile } from "../../src/model/schema";
-import type { QDense } from "../../src/runtime/fixed";
-import { heldOut } from "../../src/reports/accuracy";
-import { IRIS_MODEL_PATH, builtModel } from "../helpers/models";
+import { accuracyReport, heldOut } from "../../src/model/accuracy.js";
+import { loadModelFile } from "../../src/model/schema.js";
+import type { QDense } from "../../src/runtime/fixed.js";
+import { IRIS_MODEL_PATH, builtModel } from "../helpers/models.js";
 
 describe("model/accuracy: the accuracy report", function () {
   const file = loadModelFile(IRIS_MODEL_PATH);

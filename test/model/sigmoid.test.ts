@@ -1,11 +1,11 @@
 import { expect } from "chai";
 
-import { ModelFormatError } from "../../src/errors";
-import { runFloat } from "../../src/model/float";
-import { canonicalModelJson, quantizeModel } from "../../src/model/quantize";
-import { outputLength, parseModel } from "../../src/model/schema";
-import { runQuantized } from "../../src/runtime/fixed";
-import { SIGMOID_PWL_MAX_ERROR, sigmoidErrorBound, sigmoidFixed } from "../../src/runtime/sigmoid";
+import { ModelFormatError } from "../../src/errors.js";
+import { runFloat } from "../../src/model/float.js";
+import { canonicalModelJson, quantizeModel } from "../../src/model/quantize.js";
+import { outputLength, parseModel } from "../../src/model/schema.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
+import { SIGMOID_PWL_MAX_ERROR, sigmoidErrorBound, sigmoidFixed } from "../../src/runtime/sigmoid.js";
 
 /**
  * The `sigmoid` layer: the fixed-point function of src/runtime/sigmoid.ts against the

@@ -1,31 +1,34 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { reset } from "@nomicfoundation/hardhat-network-helpers";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import hre, { network } from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { keccak256, parseEther } from "ethers";
 
-import { INFERENCE_ADDRESS } from "../../src/chain/install";
-import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models";
-import { checkServable } from "../../src/chain/registration";
-import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
-import { type RequestOptions, requestInference } from "../../src/client/client";
-import { explainRequest } from "../../src/client/status";
-import { ChainError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { quantizeInput } from "../../src/model/quantize";
-import { type DeclinedEvent, type InferenceNode, RequestState } from "../../src/node/node";
-import { NO_STAKE_LIMIT, formatEth } from "../../src/node/policy";
-import { NodeTracker } from "../../src/node/tracker";
-import { releaseProverThreads } from "../../src/zk/prover";
-import { IRIS_MODEL_PATH } from "../helpers/models";
-import { errorOf } from "../helpers/errors";
-import { RecordingLogger } from "../helpers/recording-logger";
+import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models.js";
+import { checkServable } from "../../src/chain/registration.js";
+import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack.js";
+import { type RequestOptions, requestInference } from "../../src/client/client.js";
+import { explainRequest } from "../../src/client/status.js";
+import { ChainError } from "../../src/errors.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizeInput } from "../../src/model/quantize.js";
+import { type DeclinedEvent, type InferenceNode, RequestState } from "../../src/node/node.js";
+import { NO_STAKE_LIMIT, formatEth } from "../../src/node/policy.js";
+import { NodeTracker } from "../../src/node/tracker.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
+import { errorOf } from "../helpers/errors.js";
+import { RecordingLogger } from "../helpers/recording-logger.js";
 
 /**
  * A node's policy on the in-process network, with the real precompile and Iris verifier: it
  * is published at start, a request outside it (or beyond the node's free bond) is declined
  * without a transaction and stays visible, and sibyl:status says why nobody answers it.
  */
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 const short = (id: string): string => `${id.slice(0, 10)}…`;
 const SETOSA = [5.1, 3.5, 1.4, 0.2];
@@ -42,11 +45,10 @@ describe("node/InferenceNode policy on the in-process network", function () {
   const input = () => quantizeInput(iris().artifacts.quantized, SETOSA);
 
   before(async function () {
-    // "no node will answer" is about every registered node: start from a chain where the only
-    // nodes are this file's (another suite may have bonded nodes with no policy)
-    if ((await hre.ethers.provider.getCode(INFERENCE_ADDRESS)) !== "0x") await reset();
-    stack = await setUpStack(hre, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
-    const signers = await hre.ethers.getSigners();
+    // "no node will answer" is about every registered node: the only nodes are this file's, as
+    // this file has a chain of its own (`connection`)
+    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
+    const signers = await ethers.getSigners();
     [requester, nodeSigner, otherNode] = [signers[19], signers[10], signers[11]];
   });
 
@@ -91,11 +93,11 @@ describe("node/InferenceNode policy on the in-process network", function () {
     expect([...published]).to.deep.equal([policy.minFee, 300_000n, policy.maxStake, true]);
     await first.node.stop();
 
-    const nonce = await hre.ethers.provider.getTransactionCount(nodeSigner.address);
+    const nonce = await ethers.provider.getTransactionCount(nodeSigner.address);
     const again = new RecordingLogger();
     await irisNode(again, policy);
     expect(again.messages("info").some((m) => m.startsWith("published its policy"))).to.equal(false);
-    expect(await hre.ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
+    expect(await ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
 
     // the default policy: no stake limit is published as the uint88 maximum
     await running.pop()!.stop();
@@ -111,7 +113,7 @@ describe("node/InferenceNode policy on the in-process network", function () {
   it("declines callback gas above its limit without a transaction, and sibyl:status says no node will answer", async function () {
     const log = new RecordingLogger();
     const { node, declined, tracker } = await irisNode(log);
-    const nonce = await hre.ethers.provider.getTransactionCount(nodeSigner.address);
+    const nonce = await ethers.provider.getTransactionCount(nodeSigner.address);
     const { requestId } = await request({ callbackGasLimit: 5_000_000 });
 
     expect(await log.waitFor(`[${short(requestId)}] declined`)).to.equal(
@@ -127,7 +129,7 @@ describe("node/InferenceNode policy on the in-process network", function () {
       },
     ]);
     expect(log.messages("error")).to.deep.equal([]); // declined is not failed
-    expect(await hre.ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
+    expect(await ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
     expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Requested);
     const waited = await tracker.waitAnswered(requestId, 1_000).then(
       () => "answered",
@@ -165,7 +167,7 @@ describe("node/InferenceNode policy on the in-process network", function () {
     const minBond = await stack.precompile.minBond();
     const { bond, locked } = await stack.precompile.nodeOf(nodeSigner.address);
     const free = bond - locked;
-    const nonce = await hre.ethers.provider.getTransactionCount(nodeSigner.address);
+    const nonce = await ethers.provider.getTransactionCount(nodeSigner.address);
     // the least stake covering this value is above it: one wei more than the node can lock
     const { requestId } = await request({ valueAtRisk: free - minBond });
     const { stake } = await stack.precompile.getRequest(requestId);
@@ -176,7 +178,7 @@ describe("node/InferenceNode policy on the in-process network", function () {
     const detail = `free bond ${formatEth(free)} below stake ${formatEth(stake)} + minimum bond ${formatEth(minBond)}`;
     expect(declined).to.deep.equal([{ requestId, modelId: iris().modelId, reason: "bond", detail }]);
     expect(log.messages("info")).to.include(`[${short(requestId)}] declined: ${detail}`);
-    expect(await hre.ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
+    expect(await ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
     expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Requested);
     // the precompile agrees: it would refuse that answer
     await expect(
@@ -246,9 +248,9 @@ describe("node/InferenceNode policy on the in-process network", function () {
   });
 
   it("refuses to serve a registration whose settlement window leaves no time to prove", async function () {
-    const [owner] = await hre.ethers.getSigners();
+    const [owner] = await ethers.getSigners();
     const artifacts = iris().artifacts;
-    const code = await verifierRuntimeCode(hre, artifacts);
+    const code = await verifierRuntimeCode(env, artifacts);
     const config = modelConfig(artifacts, termsOf({ settlementWindow: 30n }));
     await (await stack.registry.connect(owner).register(config, code, "iris-30s")).wait();
     const modelId = modelIdFor(owner.address, keccak256(code), config);

@@ -1,14 +1,15 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import hre, { network } from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { getAddress, keccak256 } from "ethers";
 
-import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack";
-import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models";
-import { type RequestOptions, requestInference, waitForState } from "../../src/client/client";
-import { ChainError, FixedPointRangeError, ProofError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { quantizeInput } from "../../src/model/quantize";
+import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack.js";
+import { modelConfig, modelIdFor, termsOf, verifierRuntimeCode } from "../../src/chain/models.js";
+import { type RequestOptions, requestInference, waitForState } from "../../src/client/client.js";
+import { ChainError, FixedPointRangeError, ProofError } from "../../src/errors.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizeInput } from "../../src/model/quantize.js";
 import {
   type AnsweredEvent,
   type DeclinedEvent,
@@ -17,18 +18,22 @@ import {
   type NodeOptions,
   RequestState,
   type SettledEvent,
-} from "../../src/node/node";
-import { NodeTracker } from "../../src/node/tracker";
-import { runQuantized } from "../../src/runtime/fixed";
-import { releaseProverThreads } from "../../src/zk/prover";
-import { IRIS_MODEL_PATH } from "../helpers/models";
-import { RecordingLogger } from "../helpers/recording-logger";
+} from "../../src/node/node.js";
+import { NodeTracker } from "../../src/node/tracker.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
+import { RecordingLogger } from "../helpers/recording-logger.js";
 
 /**
  * InferenceNode against the real precompile, registry and Iris verifier on the in-process
  * network: what it skips, what it refuses, what it never does twice, and what it picks up
  * again after a restart.
  */
+
+const connection = await network.create();
+const { ethers } = connection;
+const env = await sibylEnv(hre, connection);
 
 /** The node's log prefix for a request or model id. */
 const short = (id: string): string => `${id.slice(0, 10)}…`;
@@ -66,18 +71,18 @@ describe("node/InferenceNode on the in-process network", function () {
   const q = () => iris().artifacts.quantized;
 
   before(async function () {
-    stack = await setUpStack(hre, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
     // accounts no other test file uses, so this node's events and nonces are its own
-    const signers = await hre.ethers.getSigners();
+    const signers = await ethers.getSigners();
     requester = signers[12];
     nodeSigner = signers[13];
     const precompile = stack.precompile.connect(nodeSigner);
     if (!(await precompile.nodeOf(nodeSigner.address)).registered)
-      await (await precompile.registerNode({ value: hre.ethers.parseEther("2") })).wait();
+      await (await precompile.registerNode({ value: ethers.parseEther("2") })).wait();
 
     // A second registration of the same build, under other terms (so another id), that no
     // node in this file serves.
-    const code = await verifierRuntimeCode(hre, iris().artifacts);
+    const code = await verifierRuntimeCode(env, iris().artifacts);
     const config = modelConfig(iris().artifacts, termsOf({ settlementWindow: 601n }));
     const owner = signers[0];
     unservedModelId = modelIdFor(getAddress(owner.address), keccak256(code), config);
@@ -165,14 +170,14 @@ describe("node/InferenceNode on the in-process network", function () {
   });
 
   it("a restarted node replaying old blocks does not answer or settle a settled request again", async function () {
-    const start = await hre.ethers.provider.getBlockNumber();
+    const start = await ethers.provider.getBlockNumber();
     const [first] = await irisNode(new RecordingLogger(), start);
     const tracker = new NodeTracker(first);
     const { requestId, receipt } = await request(iris().modelId, quantizeInput(q(), SETOSA));
     await tracker.waitSettled(requestId, 30_000);
     await first.stop();
     expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Settled);
-    const nonce = await hre.ethers.provider.getTransactionCount(nodeSigner.address);
+    const nonce = await ethers.provider.getTransactionCount(nodeSigner.address);
 
     // same signer, a fresh process: it sees the request again from the block it was made in
     const log = new RecordingLogger();
@@ -180,7 +185,7 @@ describe("node/InferenceNode on the in-process network", function () {
     await log.waitFor(`[${short(requestId)}] already answered or closed; skipping`);
     await second.idle();
     expect(events).to.deep.equal(NOTHING);
-    expect(await hre.ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
+    expect(await ethers.provider.getTransactionCount(nodeSigner.address)).to.equal(nonce);
     expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Settled);
     expect(await countEvents(requestId)).to.deep.equal({ answered: 1, settled: 1 });
   });
@@ -209,7 +214,7 @@ describe("node/InferenceNode on the in-process network", function () {
     expect(log.messages("info")).to.include(`[${short(requestId)}] recovered an unsettled answer; proving`);
     expect(await stack.precompile.stateOf(requestId)).to.equal(RequestState.Settled);
     expect(await stack.precompile.outputOf(requestId)).to.deep.equal(output);
-    const tx = await hre.ethers.provider.getTransaction(settled.txHash);
+    const tx = await ethers.provider.getTransaction(settled.txHash);
     expect(tx?.from).to.equal(nodeSigner.address);
     await node.idle();
     expect(events.answered).to.deep.equal([]);
@@ -257,11 +262,11 @@ describe("client/waitForState", function () {
   let stack: SibylStack;
 
   before(async function () {
-    stack = await setUpStack(hre, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
   });
 
   async function unansweredRequest(): Promise<string> {
-    const requester = (await hre.ethers.getSigners())[12];
+    const requester = (await ethers.getSigners())[12];
     const modelId = stack.models.iris.modelId;
     const input = quantizeInput(stack.models.iris.artifacts.quantized, [5.1, 3.5, 1.4, 0.2]);
     return (await requestInference(stack.precompile.connect(requester), modelId, input)).requestId;

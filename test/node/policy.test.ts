@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { parseEther } from "ethers";
 
-import { whyNoNodeAnswers, type NodeVerdict } from "../../src/client/nodes";
+import { whyNoNodeAnswers, type NodeVerdict } from "../../src/client/nodes.js";
 import {
   type BondState,
   DEFAULT_NODE_POLICY,
@@ -16,7 +16,7 @@ import {
   fromPublished,
   publishedForm,
   resolvePolicy,
-} from "../../src/node/policy";
+} from "../../src/node/policy.js";
 
 /**
  * decide(): the one rule book shared by the node (before it answers) and sibyl:status (why

@@ -1,16 +1,16 @@
 import { expect } from "chai";
-import hre from "hardhat";
-import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
-import type { JsonRpcServer } from "hardhat/types";
-import type { HardhatNetworkHDAccountsConfig } from "hardhat/types/config";
-import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import hre, { network } from "hardhat";
+import type { EdrNetworkHDAccountsConfig } from "hardhat/types/config";
+import type { JsonRpcServer, NetworkConnection } from "hardhat/types/network";
+import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { HDNodeWallet, JsonRpcProvider, Transaction } from "ethers";
 
-import { INFERENCE_ADDRESS } from "../../src/chain/install";
-import { type SibylStack, setUpStack } from "../../src/chain/stack";
-import { requestInference } from "../../src/client/client";
-import { silentLogger } from "../../src/log";
-import { quantizeInput } from "../../src/model/quantize";
+import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
+import { type SibylStack, setUpStack } from "../../src/chain/stack.js";
+import { requestInference } from "../../src/client/client.js";
+import { sibylEnv } from "../../src/env.js";
+import { silentLogger } from "../../src/log.js";
+import { quantizeInput } from "../../src/model/quantize.js";
 import {
   type AnsweredEvent,
   type FailedEvent,
@@ -18,24 +18,25 @@ import {
   type NodeOptions,
   RequestState,
   type SettledEvent,
-} from "../../src/node/node";
-import { publishedForm, resolvePolicy } from "../../src/node/policy";
-import { NodeTracker } from "../../src/node/tracker";
+} from "../../src/node/node.js";
+import { publishedForm, resolvePolicy } from "../../src/node/policy.js";
+import { NodeTracker } from "../../src/node/tracker.js";
 import {
   type CircuitInput,
   type ProofResult,
   type Prover,
   SnarkjsProver,
   releaseProverThreads,
-} from "../../src/zk/prover";
-import { InferencePrecompile__factory } from "../../typechain-types";
-import { FaultyRpc, type RpcCall } from "../helpers/faulty-rpc";
-import { IRIS_MODEL_PATH } from "../helpers/models";
-import { RecordingLogger } from "../helpers/recording-logger";
+} from "../../src/zk/prover.js";
+import { InferencePrecompile__factory } from "../../typechain-types/index.js";
+import { FaultyRpc, type RpcCall } from "../helpers/faulty-rpc.js";
+import { IRIS_MODEL_PATH } from "../helpers/models.js";
+import { RecordingLogger } from "../helpers/recording-logger.js";
 
 /**
- * InferenceNode behind a JSON-RPC endpoint that fails: the in-process chain is served over
- * HTTP on 127.0.0.1 (the server `npx hardhat node` runs), and the node reaches it only
+ * InferenceNode behind a JSON-RPC endpoint that fails: an in-process chain is served over
+ * HTTP on 127.0.0.1 (the server `npx hardhat node` runs; this test reaches it over HTTP too,
+ * as the `localhost` network), and the node reaches it only
  * through a fault-injecting proxy, as a remote node with its own key would. Whatever the
  * proxy does, every request must end Settled exactly once, by exactly one answer and one
  * settlement transaction of the node.
@@ -75,6 +76,8 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
   let stack: SibylStack;
   let server: JsonRpcServer;
   let upstream: string;
+  let connection: NetworkConnection;
+  let ethers: HardhatEthers;
   let requester: HardhatEthersSigner;
   let nodeKey: HDNodeWallet;
   let fee: bigint;
@@ -87,27 +90,29 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
   const iris = () => stack.models.iris;
 
   before(async function () {
-    stack = await setUpStack(hre, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
-    server = (await hre.run(TASK_NODE_CREATE_SERVER, {
-      hostname: "127.0.0.1",
-      port: 0,
-      provider: hre.network.provider,
-    })) as JsonRpcServer;
+    // a chain of the in-process kind ("default"), served over HTTP as `npx hardhat node` serves it
+    server = await network.createServer("default", "127.0.0.1", 0);
     const { port } = await server.listen();
     upstream = `http://127.0.0.1:${port}`;
+    connection = await network.create({ network: "localhost", override: { url: upstream } });
+    ethers = connection.ethers;
+    stack = await setUpStack(await sibylEnv(hre, connection), {
+      modelPaths: [IRIS_MODEL_PATH],
+      log: silentLogger,
+    });
 
-    const signers = await hre.ethers.getSigners();
+    const signers = await ethers.getSigners();
     requester = signers[REQUESTER_ACCOUNT];
-    const accounts = hre.network.config.accounts as HardhatNetworkHDAccountsConfig;
+    const accounts = hre.config.networks.default.accounts as EdrNetworkHDAccountsConfig;
     nodeKey = HDNodeWallet.fromPhrase(
-      accounts.mnemonic,
-      accounts.passphrase,
+      await accounts.mnemonic.get(),
+      await accounts.passphrase.get(),
       `${accounts.path}/${accounts.initialIndex + NODE_ACCOUNT}`,
     );
     expect(nodeKey.address).to.equal(signers[NODE_ACCOUNT].address);
     const asNode = stack.precompile.connect(signers[NODE_ACCOUNT]);
     if (!(await asNode.nodeOf(nodeKey.address)).registered)
-      await (await asNode.registerNode({ value: hre.ethers.parseEther("5") })).wait();
+      await (await asNode.registerNode({ value: ethers.parseEther("5") })).wait();
     // the node's default policy, published before any test counts the node's transactions
     const { minFee, maxCallbackGasLimit, maxStake } = publishedForm(resolvePolicy());
     await (await asNode.setNodePolicy(minFee, maxCallbackGasLimit, maxStake)).wait();
@@ -127,6 +132,7 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
   });
 
   after(async function () {
+    await connection?.close();
     await server?.close();
     await releaseProverThreads();
   });
@@ -147,7 +153,7 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
       precompile: InferencePrecompile__factory.connect(INFERENCE_ADDRESS, nodeKey.connect(provider)),
       models: [{ modelId: iris().modelId, artifacts: iris().artifacts, prover }],
       // from the next block: an answer an earlier test left unsettled is not this test's business
-      fromBlock: (await hre.ethers.provider.getBlockNumber()) + 1,
+      fromBlock: (await ethers.provider.getBlockNumber()) + 1,
       pollMs: 50,
       backoffMs: 20,
       maxBackoffMs: 200,
@@ -187,13 +193,13 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
   /** The node's transactions mined since `fromBlock`, as [function name, request id, succeeded]. */
   async function nodeTransactions(fromBlock: number): Promise<Array<[string, string, boolean]>> {
     const txs: Array<[string, string, boolean]> = [];
-    const latest = await hre.ethers.provider.getBlockNumber();
+    const latest = await ethers.provider.getBlockNumber();
     for (let n = fromBlock; n <= latest; n++) {
-      const block = await hre.ethers.provider.getBlock(n, true);
+      const block = await ethers.provider.getBlock(n, true);
       for (const tx of block!.prefetchedTransactions) {
         if (tx.from !== nodeKey.address) continue;
         const call = stack.precompile.interface.parseTransaction(tx)!;
-        const receipt = await hre.ethers.provider.getTransactionReceipt(tx.hash);
+        const receipt = await ethers.provider.getTransactionReceipt(tx.hash);
         txs.push([call.name, call.args[0] as string, receipt!.status === 1]);
       }
     }
@@ -216,9 +222,7 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
       ["settle", id, true],
     ]);
     expect(await nodeTransactions(fromBlock)).to.have.deep.members(expected);
-    expect(await hre.ethers.provider.getTransactionCount(nodeKey.address)).to.equal(
-      nonceBefore + 2 * ids.length,
-    );
+    expect(await ethers.provider.getTransactionCount(nodeKey.address)).to.equal(nonceBefore + 2 * ids.length);
   }
 
   /** The node's events: each request answered and settled once, nothing failed. */
@@ -230,8 +234,8 @@ describe("node/InferenceNode behind a failing RPC endpoint", function () {
 
   async function chainPosition() {
     return {
-      fromBlock: (await hre.ethers.provider.getBlockNumber()) + 1,
-      nonce: await hre.ethers.provider.getTransactionCount(nodeKey.address),
+      fromBlock: (await ethers.provider.getBlockNumber()) + 1,
+      nonce: await ethers.provider.getTransactionCount(nodeKey.address),
     };
   }
 

@@ -3,13 +3,13 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { type ModelArtifacts, loadArtifacts, modelBuildDir } from "../../src/build/artifacts";
-import { buildModel } from "../../src/build/buildModel";
-import { finalizeCeremony } from "../../src/build/finalizeCeremony";
-import { circuitInputFor } from "../../src/circuit/inputs";
-import { silentLogger } from "../../src/log";
-import { SHARED_PTAU_DIR } from "../../src/paths";
-import { runQuantized } from "../../src/runtime/fixed";
+import { type ModelArtifacts, loadArtifacts, modelBuildDir } from "../../src/build/artifacts.js";
+import { buildModel } from "../../src/build/buildModel.js";
+import { finalizeCeremony } from "../../src/build/finalizeCeremony.js";
+import { circuitInputFor } from "../../src/circuit/inputs.js";
+import { silentLogger } from "../../src/log.js";
+import { SHARED_PTAU_DIR } from "../../src/paths.js";
+import { runQuantized } from "../../src/runtime/fixed.js";
 import {
   applyBeacon,
   type Contribution,
@@ -17,11 +17,11 @@ import {
   parseContributions,
   startCeremony,
   verifyCeremony,
-} from "../../src/zk/ceremony";
-import { releaseProverThreads, SnarkjsProver, verifyProof } from "../../src/zk/prover";
-import { type CeremonyTranscript, TRANSCRIPT_FILE } from "../../src/zk/transcript";
-import { RecordingLogger } from "../helpers/recording-logger";
-import { buildErrorOf, fileSha256, removeBuildOutputs, tinyClassifier } from "../helpers/tiny-models";
+} from "../../src/zk/ceremony.js";
+import { releaseProverThreads, SnarkjsProver, verifyProof } from "../../src/zk/prover.js";
+import { type CeremonyTranscript, TRANSCRIPT_FILE } from "../../src/zk/transcript.js";
+import { RecordingLogger } from "../helpers/recording-logger.js";
+import { buildErrorOf, fileSha256, removeBuildOutputs, tinyClassifier } from "../helpers/tiny-models.js";
 
 /**
  * A real snarkjs phase-2 ceremony on two tiny models (3 → 4 → relu → 2 → argmax and

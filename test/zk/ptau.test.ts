@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { BuildError } from "../../src/errors";
-import { silentLogger } from "../../src/log";
-import { SHARED_PTAU_DIR } from "../../src/paths";
+import { BuildError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { SHARED_PTAU_DIR } from "../../src/paths.js";
 import {
   ensurePtau,
   findPtau,
@@ -13,8 +13,8 @@ import {
   listPtauFiles,
   ptauSearchDirs,
   requiredPower,
-} from "../../src/zk/ptau";
-import { releaseProverThreads } from "../../src/zk/prover";
+} from "../../src/zk/ptau.js";
+import { releaseProverThreads } from "../../src/zk/prover.js";
 
 /** snarkjs zkey_new: cirPower = log2(nConstraints + nPubInputs + nOutputs) + 1, with log2 = floor(log2). */
 function snarkjsCirPower(constraints: number, publicInputs: number, outputs: number): number {

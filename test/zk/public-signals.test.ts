@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
-import { BN254_P } from "../../src/circuit/field";
-import { pack, packedLength, requestBinding, unpack, valuesPerWord } from "../../src/circuit/packing";
+import { BN254_P } from "../../src/circuit/field.js";
+import { pack, packedLength, requestBinding, unpack, valuesPerWord } from "../../src/circuit/packing.js";
 
 /**
  * src/circuit/packing.ts: the public-signal encoding shared by the circuit and the

@@ -1,15 +1,16 @@
+import type { SibylEnv } from "../env.js";
+import { sibylAction } from "./action.js";
+import { required } from "./args.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
-import { modelBuildDir } from "../build/artifacts";
-import { onChainDecoder } from "../chain/decode";
-import { buildModels, setUpStack } from "../chain/stack";
-import { datasetByName, split } from "../data";
-import { SibylError } from "../errors";
-import { type Logger, consoleLogger } from "../log";
-import { type AccuracyReport, type LabelledSamples, accuracyReport, accuracyRows } from "../model/accuracy";
-import { type ModelFile, loadModelFile } from "../model/schema";
+import { modelBuildDir } from "../build/artifacts.js";
+import { onChainDecoder } from "../chain/decode.js";
+import { buildModels, setUpStack } from "../chain/stack.js";
+import { SibylError } from "../errors.js";
+import { type Logger, consoleLogger } from "../log.js";
+import { type AccuracyReport, accuracyReport, accuracyRows, heldOut } from "../model/accuracy.js";
+import { loadModelFile } from "../model/schema.js";
 
 /**
  * `sibyl:accuracy`: float model vs quantized runtime vs circuit (vs on-chain decoding) on
@@ -28,34 +29,14 @@ export interface AccuracyArgs {
   log?: Logger;
 }
 
-/** The held-out samples the model was evaluated on when trained (seed and split in its metrics). */
-export function heldOut(file: ModelFile, dataName: string, which: "test" | "all"): LabelledSamples {
-  const data = datasetByName(dataName);
-  if (data.inputs[0].length !== file.inputLength)
-    throw new SibylError(
-      `data set ${dataName} has ${data.inputs[0].length} features but model ${file.name} takes ${file.inputLength}`,
-      "pick the data set the model was trained on",
-    );
-  if (which === "all") return { name: `${dataName} (all)`, inputs: data.inputs, labels: data.labels };
-  const m = file.metrics ?? {};
-  const [seed, train, test] = [m.seed, m.trainSamples, m.testSamples].map(Number);
-  if (![seed, train, test].every(Number.isFinite))
-    throw new SibylError(
-      `model ${file.name} does not record its split (metrics.seed, trainSamples, testSamples)`,
-      "use --split all",
-    );
-  const parts = split(data, test / (train + test), seed);
-  return { name: `${dataName} (held-out)`, inputs: parts.test.inputs, labels: parts.test.labels };
-}
-
 export async function runAccuracyReport(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   args: AccuracyArgs,
 ): Promise<AccuracyReport> {
   const log = args.log ?? consoleLogger;
   const file = loadModelFile(args.model);
   const data = heldOut(file, args.data, args.split);
-  if (args.onchain > 0 && hre.network.name !== "hardhat")
+  if (args.onchain > 0 && !env.inProcess)
     throw new SibylError(
       "on-chain decoding answers requests without settling them",
       "run it on the in-process network",
@@ -63,12 +44,12 @@ export async function runAccuracyReport(
   let artifacts;
   let decoder;
   if (args.onchain > 0) {
-    const stack = await setUpStack(hre, { modelPaths: [args.model], log });
+    const stack = await setUpStack(env, { modelPaths: [args.model], log });
     artifacts = stack.models[file.name].artifacts;
-    const signers = await hre.ethers.getSigners();
+    const signers = await env.ethers.getSigners();
     decoder = onChainDecoder(stack, file.name, signers[0], signers[signers.length - 1]);
   } else if (args.circuit) {
-    [artifacts] = await buildModels(hre, [args.model], log);
+    [artifacts] = await buildModels(env, [args.model], log);
   }
   log.info(`evaluating ${file.name} on ${data.inputs.length} samples of ${data.name}…`);
   let last = Date.now();
@@ -95,3 +76,17 @@ export async function runAccuracyReport(
   log.info(`wrote ${out}`);
   return report;
 }
+
+/** `sibyl:accuracy`: prints the report and returns it. */
+export default sibylAction(
+  async (
+    args: { model?: string; data?: string; split: string; noCircuit: boolean; onchain: number },
+    env,
+  ): Promise<AccuracyReport> => {
+    const model = required(args.model, "--model", "models/iris/model.json");
+    const data = required(args.data, "--data", "iris");
+    if (args.split !== "test" && args.split !== "all")
+      throw new SibylError(`--split must be test or all, got ${args.split}`);
+    return runAccuracyReport(env, { model, data, onchain: args.onchain, split: args.split, circuit: !args.noCircuit });
+  },
+);

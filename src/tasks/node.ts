@@ -1,18 +1,19 @@
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { parseEther } from "ethers";
+import type { SibylEnv } from "../env.js";
 
-import { loadArtifacts } from "../build/artifacts";
-import { connectSibyl } from "../chain/connect";
-import { ChainError } from "../errors";
-import { consoleLogger } from "../log";
-import { releaseProverThreads } from "../zk/prover";
-import { InferenceNode, type ServedModel } from "./node";
-import type { InferencePrecompile, ModelRegistry } from "../../typechain-types";
-import { type NodePolicyOptions, PolicyError, formatEth, resolvePolicy } from "./policy";
-import { checkServable, checkedModelId } from "../chain/registration";
+import { builtModelOf } from "../build/finalizeCeremony.js";
+import { sibylAction } from "./action.js";
+import { etherOption, intOption, listOption } from "./args.js";
+import { connectSibyl } from "../chain/connect.js";
+import { ChainError } from "../errors.js";
+import { consoleLogger } from "../log.js";
+import { releaseProverThreads } from "../zk/prover.js";
+import { InferenceNode, type ServedModel } from "../node/node.js";
+import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
+import { type NodePolicyOptions, formatEth, resolvePolicy } from "../node/policy.js";
+import { checkServable, checkedModelId } from "../chain/registration.js";
 
 export interface StandaloneNodeOptions {
-  /** model names (built under build/models) */
+  /** model files (built with sibyl:build) */
   models: string[];
   /** their ids, in the same order; by default the ids `sibyl:register` recorded */
   ids?: string[];
@@ -31,16 +32,16 @@ export interface StandaloneNodeOptions {
  * It serves only registrations that match the local builds (`checkedModelId`).
  */
 export async function runStandaloneNode(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   opts: StandaloneNodeOptions,
 ): Promise<void> {
   const log = consoleLogger;
   const policy = resolvePolicy(opts.policy); // a bad option fails before anything is sent
-  const { precompile, registry } = await connectSibyl(hre);
-  const signers = await hre.ethers.getSigners();
+  const { precompile, registry } = await connectSibyl(env);
+  const signers = await env.ethers.getSigners();
   const signer = signers[opts.signerIndex];
   if (!signer)
-    throw new ChainError(`no account #${opts.signerIndex} on network ${hre.network.name}`, "pass --signer");
+    throw new ChainError(`no account #${opts.signerIndex} on network ${env.networkName}`, "pass --signer");
 
   if (opts.ids && opts.ids.length !== opts.models.length)
     throw new ChainError(
@@ -48,9 +49,10 @@ export async function runStandaloneNode(
       "give one id per model, in the order of --models",
     );
   const served: ServedModel[] = [];
-  for (const [i, name] of opts.models.entries()) {
-    const artifacts = loadArtifacts(name);
-    const modelId = await checkedModelId(hre, registry, artifacts, opts.ids?.[i]);
+  for (const [i, path] of opts.models.entries()) {
+    const artifacts = builtModelOf(path);
+    const name = artifacts.name;
+    const modelId = await checkedModelId(env, registry, artifacts, opts.ids?.[i]);
     await checkServable(registry, artifacts, modelId, opts.minSettlementWindow);
     log.info(`model ${name}: ${modelId} (matches the local build)`);
     served.push({ modelId, artifacts });
@@ -62,7 +64,7 @@ export async function runStandaloneNode(
     await (await nodeHandle.registerNode({ value: opts.bond })).wait();
   }
   await warnIfBondTooSmall(nodeHandle, signer.address, registry, served);
-  const latest = await hre.ethers.provider.getBlockNumber();
+  const latest = await env.ethers.provider.getBlockNumber();
   const node = new InferenceNode({
     precompile: nodeHandle,
     models: served,
@@ -86,24 +88,12 @@ export async function runStandaloneNode(
 }
 
 /** The policy options of `sibyl:node` (ETH amounts as decimal strings), checked. */
-export function policyFromCli(args: {
-  minFee?: string;
-  maxCallbackGas?: number;
-  maxStake?: string;
-}): NodePolicyOptions {
+export function policyFromCli(args: { minFee?: string; maxCallbackGas?: string; maxStake?: string }): NodePolicyOptions {
   return {
-    minFee: args.minFee === undefined ? undefined : etherOption("--min-fee", args.minFee),
-    maxCallbackGasLimit: args.maxCallbackGas,
-    maxStake: args.maxStake === undefined ? undefined : etherOption("--max-stake", args.maxStake),
+    minFee: etherOption(args.minFee, "--min-fee"),
+    maxCallbackGasLimit: intOption(args.maxCallbackGas, "--max-callback-gas"),
+    maxStake: etherOption(args.maxStake, "--max-stake"),
   };
-}
-
-function etherOption(name: string, value: string): bigint {
-  try {
-    return parseEther(value);
-  } catch {
-    throw new PolicyError(`${name} must be an amount in ETH, got "${value}"`, `e.g. ${name} 0.01`);
-  }
 }
 
 /**
@@ -127,3 +117,33 @@ async function warnIfBondTooSmall(
       );
   }
 }
+
+/** `sibyl:node`: runs until Ctrl-C. */
+export default sibylAction(
+  async (
+    args: {
+      models: string;
+      ids?: string;
+      bond: string;
+      signer: number;
+      pollMs: number;
+      fromBlock?: string;
+      minFee?: string;
+      maxCallbackGas?: string;
+      maxStake?: string;
+      minSettlementWindow: number;
+    },
+    env,
+  ): Promise<void> => {
+    await runStandaloneNode(env, {
+      models: listOption(args.models, "--models"),
+      ids: args.ids === undefined ? undefined : listOption(args.ids, "--ids"),
+      bond: etherOption(args.bond, "--bond") as bigint,
+      signerIndex: args.signer,
+      pollMs: args.pollMs,
+      fromBlock: intOption(args.fromBlock, "--from-block"),
+      policy: policyFromCli(args),
+      minSettlementWindow: BigInt(args.minSettlementWindow),
+    });
+  },
+);

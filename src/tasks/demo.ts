@@ -1,15 +1,18 @@
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import type { Contract, Log } from "ethers";
-import { formatEther } from "ethers";
+import type { Contract, Log, Signer } from "ethers";
+import { formatEther, parseEther } from "ethers";
 
-import { requestIdFrom } from "../client/client";
-import { type SibylStack, setUpStack, startNode } from "../chain/stack";
-import { type Logger, consoleLogger, prefixed } from "../log";
-import { quantizeInput } from "../model/quantize";
-import { loadModelFile } from "../model/schema";
-import { NodeTracker } from "../node/tracker";
-import { PROJECT_ROOT } from "../paths";
-import { releaseProverThreads } from "../zk/prover";
+import { type SibylEnv, deployCore } from "../env.js";
+import { SibylError } from "../errors.js";
+import { sibylAction } from "./action.js";
+
+import { requestIdFrom } from "../client/client.js";
+import { type SibylStack, setUpStack, startNode } from "../chain/stack.js";
+import { type Logger, consoleLogger, prefixed } from "../log.js";
+import { quantizeInput } from "../model/quantize.js";
+import { loadModelFile } from "../model/schema.js";
+import { NodeTracker } from "../node/tracker.js";
+import { PACKAGE_ROOT } from "../paths.js";
+import { releaseProverThreads } from "../zk/prover.js";
 
 /**
  * The end-to-end demo: on the in-process Hardhat network, install the precompile at
@@ -53,16 +56,16 @@ const SAMPLES: Array<{ features: number[]; species: string }> = [
 ];
 
 export async function runDemo(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   opts: DemoOptions = {},
 ): Promise<DemoTimeline[]> {
   const log = opts.log ?? consoleLogger;
   const count = opts.requests ?? 3;
   log.info("Sibyl demo — verifiable inference on the in-process Hardhat network\n");
 
-  const stack = await setUpStack(hre, { modelPaths: [`${PROJECT_ROOT}/models/iris/model.json`], log });
+  const stack = await setUpStack(env, { modelPaths: [`${PACKAGE_ROOT}/models/iris/model.json`], log });
   const iris = stack.models.iris;
-  const [deployer, nodeSigner, ...borrowers] = await hre.ethers.getSigners();
+  const [deployer, nodeSigner, ...borrowers] = await env.ethers.getSigners();
   log.info(
     `precompile at ${await stack.precompile.getAddress()}, registry at ${await stack.registry.getAddress()}`,
   );
@@ -73,7 +76,7 @@ export async function runDemo(
     log: prefixed(log, "  node"),
   });
   const tracker = new NodeTracker(node);
-  const creditLine = await deployCreditLine(hre, stack, deployer);
+  const creditLine = await deployCreditLine(env, stack, deployer);
   log.info(`CreditLine consumer at ${await creditLine.getAddress()}\n`);
 
   // the model's base fee plus its price for the 200,000 gas each of CreditLine's hooks may use
@@ -97,14 +100,14 @@ export async function runDemo(
 
       const answered = await tracker.waitAnswered(requestId);
       const label = iris.artifacts.classes?.[Number(answered.output[0])] ?? String(answered.output[0]);
-      const onAnswered = await consumerActions(hre, creditLine, answered.txHash);
+      const onAnswered = await consumerActions(env, creditLine, answered.txHash);
       log.info(
         `   answered   +${answered.at - t0} ms  gas ${fmt(answered.gasUsed)}  output [${answered.output.join(", ")}] = ${label}`,
       );
       for (const a of onAnswered) log.info(`              ↳ CreditLine ${a.event}(${a.args})`);
 
       const settled = await tracker.waitSettled(requestId);
-      const onSettled = await consumerActions(hre, creditLine, settled.txHash);
+      const onSettled = await consumerActions(env, creditLine, settled.txHash);
       log.info(
         `   settled    +${settled.at - t0} ms  proof ${settled.proveMs} ms  gas ${fmt(settled.gasUsed)}  (Groth16 verified on-chain)`,
       );
@@ -161,32 +164,30 @@ export async function runDemo(
 }
 
 async function deployCreditLine(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   stack: SibylStack,
-  deployer: unknown,
+  deployer: Signer,
 ): Promise<Contract> {
-  const factory = await hre.ethers.getContractFactory("CreditLine", deployer as never);
-  const { parseEther } = hre.ethers;
   // Iris class → risk tier: setosa 0 (low), versicolor 1, virginica 2 (high)
   const tierLimits: [bigint, bigint, bigint] = [parseEther("5"), parseEther("2"), parseEther("0.5")];
   const provisionalCap = parseEther("0.05");
-  const contract = await factory.deploy(
+  return deployCore(
+    "CreditLine",
+    deployer,
     await stack.precompile.getAddress(),
     stack.models.iris.modelId,
     tierLimits,
     provisionalCap,
   );
-  await contract.waitForDeployment();
-  return contract as unknown as Contract;
 }
 
 /** The events the consumer emitted inside a transaction: what it did at that phase. */
 async function consumerActions(
-  hre: HardhatRuntimeEnvironment,
+  env: SibylEnv,
   consumer: Contract,
   txHash: string,
 ): Promise<ConsumerAction[]> {
-  const receipt = await hre.ethers.provider.getTransactionReceipt(txHash);
+  const receipt = await env.ethers.provider.getTransactionReceipt(txHash);
   const address = (await consumer.getAddress()).toLowerCase();
   return (receipt?.logs ?? [])
     .filter((l: Log) => l.address.toLowerCase() === address)
@@ -207,3 +208,13 @@ function formatArg(v: unknown): string {
 function fmt(n: bigint): string {
   return Number(n).toLocaleString("en-US");
 }
+
+/** `sibyl:demo`: the end-to-end demo; returns each application's timeline. */
+export default sibylAction(async (args: { requests: number }, env): Promise<DemoTimeline[]> => {
+  if (!env.inProcess)
+    throw new SibylError(
+      `the demo runs on the in-process network, not "${env.networkName}"`,
+      "run it without --network (npx hardhat sibyl:demo)",
+    );
+  return runDemo(env, { requests: args.requests });
+});

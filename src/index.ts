@@ -1,0 +1,59 @@
+/**
+ * hardhat-sibyl's library (`import … from "hardhat-sibyl/lib"`): what tasks, the demo, the
+ * node and the tests call. Everything not exported here is internal and may change.
+ * The Hardhat plugin is the package's default export (`hardhat-sibyl`); testing helpers
+ * are in `hardhat-sibyl/testing`.
+ */
+
+// errors: every deliberate error is a SibylError with a hint and a chained cause
+export {
+  SibylError,
+  BuildError,
+  ChainError,
+  FixedPointRangeError,
+  InputShapeError,
+  ModelFormatError,
+  ProofError,
+} from "./errors.js";
+export { ModelMismatchError } from "./chain/verify.js";
+export { PolicyError } from "./node/policy.js";
+export { RevertError, decodeRevert, explainRevert, type DecodedRevert } from "./chain/revert.js";
+
+// protocol facts shared with the contracts
+export { Mode, RequestState } from "./protocol/state.js";
+export * from "./protocol/constants.js";
+
+// connecting to Hardhat
+export { type SibylEnv, sibylEnv } from "./env.js";
+export { type Logger, consoleLogger, silentLogger } from "./log.js";
+
+// models: load, quantize, build
+export { loadModel } from "./model/load.js";
+export { type ModelFile, loadModelFile } from "./model/schema.js";
+export { quantizeInput, quantizeModel, dequantize } from "./model/quantize.js";
+export { runQuantized, type QuantizedModel } from "./runtime/fixed.js";
+export { buildModel, type BuildOptions, type BuildReport } from "./build/buildModel.js";
+export { type ModelArtifacts, loadArtifacts } from "./build/artifacts.js";
+export { builtModelOf } from "./build/finalizeCeremony.js";
+
+// chain: install, register, verify
+export { INFERENCE_ADDRESS, installPrecompile } from "./chain/install.js";
+export { deploySibyl, type Deployed, type DeployOptions } from "./chain/deploy.js";
+export { connectSibyl } from "./chain/connect.js";
+export { registerModel, type ModelTerms, type RegisteredModel, type RegisterOptions } from "./chain/models.js";
+export { verifyModel } from "./chain/verify.js";
+export { setUpStack, startNode, buildModels, type SibylStack, type StackModel } from "./chain/stack.js";
+
+// requesting inference
+export {
+  feeFor,
+  requestIdFrom,
+  requestInference,
+  waitForState,
+  type RequestOptions,
+  type SentRequest,
+} from "./client/client.js";
+export { explainRequest, type RequestStatus } from "./client/status.js";
+
+// the node
+export { InferenceNode, type NodeOptions, type ServedModel } from "./node/node.js";

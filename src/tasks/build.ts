@@ -1,0 +1,35 @@
+import { buildModel, type BuildReport } from "../build/buildModel.js";
+import { consoleLogger } from "../log.js";
+import { sibylAction } from "./action.js";
+import { type ImportArgs, importOptionsOf, required } from "./args.js";
+
+export interface BuildArgs extends ImportArgs {
+  model?: string;
+  force: boolean;
+  noPtauGeneration: boolean;
+  ptau?: string;
+}
+
+/** `sibyl:build`: quantize → circuit → compile → setup → verifier; the verifier joins the project's contracts. */
+export default sibylAction(
+  async (args: BuildArgs, _env, hre): Promise<BuildReport> => {
+    const model = required(args.model, "--model", "models/iris/model.json");
+    const report = await buildModel(model, {
+      log: consoleLogger,
+      force: args.force,
+      generatePtau: !args.noPtauGeneration,
+      import: importOptionsOf(args),
+      ptauPath: args.ptau,
+    });
+    // the new verifier joins the project's contracts
+    if (report.verifierChanged) await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+    const a = report.artifacts;
+    console.log(`\nbuilt ${a.name}: ${a.constraints} constraints, ${a.publicSignals} public signals`);
+    console.log(`  circuit   ${a.circuitPath}`);
+    console.log(`  zkey      ${a.zkeyPath}`);
+    console.log(`  verifier  ${a.verifierPath} (contract ${a.verifierContract})`);
+    console.log(`  vkHash    ${a.vkHash}\n  modelHash ${a.modelHash}`);
+    return report;
+  },
+  { chain: false },
+);

@@ -1,0 +1,27 @@
+import { formatEther } from "ethers";
+
+import { type Deployed, deploySibyl } from "../chain/deploy.js";
+import { describeState } from "../chain/install.js";
+import { sibylAction } from "./action.js";
+import { etherOption } from "./args.js";
+
+/** `sibyl:deploy`: installs the precompile and registry (0x…F4 on Hardhat networks, CREATE2 elsewhere). */
+export default sibylAction(
+  async (args: { minBond: string; answerWindow: number; reset: boolean }, env): Promise<Deployed> => {
+    const deployed = await deploySibyl(env, {
+      minBond: etherOption(args.minBond, "--min-bond"),
+      answerWindow: BigInt(args.answerWindow),
+      reset: args.reset,
+    });
+    const { precompile, registry, deterministic, cleared } = deployed;
+    if (cleared)
+      console.log(`cleared the previous installation (${describeState(cleared)}); its requests and bonds are orphaned`);
+    console.log(`precompile ${await precompile.getAddress()}${deterministic ? " (deterministic CREATE2 address)" : ""}`);
+    console.log(`registry   ${await registry.getAddress()}`);
+    console.log(
+      `admin      ${await precompile.admin()}, minBond ${formatEther(await precompile.minBond())} ETH, ` +
+        `answerWindow ${await precompile.answerWindow()} s`,
+    );
+    return deployed;
+  },
+);

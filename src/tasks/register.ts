@@ -1,0 +1,44 @@
+import { formatEther, formatUnits } from "ethers";
+
+import { connectSibyl } from "../chain/connect.js";
+import { type RegisteredModel, registerModel } from "../chain/models.js";
+import { buildModels } from "../chain/stack.js";
+import { consoleLogger } from "../log.js";
+import { sibylAction } from "./action.js";
+import { etherOption, gweiOption, intOption, required } from "./args.js";
+
+export interface RegisterArgs {
+  model?: string;
+  fee?: string;
+  callbackGasPrice?: string;
+  stake?: string;
+  window?: string;
+  unbonded: boolean;
+}
+
+/** `sibyl:register`: builds the model if needed and registers it; returns the registration. */
+export default sibylAction(async (args: RegisterArgs, env): Promise<RegisteredModel> => {
+  const model = required(args.model, "--model", "models/iris/model.json");
+  const terms = {
+    fee: etherOption(args.fee, "--fee"),
+    callbackGasPrice: gweiOption(args.callbackGasPrice, "--callback-gas-price"),
+    stake: etherOption(args.stake, "--stake"),
+    settlementWindow: args.window === undefined ? undefined : BigInt(intOption(args.window, "--window") as number),
+    unbonded: args.unbonded,
+  };
+  const [artifacts] = await buildModels(env, [model], consoleLogger);
+  const { registry } = await connectSibyl(env);
+  const reg = await registerModel(env, registry, artifacts, terms);
+  const t = reg.terms;
+  console.log(`${reg.created ? "registered" : "already registered"} ${artifacts.name}`);
+  console.log(`  modelId           ${reg.modelId}`);
+  console.log(`  owner             ${reg.owner}`);
+  console.log(`  verifier          ${reg.verifier}`);
+  console.log(`  verifier code     ${reg.verifierCodeHash}`);
+  console.log(
+    `  terms             fee ${formatEther(t.fee)} ETH, callback gas price ${formatUnits(t.callbackGasPrice, "gwei")} gwei, ` +
+      `stake ${formatEther(t.stake)} ETH, window ${t.settlementWindow} s${t.unbonded ? ", unbonded" : ""}`,
+  );
+  console.log(`  registration gas  ${reg.gasUsed === undefined ? "none (already registered)" : reg.gasUsed}`);
+  return reg;
+});
