@@ -8,20 +8,21 @@
 import os from "node:os";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import hre from "hardhat";
+import hre, { network } from "hardhat";
 
 import { weightSecretsOf } from "../src/build/artifacts.js";
 import { onChainDecoder } from "../src/chain/decode.js";
 import { templateConstraints } from "../src/circuit/cost.js";
 import { circuitInputFor } from "../src/circuit/inputs.js";
-import { accuracyReport } from "../src/model/accuracy.js";
+import { accuracyReport } from "../src/build/accuracy.js";
 import { loadModelFile } from "../src/model/schema.js";
-import { heldOut } from "../src/model/accuracy.js";
+import { heldOut } from "../src/build/accuracy.js";
 import { requestInference } from "../src/client/client.js";
 import { setUpStack, startNode } from "../src/chain/stack.js";
 import { prefixed, consoleLogger, silentLogger } from "../src/log.js";
 import { quantizeInput } from "../src/model/quantize.js";
 import { NodeTracker } from "../src/node/tracker.js";
+import { sibylEnv } from "../src/env.js";
 import { PROJECT_ROOT } from "../src/paths.js";
 import { type QDense, runQuantized } from "../src/runtime/fixed.js";
 import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/prover.js";
@@ -79,8 +80,10 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const log = consoleLogger;
-  const stack = await setUpStack(hre, { modelPaths: MODELS.map((m) => m.path), log });
-  const [requester, nodeSigner] = await hre.ethers.getSigners();
+  const env = await sibylEnv(hre, await network.create());
+  const { ethers } = env;
+  const stack = await setUpStack(env, { modelPaths: MODELS.map((m) => m.path), log });
+  const [requester, nodeSigner] = await ethers.getSigners();
   const results = [];
 
   for (const { path, data } of MODELS) {
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
     }
 
     // the verifier alone, as a transaction
-    const verifier = await hre.ethers.getContractAt(a.verifierContract, model.verifier);
+    const verifier = await ethers.getContractAt(a.verifierContract, model.verifier);
     const p = toSolidityProof(lastProof!.proof);
     const verifyGas = await verifier.verifyProof.estimateGas(
       [p[0], p[1]],
@@ -149,11 +152,11 @@ async function main(): Promise<void> {
     }
 
     // a slash: an answer nobody settles, slashed by a bystander after the settlement deadline
-    const signers = await hre.ethers.getSigners();
+    const signers = await ethers.getSigners();
     const [lazyNode, bystander] = [signers[signers.length - 3], signers[signers.length - 2]];
     const lazy = stack.precompile.connect(lazyNode);
     if (!(await lazy.nodeOf(lazyNode.address)).registered)
-      await (await lazy.registerNode({ value: hre.ethers.parseEther("5") })).wait();
+      await (await lazy.registerNode({ value: ethers.parseEther("5") })).wait();
     const { requestId: unsettled } = await requestInference(
       stack.precompile.connect(requester),
       model.modelId,
@@ -164,8 +167,8 @@ async function main(): Promise<void> {
     );
     await (await lazy.answer(unsettled, output)).wait();
     const window = (await stack.registry.getModel(model.modelId)).config.settlementWindow;
-    await hre.network.provider.send("evm_increaseTime", [Number(window) + 1]);
-    await hre.network.provider.send("evm_mine", []);
+    await ethers.provider.send("evm_increaseTime", [Number(window) + 1]);
+    await ethers.provider.send("evm_mine", []);
     const slashReceipt = await (await stack.precompile.connect(bystander).slash(unsettled)).wait();
 
     // accuracy and agreement: float vs runtime vs witness on the held-out set, on-chain on a subset

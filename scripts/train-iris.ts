@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { quantizeInput, quantizeModel } from "../src/model/quantize.js";
 import { runFloat } from "../src/model/float.js";
 import { DEFAULT_QUANTIZATION, MODEL_FORMAT, parseModel, type ModelFile } from "../src/model/schema.js";
-import { prng, shuffled, trainClassifier } from "../src/model/train.js";
+import { prng, shuffled } from "../src/data/random.js";
+import { trainClassifier } from "../src/model/train.js";
 import { runQuantized } from "../src/runtime/fixed.js";
 import { createRequire } from "node:module";
 

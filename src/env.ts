@@ -39,6 +39,7 @@ export async function sibylEnv(
 ): Promise<SibylEnv> {
   useProjectRoot(hre.config.paths.root);
   const conn = connection ?? (await hre.network.getOrCreate());
+  await checkReachable(conn);
   return {
     ethers: conn.ethers,
     networkName: conn.networkName,
@@ -49,6 +50,130 @@ export async function sibylEnv(
       await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
     },
   };
+}
+
+/** How long the first call to a JSON-RPC network may take by default (ms; `SIBYL_RPC_TIMEOUT_MS`). */
+export const DEFAULT_RPC_TIMEOUT_MS = 10_000;
+
+/** The wait for a JSON-RPC network's first answer: `SIBYL_RPC_TIMEOUT_MS`, else 10 s. */
+export function rpcTimeoutMs(): number {
+  const raw = process.env.SIBYL_RPC_TIMEOUT_MS;
+  if (raw === undefined || raw.trim() === "") return DEFAULT_RPC_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new ChainError(
+      `SIBYL_RPC_TIMEOUT_MS is ${JSON.stringify(raw)}, not a positive number of milliseconds`,
+      `set it to e.g. 30000, or unset it for the default ${DEFAULT_RPC_TIMEOUT_MS}`,
+    );
+  return ms;
+}
+
+/** Connections whose endpoint answered already. */
+const reachable = new WeakSet<NetworkConnection>();
+
+/**
+ * Asks a JSON-RPC network (not an in-process one) for its chain id, within `rpcTimeoutMs()`:
+ * an endpoint that never answers, or where nothing listens, fails here at once with its URL
+ * and what to do, instead of after Hardhat's own timeouts and retries. Skipped when an HTTP
+ * proxy from the environment would carry the calls (Hardhat's provider uses it; this probe
+ * could not, and would fail a network that works).
+ */
+async function checkReachable(conn: NetworkConnection): Promise<void> {
+  const config = conn.networkConfig;
+  if (config.type !== "http" || reachable.has(conn)) return;
+  const url = await urlOf(config.url);
+  if (behindEnvProxy(url)) return;
+  const timeoutMs = rpcTimeoutMs();
+  const where = `network ${conn.networkName} at ${displayUrl(url)}`;
+  const hint = isLoopback(url)
+    ? `is \`npx hardhat node\` running? check the url of network ${conn.networkName} in hardhat.config.ts`
+    : `is its node running and reachable? check the url of network ${conn.networkName} in hardhat.config.ts`;
+  let text: string;
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...config.httpHeaders },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await response.text();
+    if (!response.ok)
+      throw new ChainError(`${where} answered eth_chainId with HTTP ${response.status}`, hint);
+  } catch (e) {
+    if (e instanceof ChainError) throw e;
+    const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    if (err.name === "TimeoutError" || err.name === "AbortError")
+      throw new ChainError(
+        `no answer from ${where} within ${timeoutMs} ms`,
+        `${hint} (the wait is SIBYL_RPC_TIMEOUT_MS, in ms)`,
+        { cause: e },
+      );
+    const code = err.cause?.code;
+    const why =
+      code === "ECONNREFUSED"
+        ? "connection refused (nothing listens there)"
+        : code === "ENOTFOUND" || code === "EAI_AGAIN"
+          ? "host not found"
+          : (err.cause?.message ?? err.message ?? String(e));
+    throw new ChainError(`cannot reach ${where}: ${why}`, hint, { cause: e });
+  }
+  let body: { result?: unknown } | undefined;
+  try {
+    body = JSON.parse(text) as { result?: unknown };
+  } catch {
+    body = undefined;
+  }
+  if (typeof body?.result !== "string")
+    throw new ChainError(
+      `${where} is not a JSON-RPC endpoint: eth_chainId got ${JSON.stringify(text.slice(0, 120))}`,
+      hint,
+    );
+  reachable.add(conn);
+}
+
+async function urlOf(url: unknown): Promise<string> {
+  if (typeof url === "string") return url;
+  const variable = url as { getUrl?: () => Promise<string>; get?: () => Promise<string> };
+  return variable.getUrl ? variable.getUrl() : variable.get!();
+}
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+function behindEnvProxy(url: string): boolean {
+  const env = process.env;
+  const proxy = url.startsWith("https:")
+    ? (env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy)
+    : (env.HTTP_PROXY ?? env.http_proxy);
+  return proxy !== undefined && proxy !== "" && !isLoopback(url);
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    return LOOPBACK.has(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A network URL as Sibyl prints it: credentials, query values and key-like path segments
+ * (an Infura or Alchemy key) masked.
+ */
+export function displayUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  if (u.username || u.password) u.username = u.password = "";
+  u.pathname = u.pathname
+    .split("/")
+    .map((seg) => (/^[A-Za-z0-9_-]{20,}$/.test(seg) ? "***" : seg))
+    .join("/");
+  for (const key of [...u.searchParams.keys()]) u.searchParams.set(key, "***");
+  const text = u.toString();
+  return u.pathname === "/" && !u.search && !url.endsWith("/") ? text.replace(/\/$/, "") : text;
 }
 
 /** Sibyl's own contracts, compiled into the package (a user's project does not compile them). */

@@ -40,7 +40,12 @@ export { builtModelOf } from "./build/finalizeCeremony.js";
 export { INFERENCE_ADDRESS, installPrecompile } from "./chain/install.js";
 export { deploySibyl, type Deployed, type DeployOptions } from "./chain/deploy.js";
 export { connectSibyl } from "./chain/connect.js";
-export { registerModel, type ModelTerms, type RegisteredModel, type RegisterOptions } from "./chain/models.js";
+export {
+  registerModel,
+  type ModelTerms,
+  type RegisteredModel,
+  type RegisterOptions,
+} from "./chain/models.js";
 export { verifyModel } from "./chain/verify.js";
 export { setUpStack, startNode, buildModels, type SibylStack, type StackModel } from "./chain/stack.js";
 

@@ -76,3 +76,18 @@ export function snarkjsLogger(
     error: (m: string) => log.error(`snarkjs: ${m}`),
   };
 }
+
+/**
+ * Only the progress of real work — a step's start, its heartbeat and its end — and warnings:
+ * silent when everything is cached. Tests use it so a build they trigger is never silent.
+ */
+export function progressLogger(log: Logger, prefix = ""): Logger {
+  const isProgress = (m: string) => /^(▸ | {2}… | {2}✓ )/.test(m);
+  return {
+    info: (m) => {
+      if (isProgress(m)) log.info(`${prefix}${m}`);
+    },
+    warn: (m) => log.warn(`${prefix}${m}`),
+    error: (m) => log.error(`${prefix}${m}`),
+  };
+}

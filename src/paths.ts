@@ -18,7 +18,10 @@ function findPackageRoot(start: string): string {
   let dir = start;
   for (;;) {
     const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === PACKAGE_NAME)
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === PACKAGE_NAME
+    )
       return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error(`cannot find the ${PACKAGE_NAME} package above ${start}`);
@@ -45,7 +48,9 @@ export function useProjectRoot(root: string): void {
   PROJECT_ROOT = resolve(root);
   CIRCUIT_MODELS_DIR = join(PROJECT_ROOT, "circuits", "models");
   VERIFIERS_DIR = join(PROJECT_ROOT, "contracts", "verifiers");
-  BUILD_DIR = process.env.SIBYL_BUILD_DIR ? resolve(process.env.SIBYL_BUILD_DIR) : join(PROJECT_ROOT, "build");
+  BUILD_DIR = process.env.SIBYL_BUILD_DIR
+    ? resolve(process.env.SIBYL_BUILD_DIR)
+    : join(PROJECT_ROOT, "build");
   SHARED_PTAU_DIR = resolve(PROJECT_ROOT, "..", "shared", "ptau");
   PTAU_CACHE_DIR = join(BUILD_DIR, "ptau");
 }

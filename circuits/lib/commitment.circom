@@ -5,7 +5,7 @@ include "bits.circom";
 include "packing.circom";
 
 // Commitments to private model weights (docs/protocol.md, "Private weights"). The
-// TypeScript twin is src/zk/commitment.ts; both must compute the very same field element.
+// TypeScript twin is src/circuit/commitment.ts; both must compute the very same field element.
 
 // PoseidonSponge(n): a Poseidon commitment to n field elements.
 //

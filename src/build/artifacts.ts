@@ -5,10 +5,11 @@ import { BN254_P } from "../circuit/field.js";
 import { BuildError } from "../errors.js";
 import { BUILD_DIR } from "../paths.js";
 import type { QuantizedModel } from "../runtime/fixed.js";
-import { randomSalt, type WeightSecrets } from "../zk/commitment.js";
+import { randomSalt, type WeightSecrets } from "../circuit/commitment.js";
 import type { Contribution } from "../zk/ceremony.js";
 import { hashZkey } from "../zk/hash.js";
 import type { VerificationKey } from "../zk/setup.js";
+import { type FileRecords, ROLE_NAMES, sizeProblem } from "./integrity.js";
 
 /**
  * How a model's zkey was made. "local": one contribution by whoever ran sibyl:build, who
@@ -52,6 +53,11 @@ export interface BuildManifest {
   setupKey: string;
   ptau: { path: string; power: number; development: boolean };
   timings: { compileMs?: number; setupMs?: number; exportMs?: number };
+  /**
+   * size, sha256 and mtime of each artifact file (r1cs, wasm, zkey, vk, verifier) as the build
+   * wrote it: a cached build checks them before trusting the files (src/build/integrity.ts)
+   */
+  files: FileRecords;
 }
 
 export interface ModelArtifacts extends BuildManifest {
@@ -88,11 +94,23 @@ export function loadArtifacts(name: string): ModelArtifacts {
         `build of "${name}" is incomplete: ${p} is missing`,
         `rebuild with npx hardhat sibyl:build --model ${manifest.modelPath}`,
       );
+  // the files proving reads: a size check is cheap and catches truncation (sibyl:build also hashes)
+  for (const role of ["wasm", "zkey", "vk"] as const) {
+    const p = { wasm: manifest.wasmPath, zkey: manifest.zkeyPath, vk: manifest.vkPath }[role];
+    const problem = sizeProblem(p, manifest.files?.[role]);
+    if (problem)
+      throw new BuildError(
+        `build of "${name}" is damaged: its ${ROLE_NAMES[role]} ${p} is ${problem}`,
+        `rebuild it with npx hardhat sibyl:build --model ${manifest.modelPath} (it redoes the damaged steps)`,
+      );
+  }
   return {
     ...manifest,
     // manifests written before zkeyHash and setup existed: a local setup, hash computed now
     zkeyHash: manifest.zkeyHash ?? hashZkey(manifest.zkeyPath),
     setup: manifest.setup ?? { kind: "local" },
+    // manifests written before file records existed: nothing recorded
+    files: manifest.files ?? {},
     dir,
     quantized: readQuantized(join(dir, "quantized.json")),
     vk: JSON.parse(readFileSync(manifest.vkPath, "utf8")) as VerificationKey,
@@ -102,9 +120,9 @@ export function loadArtifacts(name: string): ModelArtifacts {
   };
 }
 
-/** A manifest as stored; `zkeyHash` and `setup` are missing from manifests of older builds. */
-export type StoredManifest = Omit<BuildManifest, "zkeyHash" | "setup"> &
-  Partial<Pick<BuildManifest, "zkeyHash" | "setup">>;
+/** A manifest as stored; `zkeyHash`, `setup` and `files` are missing from manifests of older builds. */
+export type StoredManifest = Omit<BuildManifest, "zkeyHash" | "setup" | "files"> &
+  Partial<Pick<BuildManifest, "zkeyHash" | "setup" | "files">>;
 
 export function manifestPath(name: string): string {
   return join(modelBuildDir(name), "manifest.json");

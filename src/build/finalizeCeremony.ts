@@ -17,6 +17,7 @@ import {
   writeManifest,
 } from "./artifacts.js";
 import { setupKeyOf } from "./buildModel.js";
+import { fileRecord } from "./integrity.js";
 import { verifierIsCurrent, writeModelVerifier } from "./verifier.js";
 
 /**
@@ -109,6 +110,13 @@ export async function finalizeCeremony(opts: FinalizeOptions): Promise<FinalizeR
     setup: { kind: "ceremony", contributions: verified.contributions },
     setupKey: setupKeyOf(stored.circuitHash, ptau.path),
     ptau: { path: ptau.path, power: ptau.power, development: ptau.development },
+    // the zkey, verification key and verifier were just rewritten: record them as they are now
+    files: {
+      ...stored.files,
+      zkey: fileRecord(before.zkeyPath),
+      vk: fileRecord(before.vkPath),
+      verifier: fileRecord(before.verifierPath),
+    },
   };
   writeManifest(manifest);
   return {

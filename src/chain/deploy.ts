@@ -21,7 +21,9 @@ import {
  * the addresses depend only on the code and the constructor arguments, and the
  * precompile is initialised by its constructor in the same transaction (nobody can
  * front-run `initialize`). Either way an existing installation is adopted only when its admin,
- * parameters and registry code are the ones asked for (see `installPrecompile`).
+ * parameters and registry code are the ones asked for (see `installPrecompile`); on Hardhat
+ * networks a parameter not given is the existing installation's, so a re-run without options
+ * adopts it, and one with other values is refused with what to do.
  */
 
 /** Arachnid's deterministic-deployment proxy, present on most public chains and testnets. */
@@ -34,9 +36,12 @@ export const SIBYL_SALT = id("sibyl/v1");
 export interface DeployOptions {
   /** default: the first signer */
   admin?: string;
-  /** wei, above 0 (default 1 ETH) */
+  /**
+   * wei, above 0. Default: on a Hardhat network where Sibyl is installed, the installation's
+   * (so a re-run without it adopts the installation); otherwise 1 ETH
+   */
   minBond?: bigint;
-  /** seconds, 1 … 1 day (default 3600) */
+  /** seconds, 1 … 1 day. Default as for `minBond`: the installation's, otherwise 3600 */
   answerWindow?: bigint;
   /**
    * Hardhat networks only: clear the precompile's initialisation first (`resetPrecompile`) and
@@ -54,14 +59,16 @@ export interface Deployed {
   cleared?: PrecompileState;
 }
 
-export async function deploySibyl(
-  env: SibylEnv,
-  opts: DeployOptions = {},
-): Promise<Deployed> {
+export async function deploySibyl(env: SibylEnv, opts: DeployOptions = {}): Promise<Deployed> {
   const chainId = (await env.ethers.provider.getNetwork()).chainId;
   if (env.inProcess || chainId === 31337n) {
     const cleared = opts.reset ? await resetPrecompile(env) : undefined;
-    const { precompile, registry } = await installPrecompile(env, opts);
+    const { precompile, registry } = await installPrecompile(env, {
+      admin: opts.admin,
+      minBond: opts.minBond,
+      answerWindow: opts.answerWindow,
+      adoptParameters: true,
+    });
     return { precompile, registry, deterministic: false, cleared };
   }
   if (opts.reset)
@@ -94,10 +101,7 @@ export async function deterministicAddresses(
   return { registry, precompile, registryInit, precompileInit };
 }
 
-export async function deployDeterministic(
-  env: SibylEnv,
-  opts: DeployOptions = {},
-): Promise<Deployed> {
+export async function deployDeterministic(env: SibylEnv, opts: DeployOptions = {}): Promise<Deployed> {
   const [signer] = await env.ethers.getSigners();
   if (!signer)
     throw new ChainError(

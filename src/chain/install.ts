@@ -3,10 +3,7 @@ import { formatEther, getAddress, keccak256, parseEther, ZeroAddress, ZeroHash }
 
 import { ChainError } from "../errors.js";
 import { MAX_ANSWER_WINDOW } from "../protocol/constants.js";
-import {
-  type InferencePrecompile,
-  type ModelRegistry,
-} from "../../typechain-types/index.js";
+import { type InferencePrecompile, type ModelRegistry } from "../../typechain-types/index.js";
 
 /** Where the precompile lives on a Hardhat chain (`Sibyl.INFERENCE` in Solidity). */
 export const INFERENCE_ADDRESS = "0x00000000000000000000000000000000000000F4";
@@ -50,6 +47,12 @@ export interface InstallOptions {
   minBond?: bigint;
   /** seconds before an unanswered request can be expired (default 3600, at most 1 day) */
   answerWindow?: bigint;
+  /**
+   * When the precompile is already initialised, take the `minBond` and `answerWindow` not given
+   * from it instead of the defaults, so a re-run without them adopts the installation as it is
+   * (`sibyl:deploy` does). Values that are given must still match. Default false.
+   */
+  adoptParameters?: boolean;
 }
 
 export interface InstalledSibyl {
@@ -93,10 +96,7 @@ export interface WantedInstallation {
  * storage layout is append-only. The contract has no immutables, so the artifact's
  * `deployedBytecode` is exactly what a normal deployment leaves on-chain.
  */
-export async function installPrecompile(
-  env: SibylEnv,
-  opts: InstallOptions = {},
-): Promise<InstalledSibyl> {
+export async function installPrecompile(env: SibylEnv, opts: InstallOptions = {}): Promise<InstalledSibyl> {
   requireSetCodeNetwork(env, "installPrecompile places code with hardhat_setCode");
   const address = getAddress(opts.address ?? INFERENCE_ADDRESS);
   const [deployer] = await env.ethers.getSigners();
@@ -109,7 +109,11 @@ export async function installPrecompile(
   const precompile = coreContract<InferencePrecompile>("InferencePrecompile", address, deployer);
 
   if ((await precompile.registry()) !== ZeroAddress) {
-    const registry = await checkInstallation(env, precompile, wanted, resetHint(env));
+    if (opts.adoptParameters) {
+      wanted.minBond = opts.minBond ?? (await precompile.minBond());
+      wanted.answerWindow = opts.answerWindow ?? BigInt(await precompile.answerWindow());
+    }
+    const registry = await checkInstallation(env, precompile, wanted, resetHint(env, wanted));
     return { precompile, registry, initialized: false };
   }
 
@@ -127,7 +131,13 @@ export async function installPrecompile(
   } catch (e) {
     // Someone initialised it between our check and our transaction: adopt it only if it is ours.
     if ((await precompile.registry()) === ZeroAddress) throw e;
-    const adopted = await checkInstallation(env, precompile, wanted, resetHint(env), "lost the race: ");
+    const adopted = await checkInstallation(
+      env,
+      precompile,
+      wanted,
+      resetHint(env, wanted),
+      "lost the race: ",
+    );
     return { precompile, registry: adopted, initialized: false };
   }
   // our initialize succeeded, so the state is ours: initialize can run only once
@@ -211,7 +221,8 @@ export async function checkInstallation(
       `${prefix}the precompile at ${await precompile.getAddress()} on network "${env.networkName}" is not the ` +
         `installation asked for: ${describeState(state)}. It differs in: ${differences.join("; ")}`,
       parametersOnly && !registryProblem
-        ? `to adopt it as it is, pass --min-bond ${formatEther(state.minBond)} --answer-window ${state.answerWindow}; ${hint}`
+        ? `to adopt it as it is, pass --min-bond ${formatEther(state.minBond)} --answer-window ${state.answerWindow} ` +
+            `(sibyl:deploy without --min-bond and --answer-window adopts it too); ${hint}`
         : hint,
     );
   const [runner] = await env.ethers.getSigners();
@@ -219,10 +230,7 @@ export async function checkInstallation(
 }
 
 /** Undefined when `registry` runs this project's ModelRegistry code, else what is wrong with it. */
-export async function checkRegistryCode(
-  env: SibylEnv,
-  registry: string,
-): Promise<string | undefined> {
+export async function checkRegistryCode(env: SibylEnv, registry: string): Promise<string | undefined> {
   const artifact = coreArtifact("ModelRegistry");
   const code = await env.ethers.provider.getCode(registry);
   if (code === "0x") return `registry ${registry} has no code`;
@@ -243,10 +251,14 @@ export function describeState(state: PrecompileState): string {
   );
 }
 
-function resetHint(env: SibylEnv): string {
+/** How to reinstall with what was asked; the parameters are named when they are not the defaults. */
+function resetHint(env: SibylEnv, wanted: WantedInstallation): string {
+  const options =
+    (wanted.minBond !== DEFAULT_MIN_BOND ? ` --min-bond ${formatEther(wanted.minBond)}` : "") +
+    (wanted.answerWindow !== DEFAULT_ANSWER_WINDOW ? ` --answer-window ${wanted.answerWindow}` : "");
   return (
     `on a development chain, reinstall it with you as admin: npx hardhat sibyl:deploy --network ${env.networkName} ` +
-    "--reset (old requests and bonds in its storage are orphaned)"
+    `--reset${options} (old requests and bonds in its storage are orphaned)`
   );
 }
 

@@ -9,7 +9,7 @@ import { ChainError } from "../errors.js";
 import { MAX_SETTLEMENT_WINDOW, MAX_UINT128, PRICED_HOOKS } from "../protocol/constants.js";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types/index.js";
 import { ModelMismatchError, verifyModel } from "./verify.js";
-import { revertErrorName } from "./revert.js";
+import { explainRevert, revertErrorName } from "./revert.js";
 
 /**
  * Registering a built model on-chain. A model id commits to the registrant, the verifier's
@@ -155,10 +155,7 @@ async function compiledSource(env: SibylEnv, fqn: string): Promise<string> {
 }
 
 /** The runtime code of the model's compiled verifier: what the registry deploys and the id commits to. */
-export async function verifierRuntimeCode(
-  env: SibylEnv,
-  artifacts: ModelArtifacts,
-): Promise<string> {
+export async function verifierRuntimeCode(env: SibylEnv, artifacts: ModelArtifacts): Promise<string> {
   const compile =
     "run `npx hardhat build` after `sibyl:build` (the build writes the verifier into contracts/verifiers/)";
   let artifact;
@@ -217,8 +214,12 @@ export async function registerModel(
       created: false,
     };
   } else {
-    const tx = await registry.register(config, code, artifacts.name);
-    const receipt = await tx.wait();
+    let receipt;
+    try {
+      receipt = await (await registry.register(config, code, artifacts.name)).wait();
+    } catch (e) {
+      throw explainRevert(e, `registering ${artifacts.name}`);
+    }
     const model = await registry.getModel(modelId);
     result = {
       modelId,

@@ -21,26 +21,76 @@ export function sibylErrorsInterface(): Interface {
     for (const f of coreArtifact(name).abi as { type: string; name: string; inputs: { type: string }[] }[]) {
       if (f.type !== "error") continue;
       const sig = `${f.name}(${f.inputs.map((i) => i.type).join(",")})`;
-      if (!seen.has(sig)) fragments.push(f), seen.add(sig);
+      if (!seen.has(sig)) (fragments.push(f), seen.add(sig));
     }
   combined = new Interface(fragments as never);
   return combined;
 }
 
-/** The revert data carried by an error from ethers or a provider, if any. */
-export function revertDataOf(e: unknown, depth = 0): string | undefined {
+/** Revert data written into a string, as some nodes do ("Reverted 0x…", "execution reverted: 0x…"). */
+const HEX_IN_TEXT =
+  /(?:^Reverted |return data: |execution reverted: |reverted with data:? )(0x(?:[0-9a-fA-F]{2}){4,})/;
+
+function hexOf(v: string): string | undefined {
+  if (isHexString(v, true) && v.length >= 10) return v;
+  return HEX_IN_TEXT.exec(v)?.[1];
+}
+
+/** A JSON-RPC response body kept as text (`body`, `responseBody`), parsed. */
+function parsedBody(v: unknown): unknown {
+  if (typeof v !== "string" || !v.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The revert data carried by an error from ethers or a provider, if any. Each client nests it
+ * its own way: `data` (Hardhat's in-process and HTTP providers, ethers' CALL_EXCEPTION),
+ * `info.error.data` (ethers' JsonRpcProvider), `error.data.data` or `data.originalError.data`
+ * (nodes and wallets that wrap it in an object), `"Reverted 0x…"` (Nethermind), a JSON body
+ * kept as text, or only the message ("… return data: 0x…" from a chain that does not know
+ * the contract). The message is read only when no field holds the data.
+ */
+export function revertDataOf(e: unknown): string | undefined {
+  return fieldData(e, 0) ?? messageData(e, 0);
+}
+
+function fieldData(e: unknown, depth: number): string | undefined {
   if (depth > 6 || e === null || typeof e !== "object") return undefined;
   const o = e as Record<string, unknown>;
   for (const key of ["data", "revertData"]) {
     const v = o[key];
-    if (typeof v === "string" && isHexString(v) && v.length >= 10) return v;
-    if (v && typeof v === "object") {
-      const inner = revertDataOf(v, depth + 1);
+    if (typeof v === "string") {
+      const hex = hexOf(v);
+      if (hex) return hex;
+    } else if (v && typeof v === "object") {
+      const inner = fieldData(v, depth + 1);
       if (inner) return inner;
     }
   }
-  for (const key of ["error", "info", "cause", "parentError"]) {
-    const inner = revertDataOf(o[key], depth + 1);
+  for (const key of ["error", "info", "cause", "parentError", "originalError"]) {
+    const inner = fieldData(o[key], depth + 1);
+    if (inner) return inner;
+  }
+  for (const key of ["body", "responseBody"]) {
+    const inner = fieldData(parsedBody(o[key]), depth + 1);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+function messageData(e: unknown, depth: number): string | undefined {
+  if (depth > 6 || e === null || typeof e !== "object") return undefined;
+  const o = e as Record<string, unknown>;
+  if (typeof o.message === "string") {
+    const hex = HEX_IN_TEXT.exec(o.message)?.[1];
+    if (hex) return hex;
+  }
+  for (const key of ["error", "info", "cause", "parentError", "originalError", "data"]) {
+    const inner = messageData(o[key], depth + 1);
     if (inner) return inner;
   }
   return undefined;
@@ -93,19 +143,34 @@ export function decodeRevert(e: unknown): DecodedRevert | undefined {
   return { name: parsed.name, args, text: `${parsed.name}(${args.map(formatArg).join(", ")})` };
 }
 
+/** What to do about the custom errors a user runs into most. */
+const HINTS: Record<string, string> = {
+  Inference__FeeTooLow: "send at least the required fee: ModelRegistry.feeFor(modelId, callbackGasLimit)",
+  Inference__UnknownModel:
+    "is the model registered on this chain? (sibyl:register; a restarted chain has forgotten it)",
+  Registry__UnknownModel:
+    "is the model registered on this chain? (sibyl:register; a restarted chain has forgotten it)",
+  Inference__NotNode:
+    "register the account as a node first: registerNode with a bond (sibyl:node --bond does it)",
+  Inference__NotInitialized: "install Sibyl on this chain first (sibyl:deploy)",
+};
+
 /** A transaction or call reverted with one of Sibyl's custom errors (decoded). */
 export class RevertError extends SibylError {
   constructor(
     readonly revert: DecodedRevert,
     context: string,
-    hint?: string,
+    hint: string | undefined = HINTS[revert.name],
     cause?: unknown,
   ) {
     super(`${context} reverted: ${revert.text}`, hint, { cause });
   }
 }
 
-/** `e` as a RevertError when it carries decodable revert data, else `e` itself. */
+/**
+ * `e` as a RevertError (its cause: `e`) when it carries revert data Sibyl can decode, else `e`
+ * itself: an error Sibyl raised already, and a revert with an unknown selector, are left alone.
+ */
 export function explainRevert(e: unknown, context = "the transaction"): unknown {
   if (e instanceof SibylError) return e;
   const revert = decodeRevert(e);

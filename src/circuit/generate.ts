@@ -1,5 +1,5 @@
 import type { QuantizedModel } from "../runtime/fixed.js";
-import { privateWeightLayout } from "../zk/commitment.js";
+import { privateWeightLayout } from "./commitment.js";
 import { packedLength } from "./packing.js";
 
 /**

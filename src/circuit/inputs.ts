@@ -1,9 +1,11 @@
 import { ProofError } from "../errors.js";
 import type { QDense, QuantizedModel } from "../runtime/fixed.js";
-import { privateWeightLayout, type WeightSecrets } from "../zk/commitment.js";
-import type { CircuitInput } from "../zk/prover.js";
+import { privateWeightLayout, type WeightSecrets } from "./commitment.js";
 import { toField } from "./field.js";
 import { pack, requestBinding } from "./packing.js";
+
+/** A circuit's input signals by name, as snarkjs takes them (field elements as decimal strings). */
+export type CircuitInput = Record<string, string | string[] | string[][]>;
 
 /**
  * The full input of a model circuit for one request: the public signals the precompile

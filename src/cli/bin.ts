@@ -16,14 +16,18 @@ its test (test/SpeciesOracle.test.ts) and the Iris model (models/iris/model.json
 function main(argv: string[]): number {
   const [command, ...rest] = argv;
   if (command !== "init") {
-    console.error(command === undefined || command === "--help" || command === "-h" ? USAGE : `unknown command "${command}"\n\n${USAGE}`);
+    console.error(
+      command === undefined || command === "--help" || command === "-h"
+        ? USAGE
+        : `unknown command "${command}"\n\n${USAGE}`,
+    );
     return command === "--help" || command === "-h" ? 0 : 1;
   }
   let folder = ".";
   let sibylSpec: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === "--sibyl") sibylSpec = rest[++i];
-    else if (rest[i] === "--help" || rest[i] === "-h") return console.log(USAGE), 0;
+    else if (rest[i] === "--help" || rest[i] === "-h") return (console.log(USAGE), 0);
     else folder = rest[i];
   }
   try {

@@ -50,7 +50,10 @@ export function initProject(opts: InitOptions): InitResult {
   const dir = resolve(opts.dir);
   const own = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as Manifest;
   const version = (name: string) => own.devDependencies[name] ?? own.dependencies[name];
-  const name = basename(dir).toLowerCase().replace(/[^a-z0-9-]+/g, "-") || "sibyl-project";
+  const name =
+    basename(dir)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-") || "sibyl-project";
   const packageJson = {
     name,
     private: true,
@@ -61,17 +64,28 @@ export function initProject(opts: InitOptions): InitResult {
       test: "hardhat test",
     },
     devDependencies: Object.fromEntries(
-      [...SCAFFOLD_DEV_DEPENDENCIES.map((d) => [d, version(d)]), [PACKAGE_NAME, opts.sibylSpec ?? `^${own.version}`]].sort(
-        ([a], [b]) => a.localeCompare(b),
-      ),
+      [
+        ...SCAFFOLD_DEV_DEPENDENCIES.map((d) => [d, version(d)]),
+        [PACKAGE_NAME, opts.sibylSpec ?? `^${own.version}`],
+      ].sort(([a], [b]) => a.localeCompare(b)),
     ),
   };
   const planned: Array<[string, () => void]> = [
-    ["package.json", () => writeFileSync(join(dir, "package.json"), JSON.stringify(packageJson, null, 2) + "\n")],
-    [".gitignore", () => writeFileSync(join(dir, ".gitignore"), "node_modules/\nartifacts/\ncache/\nbuild/\ntypes/\n")],
+    [
+      "package.json",
+      () => writeFileSync(join(dir, "package.json"), JSON.stringify(packageJson, null, 2) + "\n"),
+    ],
+    [
+      ".gitignore",
+      () => writeFileSync(join(dir, ".gitignore"), "node_modules/\nartifacts/\ncache/\nbuild/\ntypes/\n"),
+    ],
     [
       "models/iris/model.json",
-      () => copyFileSync(join(PACKAGE_ROOT, "models", "iris", "model.json"), join(dir, "models", "iris", "model.json")),
+      () =>
+        copyFileSync(
+          join(PACKAGE_ROOT, "models", "iris", "model.json"),
+          join(dir, "models", "iris", "model.json"),
+        ),
     ],
     ...templateFiles(TEMPLATE_DIR).map((src): [string, () => void] => {
       const rel = relative(TEMPLATE_DIR, src);

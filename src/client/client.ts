@@ -1,5 +1,6 @@
 import type { ContractTransactionReceipt } from "ethers";
 
+import { explainRevert } from "../chain/revert.js";
 import { ChainError } from "../errors.js";
 import { Mode, RequestState } from "../protocol/state.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
@@ -30,36 +31,55 @@ export interface SentRequest {
   receipt: ContractTransactionReceipt;
 }
 
-/** Sends `request` from the precompile handle's signer and returns the new request id. */
+/**
+ * Sends `request` from the precompile handle's signer and returns the new request id. A revert
+ * is thrown as a RevertError naming Sibyl's custom error and its arguments
+ * (`Inference__FeeTooLow(required, sent)`), the provider's error as its cause.
+ */
 export async function requestInference(
   precompile: InferencePrecompile,
   modelId: string,
   input: readonly bigint[],
   opts: RequestOptions = {},
 ): Promise<SentRequest> {
-  const callbackGasLimit = opts.callbackGasLimit ?? 0;
-  const fee = opts.fee ?? (await feeFor(precompile, modelId, callbackGasLimit));
-  const tx = await precompile.request(
-    modelId,
-    [...input],
-    opts.mode ?? Mode.ZK,
-    callbackGasLimit,
-    opts.valueAtRisk ?? 0n,
-    { value: fee },
-  );
-  const receipt = await tx.wait();
-  if (!receipt) throw new ChainError(`request transaction ${tx.hash} was not mined`);
-  return { requestId: requestIdFrom(precompile, receipt), receipt };
+  try {
+    const callbackGasLimit = opts.callbackGasLimit ?? 0;
+    const fee = opts.fee ?? (await feeFor(precompile, modelId, callbackGasLimit));
+    const tx = await precompile.request(
+      modelId,
+      [...input],
+      opts.mode ?? Mode.ZK,
+      callbackGasLimit,
+      opts.valueAtRisk ?? 0n,
+      { value: fee },
+    );
+    const receipt = await tx.wait();
+    if (!receipt) throw new ChainError(`request transaction ${tx.hash} was not mined`);
+    return { requestId: requestIdFrom(precompile, receipt), receipt };
+  } catch (e) {
+    throw explainRevert(e, `the request for model ${modelId}`);
+  }
 }
 
-/** The fee the precompile's registry asks for a request for `modelId` with `callbackGasLimit` gas per hook. */
+/**
+ * The fee the precompile's registry asks for a request for `modelId` with `callbackGasLimit` gas
+ * per hook (a RevertError `Registry__UnknownModel(modelId)` for a model it does not know).
+ */
 export async function feeFor(
   precompile: InferencePrecompile,
   modelId: string,
   callbackGasLimit: number,
 ): Promise<bigint> {
-  const registry = coreContract<ModelRegistry>("ModelRegistry", await precompile.registry(), precompile.runner);
-  return registry.feeFor(modelId, callbackGasLimit);
+  try {
+    const registry = coreContract<ModelRegistry>(
+      "ModelRegistry",
+      await precompile.registry(),
+      precompile.runner,
+    );
+    return await registry.feeFor(modelId, callbackGasLimit);
+  } catch (e) {
+    throw explainRevert(e, `reading the fee of model ${modelId}`);
+  }
 }
 
 /** The request id from a receipt's InferenceRequested event (works for consumer contracts too). */

@@ -1,5 +1,5 @@
 import { SibylError } from "../errors.js";
-import { prng, shuffled } from "../model/train.js";
+import { prng, shuffled } from "./random.js";
 import { loadIris } from "./iris.js";
 import { loadMnist } from "./mnist.js";
 

@@ -26,6 +26,7 @@ import {
   describePolicy,
   resolvePolicy,
 } from "./policy.js";
+import { type BlockMark, type ChainChange, ChainWatch } from "./chainWatch.js";
 import { publishPolicy } from "./publish.js";
 import { findUnsettledAnswers } from "./recovery.js";
 import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
@@ -38,7 +39,9 @@ import { TxSender } from "./txSender.js";
  * class runs in-process (tests, demo, bench) and standalone (`sibyl:node`) against any
  * JSON-RPC chain. Its parts: the poll loop and the jobs here, the policy (`policy.ts`,
  * published by `publish.ts`), the transaction sender (`txSender.ts`), the RPC retries
- * (`rpc.ts`) and the recovery of unsettled answers after a restart (`recovery.ts`).
+ * (`rpc.ts`), the recovery of unsettled answers after a restart (`recovery.ts`) and the watch
+ * on the chain itself (`chainWatch.ts`): a chain restarted or replaced under the node is
+ * noticed, said in the log, and served afresh (see `resync`).
  *
  * The RPC endpoint is allowed to fail. Every read is retried with a growing pause; every
  * transaction is preceded by a fresh look at the request's on-chain state; and a
@@ -85,6 +88,12 @@ export interface NodeOptions {
   retryAfterMs?: number;
   /** how many times a request is taken up after RPC failures before it is reported as failed (default 5) */
   maxRounds?: number;
+  /**
+   * when the chain is restarted or replaced under the node: how many blocks below the new
+   * chain's head it scans for requests and its unsettled answers (default 1000; a chain
+   * shorter than that is scanned from block 0)
+   */
+  resyncBlocks?: number;
 }
 
 export interface AnsweredEvent {
@@ -107,6 +116,20 @@ export interface FailedEvent {
   stage: "answer" | "prove" | "settle";
   error: Error;
 }
+/**
+ * The chain under the node was restarted or replaced: the node dropped what it had in flight
+ * on the old chain and serves the new one from `fromBlock`.
+ */
+export interface ChainRestartedEvent {
+  previousGenesis: string;
+  genesis: string;
+  /** the highest block the node had seen on the old chain */
+  previousHead: number;
+  head: number;
+  /** the requests in flight on the old chain, dropped */
+  dropped: string[];
+  fromBlock: number;
+}
 /** A request the node's policy or bond does not allow it to answer; it is not taken up again. */
 export interface DeclinedEvent {
   requestId: string;
@@ -118,6 +141,8 @@ export interface DeclinedEvent {
 
 /** A request this node has taken on and not finished with. */
 interface Job {
+  /** the chain the job belongs to: the node's `epoch` when it was taken on */
+  epoch: number;
   requestId: string;
   modelId: string;
   model: ServedModel & { prover: Prover };
@@ -154,7 +179,12 @@ export class InferenceNode extends EventEmitter {
   private readonly receiptTimeoutMs: number;
   private readonly retryAfterMs: number;
   private readonly maxRounds: number;
-  private readonly fromBlock: number;
+  private readonly resyncBlocks: number;
+  /** first block of the search for unsettled answers (moves to the new chain's after a restart) */
+  private fromBlock: number;
+  /** counts the chains served: a job of an earlier one is stale and stops at its next step */
+  private epoch = 0;
+  private readonly watch: ChainWatch;
   private readonly retrier: Retrier;
   private sender?: TxSender;
   private nextBlock: number;
@@ -189,6 +219,11 @@ export class InferenceNode extends EventEmitter {
     this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 60_000;
     this.retryAfterMs = opts.retryAfterMs ?? 10_000;
     this.maxRounds = opts.maxRounds ?? 5;
+    this.resyncBlocks = opts.resyncBlocks ?? 1000;
+    this.watch = new ChainWatch({
+      head: () => this.head(),
+      hashAt: async (n) => (await this.provider.getBlock(n))?.hash ?? undefined,
+    });
     this.retrier = new Retrier(
       {
         readAttempts: opts.readAttempts ?? 5,
@@ -215,15 +250,13 @@ export class InferenceNode extends EventEmitter {
     if (!runner?.provider || !("getAddress" in runner))
       throw new Error("the node's precompile handle needs a signer with a provider");
     this.address = await (runner as { getAddress(): Promise<string> }).getAddress();
-    this.sender = new TxSender({
-      provider: runner.provider,
-      address: this.address,
-      retrier: this.retrier,
-      log: this.log,
-      txAttempts: this.txAttempts,
-      receiptTimeoutMs: this.receiptTimeoutMs,
-    });
+    this.sender = this.newTxSender();
     this.log.info(`policy: ${describePolicy(this.policy)}`);
+    try {
+      await this.watch.start(await this.head());
+    } catch {
+      // the RPC failed: the first poll that reaches the chain starts the watch
+    }
     await this.publishOrDefer(true);
     this.running = true;
     this.releaseProver = holdProverThreads();
@@ -258,6 +291,27 @@ export class InferenceNode extends EventEmitter {
     return this.sender;
   }
 
+  private newTxSender(): TxSender {
+    return new TxSender({
+      provider: this.provider,
+      address: this.address,
+      retrier: this.retrier,
+      log: this.log,
+      txAttempts: this.txAttempts,
+      receiptTimeoutMs: this.receiptTimeoutMs,
+    });
+  }
+
+  /** A job taken on for a chain the node no longer serves. */
+  private stale(job: Job): boolean {
+    return job.epoch !== this.epoch;
+  }
+
+  /** Forgets a finished job, unless a job of the new chain has taken its request id meanwhile. */
+  private forget(job: Job): void {
+    if (this.jobs.get(job.requestId) === job) this.jobs.delete(job.requestId);
+  }
+
   private schedule(ms: number): void {
     if (!this.running) return;
     this.timer = setTimeout(() => {
@@ -271,12 +325,14 @@ export class InferenceNode extends EventEmitter {
   }
 
   /**
-   * One poll: read new InferenceRequested events (on RPC failure, the same range is read
-   * again next time), then take up the requests set aside whose time has come.
+   * One poll: look at the chain's head (a chain restarted or replaced under the node is
+   * served afresh, blocks that went back are scanned again), read new InferenceRequested
+   * events (on RPC failure, the same range is read again next time), then take up the
+   * requests set aside whose time has come.
    */
   private async tick(): Promise<void> {
     try {
-      const latest = await this.provider.getBlockNumber();
+      const latest = (await this.observe()).number;
       if (latest >= this.nextBlock) {
         const events = await this.precompile.queryFilter(
           this.precompile.filters.InferenceRequested(),
@@ -299,6 +355,78 @@ export class InferenceNode extends EventEmitter {
       );
     }
     await this.takeUpSetAside();
+  }
+
+  /** The chain's latest block. */
+  private async head(): Promise<BlockMark> {
+    const block = await this.provider.getBlock("latest");
+    if (!block?.hash) throw new Error("the endpoint returned no latest block");
+    return { number: block.number, hash: block.hash };
+  }
+
+  /**
+   * Reads the chain's head and compares it with the chain the node has been serving: a chain
+   * restarted or replaced is served afresh (`resync`), blocks that went back are scanned again.
+   * Returns the head to scan up to.
+   */
+  private async observe(): Promise<BlockMark> {
+    const { head, change } = await this.watch.observe();
+    if (change.kind === "restarted") await this.resync(change, head);
+    else if (change.kind === "rewound") this.rescan(change);
+    return head;
+  }
+
+  /** Blocks went back or were replaced on the same chain: scans them again (duplicates are ignored). */
+  private rescan(change: Extract<ChainChange, { kind: "rewound" }>): void {
+    const from = Math.max(this.fromBlock, change.forkAfter + 1);
+    if (from >= this.nextBlock) return;
+    this.log.info(
+      `the chain's head went from block ${change.previousHead} to ${change.head}, its blocks up to ${change.forkAfter} unchanged; scanning again from block ${from}`,
+    );
+    this.nextBlock = from;
+  }
+
+  /**
+   * The chain was restarted or replaced under the node: what it had in flight belongs to a
+   * chain that is gone. Drops it (requests in flight, the requests seen, the next block to
+   * scan, the minimum bond read), then runs its start-up path again on the new chain:
+   * publishes its policy and recovers its unsettled answers, scanning from `resyncBlocks`
+   * below the new head (from block 0 on a short chain), and keeps serving.
+   */
+  private async resync(change: Extract<ChainChange, { kind: "restarted" }>, head: BlockMark): Promise<void> {
+    // read the new chain first: if that fails, nothing is dropped and the next poll sees the restart again
+    await this.watch.start(head);
+    const dropped = [...this.jobs.keys()];
+    this.epoch++;
+    this.jobs.clear();
+    this.seen.clear();
+    this.minBond = undefined;
+    this.publicationDue = this.recoveryDue = false;
+    // the old sender may be waiting for a receipt the new chain will never have
+    this.sender = this.newTxSender();
+    const fromBlock = Math.max(0, head.number - this.resyncBlocks);
+    this.fromBlock = this.nextBlock = fromBlock;
+    const { previousGenesis, genesis, previousHead } = change;
+    const genesisChange =
+      genesis === previousGenesis
+        ? `genesis ${genesis} unchanged, every later block it had seen replaced`
+        : `genesis ${previousGenesis} → ${genesis}`;
+    this.log.warn(
+      `the chain was restarted or replaced under the node (head block ${previousHead} → ${head.number}, ${genesisChange}): ` +
+        `dropping ${dropped.length} request(s) in flight on the old chain; serving the new chain from block ${fromBlock} ` +
+        "(Sibyl, the models and this node's bond must be on it too)",
+    );
+    const event: ChainRestartedEvent = {
+      previousGenesis,
+      genesis,
+      previousHead,
+      head: head.number,
+      dropped,
+      fromBlock,
+    };
+    this.emit("chainRestarted", event);
+    await this.publishOrDefer(false);
+    await this.recoverOrDefer();
   }
 
   private track(p: Promise<unknown>): void {
@@ -330,6 +458,7 @@ export class InferenceNode extends EventEmitter {
       return this.fail(requestId, "answer", e as Error);
     }
     const job: Job = {
+      epoch: this.epoch,
       requestId,
       modelId,
       model,
@@ -361,15 +490,17 @@ export class InferenceNode extends EventEmitter {
           return events[0]?.transactionHash;
         },
         send: (overrides) => this.precompile.answer(requestId, output, overrides),
+        cancelled: () => this.stale(job),
       });
     } catch (e) {
       return this.setAside(job, e as Error);
     }
+    if (this.stale(job)) return;
     if (!receipt) {
       const declined = job.declined;
       job.declined = undefined;
       if (declined?.reason === "bond") return this.waitForBond(job, declined);
-      this.jobs.delete(requestId);
+      this.forget(job);
       if (declined) return this.decline(requestId, job.modelId, declined);
       log.info("already answered or closed; skipping");
       return;
@@ -439,6 +570,7 @@ export class InferenceNode extends EventEmitter {
   private async proveAndSettle(job: Job): Promise<void> {
     const { requestId, model, input, output } = job;
     const log = prefixed(this.log, `[${short(requestId)}]`);
+    if (this.stale(job)) return;
     if (!job.proof) {
       try {
         const result = await model.prover.prove(
@@ -454,7 +586,8 @@ export class InferenceNode extends EventEmitter {
           throw new Error("the proof does not verify off-chain against the model's verification key");
         job.proof = result;
       } catch (e) {
-        this.jobs.delete(requestId);
+        if (this.stale(job)) return;
+        this.forget(job);
         return this.fail(requestId, "prove", e as Error);
       }
     }
@@ -476,11 +609,13 @@ export class InferenceNode extends EventEmitter {
         },
         send: (overrides) =>
           this.precompile.settle(requestId, toSolidityProof(proof.proof) as never, overrides),
+        cancelled: () => this.stale(job),
       });
     } catch (e) {
       return this.setAside(job, e as Error);
     }
-    this.jobs.delete(requestId);
+    if (this.stale(job)) return;
+    this.forget(job);
     if (!receipt) {
       log.info("no longer awaiting settlement; skipping");
       return;
@@ -501,9 +636,10 @@ export class InferenceNode extends EventEmitter {
    * `retryAfterMs`, and reports it only after `maxRounds` rounds.
    */
   private setAside(job: Job, error: Error): void {
+    if (this.stale(job)) return; // its chain is gone
     job.rounds++;
     if (isRevert(error) || job.rounds >= this.maxRounds) {
-      this.jobs.delete(job.requestId);
+      this.forget(job);
       return this.fail(job.requestId, job.stage, error);
     }
     job.retryAt = Date.now() + this.retryAfterMs;
@@ -556,6 +692,7 @@ export class InferenceNode extends EventEmitter {
           throw new ChainError(
             `${this.address} could not publish its policy: ${brief(e)}`,
             "is it a registered node? post a bond with registerNode first (sibyl:node does it with --bond)",
+            { cause: e },
           );
         this.log.error(`publishing its policy failed: ${brief(e)}`);
         return;
@@ -595,6 +732,7 @@ export class InferenceNode extends EventEmitter {
       if (this.seen.has(requestId)) continue; // taken on by the poll meanwhile
       this.seen.add(requestId);
       const job: Job = {
+        epoch: this.epoch,
         requestId,
         modelId: answer.modelId,
         model: this.models.get(answer.modelId.toLowerCase())!,

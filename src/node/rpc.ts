@@ -1,3 +1,4 @@
+import { RevertError, decodeRevert } from "../chain/revert.js";
 import type { Logger } from "../log.js";
 
 /**
@@ -63,14 +64,20 @@ export function sleep(ms: number): Promise<void> {
  * a reason or a mined receipt is a revert.
  */
 export function isRevert(e: unknown): boolean {
+  if (e instanceof RevertError) return true;
   const err = e as { code?: unknown; data?: unknown; reason?: unknown; receipt?: unknown; message?: unknown };
   if (err.code === "CALL_EXCEPTION")
     return err.receipt != null || err.reason != null || (typeof err.data === "string" && err.data.length > 2);
   return typeof err.message === "string" && /revert/i.test(err.message);
 }
 
-/** The first line of an error, with the JSON-RPC error ethers wraps when it has one. */
+/**
+ * The first line of an error, with the JSON-RPC error ethers wraps when it has one; a revert
+ * with one of Sibyl's custom errors is named with its arguments instead of its raw data.
+ */
 export function brief(e: unknown): string {
+  const revert = e instanceof RevertError ? undefined : decodeRevert(e);
+  if (revert) return `reverted: ${revert.text}`;
   const err = e as {
     shortMessage?: string;
     message?: string;

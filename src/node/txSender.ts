@@ -1,5 +1,6 @@
 import type { ContractTransactionResponse, Provider, TransactionReceipt } from "ethers";
 
+import { explainRevert } from "../chain/revert.js";
 import type { Logger } from "../log.js";
 import { type Retrier, brief, isRevert, short, sleep } from "./rpc.js";
 
@@ -30,6 +31,11 @@ export interface TxPlan {
   /** the hash of this node's transaction that already did it, looked up in its events from `fromBlock` */
   landed(fromBlock: number): Promise<string | undefined>;
   send(overrides: { nonce: number }): Promise<ContractTransactionResponse>;
+  /**
+   * Whether the transaction was called off (its chain is gone): looked at before every check
+   * and right before every send; a called-off plan ends as if no longer needed.
+   */
+  cancelled?(): boolean;
 }
 
 export interface TxSenderOptions {
@@ -54,7 +60,8 @@ export class TxSender {
    * longer calls for it. Before each attempt it asks `needed`; once an attempt may have
    * reached the chain, it first looks for that transaction's event, and a retry reuses the
    * nonce unless the chain has mined it. A revert is final unless the transaction is no
-   * longer needed (another settler was faster); other errors are retried with a growing pause.
+   * longer needed (another settler was faster), and thrown as a RevertError naming the custom
+   * error when Sibyl can decode it; other errors are retried with a growing pause.
    */
   send(plan: TxPlan): Promise<TransactionReceipt | undefined> {
     const p = this.chain.then(
@@ -73,6 +80,7 @@ export class TxSender {
     subject.since ??= await retrier.read("block number", requestId, () => provider.getBlockNumber());
     const fromBlock = subject.since;
     const check = async (): Promise<TransactionReceipt | "needed" | "moot"> => {
+      if (plan.cancelled?.()) return "moot";
       if (subject.maybeSent) {
         const hash = await retrier.read(`${what} lookup`, requestId, () => plan.landed(fromBlock));
         const receipt =
@@ -83,7 +91,7 @@ export class TxSender {
           return receipt;
         }
       }
-      return (await plan.needed()) ? "needed" : "moot";
+      return (await plan.needed()) && !plan.cancelled?.() ? "needed" : "moot";
     };
     let nonce: number | undefined;
     for (let attempt = 1; ; attempt++) {
@@ -92,6 +100,7 @@ export class TxSender {
       if (status !== "needed") return status;
       try {
         nonce = await this.nonceFor(requestId, nonce);
+        if (plan.cancelled?.()) return undefined;
         subject.maybeSent = true;
         const tx = await plan.send({ nonce });
         const receipt = await tx.wait(1, receiptTimeoutMs);
@@ -103,7 +112,7 @@ export class TxSender {
           const after = await check();
           if (after === "moot") return undefined;
           if (after !== "needed") return after;
-          throw e;
+          throw explainRevert(e, `the ${what} transaction`);
         }
         if (attempt >= txAttempts) throw e;
         const ms = retrier.backoff(attempt);

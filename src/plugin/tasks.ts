@@ -14,22 +14,53 @@ const MODEL_FILE = "path to the model file (sibyl-model/1 JSON, e.g. models/iris
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function withImportOptions<B extends NewTaskDefinitionBuilder<any>>(t: B) {
   return t
-    .addOption({ name: "name", description: "ONNX import: model name (default: the file name, sanitized)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "fracBits", description: "ONNX import: fraction bits of the fixed point (default 8)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "valueBits", description: "ONNX import: bits of every activation (default 24)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "inputBits", description: "ONNX import: bits of every input (default: valueBits)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "weights", description: "ONNX import: public or private weights (default public)", type: STRING, defaultValue: undefined });
+    .addOption({
+      name: "name",
+      description: "ONNX import: model name (default: the file name, sanitized)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "fracBits",
+      description: "ONNX import: fraction bits of the fixed point (default 8)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "valueBits",
+      description: "ONNX import: bits of every activation (default 24)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "inputBits",
+      description: "ONNX import: bits of every input (default: valueBits)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "weights",
+      description: "ONNX import: public or private weights (default public)",
+      type: STRING,
+      defaultValue: undefined,
+    });
 }
 
 /** The options of the tasks that check a zkey against a built model. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function withZkeyCheckOptions<B extends NewTaskDefinitionBuilder<any>>(t: B, zkeyHelp: string) {
   return t
-    .addOption({ name: "model", description: MODEL_FILE + " (built with sibyl:build)", type: STRING, defaultValue: undefined })
+    .addOption({
+      name: "model",
+      description: MODEL_FILE + " (built with sibyl:build)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addOption({ name: "zkey", description: zkeyHelp, type: STRING, defaultValue: undefined })
     .addOption({
       name: "ptau",
-      description: "the powers-of-tau file the ceremony started from (default: the one the model's build used)",
+      description:
+        "the powers-of-tau file the ceremony started from (default: the one the model's build used)",
       type: STRING,
       defaultValue: undefined,
     });
@@ -37,13 +68,25 @@ function withZkeyCheckOptions<B extends NewTaskDefinitionBuilder<any>>(t: B, zke
 
 export const sibylTasks: TaskDefinition[] = [
   withImportOptions(
-    task("sibyl:build", "Builds a model: quantize → generate circuit → compile → Groth16 setup → export verifier")
-      .addOption({ name: "model", description: MODEL_FILE + ", or an .onnx file to import", type: STRING, defaultValue: undefined })
+    task(
+      "sibyl:build",
+      "Builds a model: quantize → generate circuit → compile → Groth16 setup → export verifier",
+    )
+      .addOption({
+        name: "model",
+        description: MODEL_FILE + ", or an .onnx file to import",
+        type: STRING,
+        defaultValue: undefined,
+      })
       .addFlag({ name: "force", description: "rebuild every step, ignoring the cache" })
-      .addFlag({ name: "noPtauGeneration", description: "fail instead of generating a development ptau when none fits" })
+      .addFlag({
+        name: "noPtauGeneration",
+        description: "fail instead of generating a development ptau when none fits",
+      })
       .addOption({
         name: "ptau",
-        description: "powers-of-tau file to use (e.g. a public powersOfTau28_hez_final_<power>.ptau) instead of the development ones",
+        description:
+          "powers-of-tau file to use (e.g. a public powersOfTau28_hez_final_<power>.ptau) instead of the development ones",
         type: STRING,
         defaultValue: undefined,
       }),
@@ -53,14 +96,29 @@ export const sibylTasks: TaskDefinition[] = [
 
   withImportOptions(
     task("sibyl:import", "Converts an ONNX model (an MLP) to a sibyl-model/1 file, without building it")
-      .addOption({ name: "onnx", description: "path to the .onnx file", type: STRING, defaultValue: undefined })
-      .addOption({ name: "out", description: "where to write the model file (JSON)", type: STRING, defaultValue: undefined }),
+      .addOption({
+        name: "onnx",
+        description: "path to the .onnx file",
+        type: STRING,
+        defaultValue: undefined,
+      })
+      .addOption({
+        name: "out",
+        description: "where to write the model file (JSON)",
+        type: STRING,
+        defaultValue: undefined,
+      }),
   )
     .setAction(() => import("../tasks/import.js"))
     .build(),
 
   task("sibyl:ptau", "Generates an INSECURE development powers-of-tau file into the build cache")
-    .addOption({ name: "power", description: "log2 of the maximum circuit size (e.g. 14 for 16k constraints)", type: STRING, defaultValue: undefined })
+    .addOption({
+      name: "power",
+      description: "log2 of the maximum circuit size (e.g. 14 for 16k constraints)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .setAction(() => import("../tasks/ptau.js"))
     .build(),
 
@@ -69,12 +127,19 @@ export const sibylTasks: TaskDefinition[] = [
     "Installs the inference precompile and model registry (0x…F4 on Hardhat networks); refuses an installation someone " +
       "else initialised, or one with other parameters",
   )
-    .addOption({ name: "minBond", description: "minimum node bond in ETH", defaultValue: "1" })
+    .addOption({
+      name: "minBond",
+      description: "minimum node bond in ETH (default: the existing installation's, else 1)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addOption({
       name: "answerWindow",
-      description: "seconds a request may wait for an answer before it can expire (at most 86400)",
-      type: ArgumentType.INT,
-      defaultValue: 3600,
+      description:
+        "seconds a request may wait for an answer before it can expire, at most 86400 " +
+        "(default: the existing installation's, else 3600)",
+      type: STRING,
+      defaultValue: undefined,
     })
     .addFlag({
       name: "reset",
@@ -85,30 +150,95 @@ export const sibylTasks: TaskDefinition[] = [
     .setAction(() => import("../tasks/deploy.js"))
     .build(),
 
-  task("sibyl:register", "Registers a built model: the registry deploys its verifier's code; prints the model id")
-    .addOption({ name: "model", description: MODEL_FILE + " (built now if it is not)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "fee", description: "fee per request in ETH (default 0.001)", type: STRING, defaultValue: undefined })
+  task(
+    "sibyl:register",
+    "Registers a built model: the registry deploys its verifier's code; prints the model id",
+  )
+    .addOption({
+      name: "model",
+      description: MODEL_FILE + " (built now if it is not)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "fee",
+      description: "fee per request in ETH (default 0.001)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addOption({
       name: "callbackGasPrice",
       description: "price of each unit of callback gas a request asks for, in gwei (default 1)",
       type: STRING,
       defaultValue: undefined,
     })
-    .addOption({ name: "stake", description: "node bond locked per unsettled answer, in ETH (default 0.1; 0 when --unbonded)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "window", description: "settlement window in seconds (default 600, at most 86400)", type: STRING, defaultValue: undefined })
-    .addFlag({ name: "unbonded", description: "answers lock no stake: nothing repays a wrong answer before its proof" })
+    .addOption({
+      name: "stake",
+      description: "node bond locked per unsettled answer, in ETH (default 0.1; 0 when --unbonded)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "window",
+      description: "settlement window in seconds (default 600, at most 86400)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addFlag({
+      name: "unbonded",
+      description: "answers lock no stake: nothing repays a wrong answer before its proof",
+    })
     .setAction(() => import("../tasks/register.js"))
     .build(),
 
-  task("sibyl:verify-model", "Checks a registered model id against the local build of a model file and says exactly what differs")
-    .addOption({ name: "model", description: MODEL_FILE + " (built now if it is not)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "id", description: "the registered model id (0x followed by 64 hex digits)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "fee", description: "also check the fee per request, in ETH", type: STRING, defaultValue: undefined })
-    .addOption({ name: "callbackGasPrice", description: "also check the price of callback gas, in gwei", type: STRING, defaultValue: undefined })
-    .addOption({ name: "stake", description: "also check the stake locked per unsettled answer, in ETH", type: STRING, defaultValue: undefined })
-    .addOption({ name: "window", description: "also check the settlement window, in seconds", type: STRING, defaultValue: undefined })
-    .addFlag({ name: "unbonded", description: "also check that the model is unbonded (answers lock no stake)" })
-    .addFlag({ name: "transcript", description: "also verify the local zkey's phase-2 transcript against the r1cs and ptau (slow)" })
+  task(
+    "sibyl:verify-model",
+    "Checks a registered model id against the local build of a model file and says exactly what differs",
+  )
+    .addOption({
+      name: "model",
+      description: MODEL_FILE + " (built now if it is not)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "id",
+      description: "the registered model id (0x followed by 64 hex digits)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "fee",
+      description: "also check the fee per request, in ETH",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "callbackGasPrice",
+      description: "also check the price of callback gas, in gwei",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "stake",
+      description: "also check the stake locked per unsettled answer, in ETH",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "window",
+      description: "also check the settlement window, in seconds",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addFlag({
+      name: "unbonded",
+      description: "also check that the model is unbonded (answers lock no stake)",
+    })
+    .addFlag({
+      name: "transcript",
+      description: "also verify the local zkey's phase-2 transcript against the r1cs and ptau (slow)",
+    })
     .setAction(() => import("../tasks/verify-model.js"))
     .build(),
 
@@ -118,18 +248,54 @@ export const sibylTasks: TaskDefinition[] = [
       description: "comma-separated model files to serve (built with sibyl:build)",
       defaultValue: "models/iris/model.json",
     })
-    .addOption({ name: "ids", description: "comma-separated model ids, one per model (default: the ids sibyl:register recorded)", type: STRING, defaultValue: undefined })
+    .addOption({
+      name: "ids",
+      description: "comma-separated model ids, one per model (default: the ids sibyl:register recorded)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addOption({
       name: "bond",
-      description: "bond to post in ETH if the signer is not yet a node (the minimum bond stays free; the rest backs answers)",
+      description:
+        "bond to post in ETH if the signer is not yet a node (the minimum bond stays free; the rest backs answers)",
       defaultValue: "2",
     })
-    .addOption({ name: "signer", description: "index of the account that runs the node", type: ArgumentType.INT, defaultValue: 1 })
-    .addOption({ name: "pollMs", description: "poll interval in ms", type: ArgumentType.INT, defaultValue: 500 })
-    .addOption({ name: "fromBlock", description: "first block to scan (default: 1000 blocks back)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "minFee", description: "policy: the least fee in ETH a request must carry (default 0)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "maxCallbackGas", description: "policy: the most callback gas per hook a request may ask for (default 1000000)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "maxStake", description: "policy: the largest stake in ETH to lock behind one answer (default: no limit)", type: STRING, defaultValue: undefined })
+    .addOption({
+      name: "signer",
+      description: "index of the account that runs the node",
+      type: ArgumentType.INT,
+      defaultValue: 1,
+    })
+    .addOption({
+      name: "pollMs",
+      description: "poll interval in ms",
+      type: ArgumentType.INT,
+      defaultValue: 500,
+    })
+    .addOption({
+      name: "fromBlock",
+      description: "first block to scan (default: 1000 blocks back)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "minFee",
+      description: "policy: the least fee in ETH a request must carry (default 0)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "maxCallbackGas",
+      description: "policy: the most callback gas per hook a request may ask for (default 1000000)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "maxStake",
+      description: "policy: the largest stake in ETH to lock behind one answer (default: no limit)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addOption({
       name: "minSettlementWindow",
       description: "refuse to serve a registration whose settlement window is shorter than this many seconds",
@@ -140,39 +306,106 @@ export const sibylTasks: TaskDefinition[] = [
     .build(),
 
   task("sibyl:infer", "Sends one inference request from the CLI and waits for its answer and settlement")
-    .addOption({ name: "model", description: MODEL_FILE + " (built and registered)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "id", description: "the model id to request (default: the id sibyl:register recorded)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "input", description: 'comma-separated real values, e.g. "5.1,3.5,1.4,0.2"', type: STRING, defaultValue: undefined })
+    .addOption({
+      name: "model",
+      description: MODEL_FILE + " (built and registered)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "id",
+      description: "the model id to request (default: the id sibyl:register recorded)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "input",
+      description: 'comma-separated real values, e.g. "5.1,3.5,1.4,0.2"',
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addFlag({ name: "raw", description: "the input is already fixed-point integers" })
-    .addOption({ name: "timeout", description: "seconds to wait for settlement", type: ArgumentType.INT, defaultValue: 120 })
+    .addOption({
+      name: "timeout",
+      description: "seconds to wait for settlement",
+      type: ArgumentType.INT,
+      defaultValue: 120,
+    })
     .setAction(() => import("../tasks/infer.js"))
     .build(),
 
-  task("sibyl:status", "Explains a request: its state, who answered and when, its deadline, the bond behind it, and why it is pending")
-    .addOption({ name: "id", description: "the request id (0x followed by 64 hex digits)", type: STRING, defaultValue: undefined })
+  task(
+    "sibyl:status",
+    "Explains a request: its state, who answered and when, its deadline, the bond behind it, and why it is pending",
+  )
+    .addOption({
+      name: "id",
+      description: "the request id (0x followed by 64 hex digits)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .setAction(() => import("../tasks/status.js"))
     .build(),
 
-  task("sibyl:accuracy", "Accuracy report: float model vs quantized runtime vs circuit (vs on-chain decoding)")
+  task(
+    "sibyl:accuracy",
+    "Accuracy report: float model vs quantized runtime vs circuit (vs on-chain decoding)",
+  )
     .addOption({ name: "model", description: MODEL_FILE, type: STRING, defaultValue: undefined })
-    .addOption({ name: "data", description: "data set: iris or mnist", type: STRING, defaultValue: undefined })
-    .addOption({ name: "split", description: "test (the held-out split recorded in the model) or all", defaultValue: "test" })
-    .addFlag({ name: "noCircuit", description: "skip the witness check (float vs quantized only; no build needed)" })
-    .addOption({ name: "onchain", description: "also decode this many outputs through the precompile (in-process network)", type: ArgumentType.INT, defaultValue: 0 })
+    .addOption({
+      name: "data",
+      description: "data set: iris or mnist",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "split",
+      description: "test (the held-out split recorded in the model) or all",
+      defaultValue: "test",
+    })
+    .addFlag({
+      name: "noCircuit",
+      description: "skip the witness check (float vs quantized only; no build needed)",
+    })
+    .addOption({
+      name: "onchain",
+      description: "also decode this many outputs through the precompile (in-process network)",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
     .setAction(() => import("../tasks/accuracy.js"))
     .build(),
 
   task("sibyl:demo", "The end-to-end demo on the in-process Hardhat network")
-    .addOption({ name: "requests", description: "number of credit applications to send", type: ArgumentType.INT, defaultValue: 3 })
+    .addOption({
+      name: "requests",
+      description: "number of credit applications to send",
+      type: ArgumentType.INT,
+      defaultValue: 3,
+    })
     .setAction(() => import("../tasks/demo.js"))
     .build(),
 
-  task("sibyl:ceremony-start", "Starts a Groth16 phase-2 ceremony for a built model: writes <out>/<model>_0000.zkey and <out>/ceremony.json")
-    .addOption({ name: "model", description: MODEL_FILE + " (built with sibyl:build)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "out", description: "folder for the ceremony's zkeys and its ceremony.json log (must not hold a ceremony)", type: STRING, defaultValue: undefined })
+  task(
+    "sibyl:ceremony-start",
+    "Starts a Groth16 phase-2 ceremony for a built model: writes <out>/<model>_0000.zkey and <out>/ceremony.json",
+  )
+    .addOption({
+      name: "model",
+      description: MODEL_FILE + " (built with sibyl:build)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "out",
+      description: "folder for the ceremony's zkeys and its ceremony.json log (must not hold a ceremony)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addOption({
       name: "ptau",
-      description: "powers-of-tau file (e.g. powersOfTau28_hez_final_<power>.ptau; default: the one the model's build used)",
+      description:
+        "powers-of-tau file (e.g. powersOfTau28_hez_final_<power>.ptau; default: the one the model's build used)",
       type: STRING,
       defaultValue: undefined,
     })
@@ -183,28 +416,70 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:ceremony-contribute",
     "Adds your contribution to a ceremony zkey. Run it on your own machine; your secret entropy never leaves the process",
   )
-    .addOption({ name: "in", description: "the latest zkey of the ceremony", type: STRING, defaultValue: undefined })
-    .addOption({ name: "out", description: "where to write the zkey with your contribution (hand it to the next party)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "name", description: "who you are, recorded in the zkey (at most 64 bytes)", type: STRING, defaultValue: undefined })
+    .addOption({
+      name: "in",
+      description: "the latest zkey of the ceremony",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "out",
+      description: "where to write the zkey with your contribution (hand it to the next party)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "name",
+      description: "who you are, recorded in the zkey (at most 64 bytes)",
+      type: STRING,
+      defaultValue: undefined,
+    })
     .addOption({
       name: "entropy",
-      description: "extra entropy text (snarkjs mixes in 64 fresh random bytes anyway; default: 32 random bytes)",
+      description:
+        "extra entropy text (snarkjs mixes in 64 fresh random bytes anyway; default: 32 random bytes)",
       type: STRING,
       defaultValue: undefined,
     })
     .setAction(() => import("../tasks/ceremony-contribute.js"))
     .build(),
 
-  task("sibyl:ceremony-beacon", "Applies the final random-beacon contribution (a public value fixed in advance, e.g. a future block hash)")
-    .addOption({ name: "in", description: "the latest zkey of the ceremony", type: STRING, defaultValue: undefined })
-    .addOption({ name: "out", description: "where to write the final zkey", type: STRING, defaultValue: undefined })
-    .addOption({ name: "beacon", description: "the beacon value in hex (1 to 255 bytes)", type: STRING, defaultValue: undefined })
-    .addOption({ name: "iterations", description: "log2 of the beacon's hash iterations (10..63)", type: ArgumentType.INT, defaultValue: 10 })
+  task(
+    "sibyl:ceremony-beacon",
+    "Applies the final random-beacon contribution (a public value fixed in advance, e.g. a future block hash)",
+  )
+    .addOption({
+      name: "in",
+      description: "the latest zkey of the ceremony",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "out",
+      description: "where to write the final zkey",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "beacon",
+      description: "the beacon value in hex (1 to 255 bytes)",
+      type: STRING,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "iterations",
+      description: "log2 of the beacon's hash iterations (10..63)",
+      type: ArgumentType.INT,
+      defaultValue: 10,
+    })
     .setAction(() => import("../tasks/ceremony-beacon.js"))
     .build(),
 
   withZkeyCheckOptions(
-    task("sibyl:ceremony-verify", "Verifies a ceremony zkey against the model's circuit and the ptau, and lists its contributions"),
+    task(
+      "sibyl:ceremony-verify",
+      "Verifies a ceremony zkey against the model's circuit and the ptau, and lists its contributions",
+    ),
     "the zkey to verify",
   )
     .setAction(() => import("../tasks/ceremony-verify.js"))

@@ -1,6 +1,6 @@
 import type { SibylEnv } from "../env.js";
 import { sibylAction } from "./action.js";
-import { required } from "./args.js";
+import { modelFileOption, required } from "./args.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -9,7 +9,7 @@ import { onChainDecoder } from "../chain/decode.js";
 import { buildModels, setUpStack } from "../chain/stack.js";
 import { SibylError } from "../errors.js";
 import { type Logger, consoleLogger } from "../log.js";
-import { type AccuracyReport, accuracyReport, accuracyRows, heldOut } from "../model/accuracy.js";
+import { type AccuracyReport, accuracyReport, accuracyRows, heldOut } from "../build/accuracy.js";
 import { loadModelFile } from "../model/schema.js";
 
 /**
@@ -29,10 +29,7 @@ export interface AccuracyArgs {
   log?: Logger;
 }
 
-export async function runAccuracyReport(
-  env: SibylEnv,
-  args: AccuracyArgs,
-): Promise<AccuracyReport> {
+export async function runAccuracyReport(env: SibylEnv, args: AccuracyArgs): Promise<AccuracyReport> {
   const log = args.log ?? consoleLogger;
   const file = loadModelFile(args.model);
   const data = heldOut(file, args.data, args.split);
@@ -83,10 +80,16 @@ export default sibylAction(
     args: { model?: string; data?: string; split: string; noCircuit: boolean; onchain: number },
     env,
   ): Promise<AccuracyReport> => {
-    const model = required(args.model, "--model", "models/iris/model.json");
+    const model = modelFileOption(args.model);
     const data = required(args.data, "--data", "iris");
     if (args.split !== "test" && args.split !== "all")
       throw new SibylError(`--split must be test or all, got ${args.split}`);
-    return runAccuracyReport(env, { model, data, onchain: args.onchain, split: args.split, circuit: !args.noCircuit });
+    return runAccuracyReport(env, {
+      model,
+      data,
+      onchain: args.onchain,
+      split: args.split,
+      circuit: !args.noCircuit,
+    });
   },
 );

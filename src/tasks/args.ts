@@ -1,8 +1,12 @@
+import { existsSync, statSync } from "node:fs";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { parseEther, parseUnits } from "ethers";
 
+import { readManifest } from "../build/artifacts.js";
 import { SibylError } from "../errors.js";
 import type { OnnxImportOptions } from "../model/onnx.js";
 import type { WeightVisibility } from "../model/schema.js";
+import { PROJECT_ROOT } from "../paths.js";
 
 /** Parsing of task options, with errors that name the option and show a valid value. */
 
@@ -11,6 +15,48 @@ export function required(value: string | undefined, option: string, example: str
   if (value === undefined || value.trim() === "")
     throw new SibylError(`${option} is required`, `e.g. ${option} ${example}`);
   return value;
+}
+
+/**
+ * A model file option: `--model`, or one entry of sibyl:node's `--models` (`option`). Every task
+ * takes the model FILE's path (sibyl-model/1 JSON, or .onnx for sibyl:build), not a model name:
+ * a value that is not a file is refused with what the option takes and, when there is one, the
+ * file the value probably means: the model file of a model built under that name (from its
+ * manifest), models/<name>/model.json, or <folder>/model.json for a folder.
+ */
+export function modelFileOption(value: string | undefined, option = "--model"): string {
+  const path = required(value, option, "models/iris/model.json");
+  if (existsSync(path) && statSync(path).isFile()) return path;
+  const takes =
+    option === "--models" ? "--models takes model files' paths" : `${option} takes the model file's path`;
+  const what = existsSync(path) ? `"${path}" is a folder` : `there is no file "${path}"`;
+  const guess = guessModelFile(path);
+  throw new SibylError(
+    `${takes}: ${what}`,
+    guess
+      ? `did you mean ${shown(guess.path)}?${guess.why ? ` (${guess.why})` : ""}`
+      : `e.g. ${option} models/iris/model.json (a sibyl-model/1 JSON file)`,
+  );
+}
+
+/** The model file a --model value that is not a file probably means, if any. */
+function guessModelFile(value: string): { path: string; why?: string } | undefined {
+  if (existsSync(value) && existsSync(join(value, "model.json"))) return { path: join(value, "model.json") };
+  const name = basename(value.trim()).replace(/\.(json|onnx)$/i, "");
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) return undefined;
+  const built = readManifest(name)?.modelPath;
+  if (built !== undefined)
+    for (const p of isAbsolute(built) ? [built] : [built, join(PROJECT_ROOT, built)])
+      if (existsSync(p)) return { path: p, why: `model "${name}" was built from it` };
+  const conventional = join(PROJECT_ROOT, "models", name, "model.json");
+  if (existsSync(conventional)) return { path: conventional };
+  return undefined;
+}
+
+/** A path as the user would type it: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), resolve(path));
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
 /** An optional integer option given as text. */
@@ -45,7 +91,10 @@ export function listOption(value: string, option: string): string[] {
   const parts = value.split(",").map((x) => x.trim());
   const empty = parts.findIndex((p) => p === "");
   if (empty >= 0)
-    throw new SibylError(`${option} has an empty entry (#${empty + 1}) in "${value}"`, "separate the entries with single commas");
+    throw new SibylError(
+      `${option} has an empty entry (#${empty + 1}) in "${value}"`,
+      "separate the entries with single commas",
+    );
   return parts;
 }
 

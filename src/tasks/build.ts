@@ -1,7 +1,7 @@
 import { buildModel, type BuildReport } from "../build/buildModel.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
-import { type ImportArgs, importOptionsOf, required } from "./args.js";
+import { type ImportArgs, importOptionsOf, modelFileOption } from "./args.js";
 
 export interface BuildArgs extends ImportArgs {
   model?: string;
@@ -13,7 +13,7 @@ export interface BuildArgs extends ImportArgs {
 /** `sibyl:build`: quantize → circuit → compile → setup → verifier; the verifier joins the project's contracts. */
 export default sibylAction(
   async (args: BuildArgs, _env, hre): Promise<BuildReport> => {
-    const model = required(args.model, "--model", "models/iris/model.json");
+    const model = modelFileOption(args.model);
     const report = await buildModel(model, {
       log: consoleLogger,
       force: args.force,

@@ -2,12 +2,12 @@ import { builtModelOf, finalizeCeremony } from "../build/finalizeCeremony.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
 import { printContributions } from "./ceremony-print.js";
-import { required } from "./args.js";
+import { modelFileOption, required } from "./args.js";
 
 /** `sibyl:ceremony-finalize`: installs a verified ceremony zkey as the model's key. */
 export default sibylAction(
   async (args: { model?: string; zkey?: string; ptau?: string }, _env, hre) => {
-    const { name } = builtModelOf(required(args.model, "--model", "models/iris/model.json"));
+    const { name } = builtModelOf(modelFileOption(args.model));
     const r = await finalizeCeremony({
       modelName: name,
       zkeyPath: required(args.zkey, "--zkey", "iris_final.zkey"),

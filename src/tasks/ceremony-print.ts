@@ -6,7 +6,9 @@ export function printContributions(
   numbered = true,
 ): void {
   contributions.forEach((c, i) => {
-    const beacon = c.beacon ? ` (random beacon ${c.beacon.hash}, 2^${c.beacon.iterationsExp} iterations)` : "";
+    const beacon = c.beacon
+      ? ` (random beacon ${c.beacon.hash}, 2^${c.beacon.iterationsExp} iterations)`
+      : "";
     console.log(`  ${numbered ? `#${i + 1} ` : ""}${c.name || "(no name)"}${beacon}`);
     console.log(formatHash(c.hash));
   });

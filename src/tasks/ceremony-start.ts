@@ -2,12 +2,12 @@ import { builtModelOf } from "../build/finalizeCeremony.js";
 import { consoleLogger } from "../log.js";
 import { startCeremony } from "../zk/ceremony.js";
 import { sibylAction } from "./action.js";
-import { required } from "./args.js";
+import { modelFileOption, required } from "./args.js";
 
 /** `sibyl:ceremony-start`: the ceremony's first zkey (no contribution yet) and its log. */
 export default sibylAction(
   async (args: { model?: string; out?: string; ptau?: string }) => {
-    const a = builtModelOf(required(args.model, "--model", "models/iris/model.json"));
+    const a = builtModelOf(modelFileOption(args.model));
     const started = await startCeremony({
       r1csPath: a.r1csPath,
       ptauPath: args.ptau ?? a.ptau.path,

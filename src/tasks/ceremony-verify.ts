@@ -3,12 +3,12 @@ import { consoleLogger } from "../log.js";
 import { verifyCeremony } from "../zk/ceremony.js";
 import { sibylAction } from "./action.js";
 import { printContributions } from "./ceremony-print.js";
-import { required } from "./args.js";
+import { modelFileOption, required } from "./args.js";
 
 /** `sibyl:ceremony-verify`: checks a ceremony zkey against the model's r1cs and the ptau. */
 export default sibylAction(
   async (args: { model?: string; zkey?: string; ptau?: string }) => {
-    const a = builtModelOf(required(args.model, "--model", "models/iris/model.json"));
+    const a = builtModelOf(modelFileOption(args.model));
     const v = await verifyCeremony({
       r1csPath: a.r1csPath,
       ptauPath: args.ptau ?? a.ptau.path,

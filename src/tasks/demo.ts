@@ -55,10 +55,7 @@ const SAMPLES: Array<{ features: number[]; species: string }> = [
   { features: [6.3, 3.3, 6.0, 2.5], species: "virginica" },
 ];
 
-export async function runDemo(
-  env: SibylEnv,
-  opts: DemoOptions = {},
-): Promise<DemoTimeline[]> {
+export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<DemoTimeline[]> {
   const log = opts.log ?? consoleLogger;
   const count = opts.requests ?? 3;
   log.info("Sibyl demo — verifiable inference on the in-process Hardhat network\n");
@@ -163,11 +160,7 @@ export async function runDemo(
   return timelines;
 }
 
-async function deployCreditLine(
-  env: SibylEnv,
-  stack: SibylStack,
-  deployer: Signer,
-): Promise<Contract> {
+async function deployCreditLine(env: SibylEnv, stack: SibylStack, deployer: Signer): Promise<Contract> {
   // Iris class → risk tier: setosa 0 (low), versicolor 1, virginica 2 (high)
   const tierLimits: [bigint, bigint, bigint] = [parseEther("5"), parseEther("2"), parseEther("0.5")];
   const provisionalCap = parseEther("0.05");
@@ -182,11 +175,7 @@ async function deployCreditLine(
 }
 
 /** The events the consumer emitted inside a transaction: what it did at that phase. */
-async function consumerActions(
-  env: SibylEnv,
-  consumer: Contract,
-  txHash: string,
-): Promise<ConsumerAction[]> {
+async function consumerActions(env: SibylEnv, consumer: Contract, txHash: string): Promise<ConsumerAction[]> {
   const receipt = await env.ethers.provider.getTransactionReceipt(txHash);
   const address = (await consumer.getAddress()).toLowerCase();
   return (receipt?.logs ?? [])

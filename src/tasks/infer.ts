@@ -1,8 +1,7 @@
-
 import type { SibylEnv } from "../env.js";
 import { builtModelOf } from "../build/finalizeCeremony.js";
 import { sibylAction } from "./action.js";
-import { intOption, required } from "./args.js";
+import { intOption, modelFileOption, required } from "./args.js";
 import { connectSibyl } from "../chain/connect.js";
 import { InputShapeError } from "../errors.js";
 import { dequantize, quantizeInput } from "../model/quantize.js";
@@ -32,6 +31,9 @@ export interface InferResult {
   state: RequestState;
 }
 
+/** A decimal number: optional sign, digits with an optional fraction, optional exponent. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /** The request's input vector from the CLI's text: real values (quantized) or, with `raw`, fixed point. */
 export function parseInput(text: string, quantized: QuantizedModel, raw: boolean): bigint[] {
   const parts = text.split(",").map((s) => s.trim());
@@ -49,10 +51,14 @@ export function parseInput(text: string, quantized: QuantizedModel, raw: boolean
       return BigInt(s);
     });
   } else {
-    const reals = parts.map(Number);
-    const bad = reals.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new InputShapeError(`input[${bad}] = "${parts[bad]}" is not a number`);
-    input = quantizeInput(quantized, reals);
+    // decimal notation only: Number() would also take "0x10", "0b1" and "Infinity"
+    const bad = parts.findIndex((s) => !DECIMAL.test(s) || !Number.isFinite(Number(s)));
+    if (bad >= 0)
+      throw new InputShapeError(
+        `input[${bad}] = "${parts[bad]}" is not a number`,
+        'give decimal numbers, e.g. "5.1,3.5,1.4,0.2"',
+      );
+    input = quantizeInput(quantized, parts.map(Number));
   }
   checkInput(quantized, input);
   return input;
@@ -104,7 +110,7 @@ export default sibylAction(
     env,
   ): Promise<InferResult> =>
     inferFromCli(env, {
-      model: required(args.model, "--model", "models/iris/model.json"),
+      model: modelFileOption(args.model),
       id: args.id,
       input: required(args.input, "--input", '"6.3,3.3,6.0,2.5"'),
       raw: args.raw,

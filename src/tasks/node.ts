@@ -2,7 +2,7 @@ import type { SibylEnv } from "../env.js";
 
 import { builtModelOf } from "../build/finalizeCeremony.js";
 import { sibylAction } from "./action.js";
-import { etherOption, intOption, listOption } from "./args.js";
+import { etherOption, intOption, listOption, modelFileOption } from "./args.js";
 import { connectSibyl } from "../chain/connect.js";
 import { ChainError } from "../errors.js";
 import { consoleLogger } from "../log.js";
@@ -31,10 +31,7 @@ export interface StandaloneNodeOptions {
  * `sibyl:node`: a long-running node against the task's network (e.g. `--network localhost`).
  * It serves only registrations that match the local builds (`checkedModelId`).
  */
-export async function runStandaloneNode(
-  env: SibylEnv,
-  opts: StandaloneNodeOptions,
-): Promise<void> {
+export async function runStandaloneNode(env: SibylEnv, opts: StandaloneNodeOptions): Promise<void> {
   const log = consoleLogger;
   const policy = resolvePolicy(opts.policy); // a bad option fails before anything is sent
   const { precompile, registry } = await connectSibyl(env);
@@ -88,7 +85,11 @@ export async function runStandaloneNode(
 }
 
 /** The policy options of `sibyl:node` (ETH amounts as decimal strings), checked. */
-export function policyFromCli(args: { minFee?: string; maxCallbackGas?: string; maxStake?: string }): NodePolicyOptions {
+export function policyFromCli(args: {
+  minFee?: string;
+  maxCallbackGas?: string;
+  maxStake?: string;
+}): NodePolicyOptions {
   return {
     minFee: etherOption(args.minFee, "--min-fee"),
     maxCallbackGasLimit: intOption(args.maxCallbackGas, "--max-callback-gas"),
@@ -136,7 +137,7 @@ export default sibylAction(
     env,
   ): Promise<void> => {
     await runStandaloneNode(env, {
-      models: listOption(args.models, "--models"),
+      models: listOption(args.models, "--models").map((m) => modelFileOption(m, "--models")),
       ids: args.ids === undefined ? undefined : listOption(args.ids, "--ids"),
       bond: etherOption(args.bond, "--bond") as bigint,
       signerIndex: args.signer,

@@ -5,7 +5,7 @@ import { type RegisteredModel, registerModel } from "../chain/models.js";
 import { buildModels } from "../chain/stack.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
-import { etherOption, gweiOption, intOption, required } from "./args.js";
+import { etherOption, gweiOption, intOption, modelFileOption } from "./args.js";
 
 export interface RegisterArgs {
   model?: string;
@@ -18,12 +18,13 @@ export interface RegisterArgs {
 
 /** `sibyl:register`: builds the model if needed and registers it; returns the registration. */
 export default sibylAction(async (args: RegisterArgs, env): Promise<RegisteredModel> => {
-  const model = required(args.model, "--model", "models/iris/model.json");
+  const model = modelFileOption(args.model);
   const terms = {
     fee: etherOption(args.fee, "--fee"),
     callbackGasPrice: gweiOption(args.callbackGasPrice, "--callback-gas-price"),
     stake: etherOption(args.stake, "--stake"),
-    settlementWindow: args.window === undefined ? undefined : BigInt(intOption(args.window, "--window") as number),
+    settlementWindow:
+      args.window === undefined ? undefined : BigInt(intOption(args.window, "--window") as number),
     unbonded: args.unbonded,
   };
   const [artifacts] = await buildModels(env, [model], consoleLogger);

@@ -1,7 +1,7 @@
 import { type ModelVerification, verifyModelCommand } from "../chain/verify.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
-import { etherOption, gweiOption, intOption, required } from "./args.js";
+import { etherOption, gweiOption, intOption, modelFileOption, required } from "./args.js";
 
 export interface VerifyModelArgs {
   model?: string;
@@ -16,7 +16,7 @@ export interface VerifyModelArgs {
 
 /** `sibyl:verify-model`: checks a registered id against the local build, field by field. */
 export default sibylAction(async (args: VerifyModelArgs, env): Promise<ModelVerification> => {
-  const model = required(args.model, "--model", "models/iris/model.json");
+  const model = modelFileOption(args.model);
   const id = required(args.id, "--id", "<the model id sibyl:register printed>");
   const report = await verifyModelCommand(
     env,
@@ -27,7 +27,8 @@ export default sibylAction(async (args: VerifyModelArgs, env): Promise<ModelVeri
         fee: etherOption(args.fee, "--fee"),
         callbackGasPrice: gweiOption(args.callbackGasPrice, "--callback-gas-price"),
         stake: etherOption(args.stake, "--stake"),
-        settlementWindow: args.window === undefined ? undefined : BigInt(intOption(args.window, "--window") as number),
+        settlementWindow:
+          args.window === undefined ? undefined : BigInt(intOption(args.window, "--window") as number),
         unbonded: args.unbonded ? true : undefined,
       },
       transcript: args.transcript,

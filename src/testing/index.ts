@@ -59,7 +59,10 @@ export interface SibylTestbed {
   /** the fee a request must carry for `callbackGasLimit` gas per hook (`ModelRegistry.feeFor`) */
   fee(callbackGasLimit?: number, model?: string): Promise<bigint>;
   /** sends a request from an account (an EOA requester: no hooks) and returns its id */
-  request(input: readonly bigint[], opts?: RequestOptions & { from?: Signer; model?: string }): Promise<string>;
+  request(
+    input: readonly bigint[],
+    opts?: RequestOptions & { from?: Signer; model?: string },
+  ): Promise<string>;
   /** the request id a transaction created (a consumer's call that requested inference) */
   requestIdOf(receipt: ContractTransactionReceipt | null): string;
   /** waits until the request is answered (or later) and returns its output */
@@ -104,14 +107,22 @@ export async function deploySibyl(
   const signers = await env.ethers.getSigners();
   const nodeSigner = signers[opts.nodeAccount ?? 1];
   if (!nodeSigner) throw new SibylError(`no account #${opts.nodeAccount} on network "${env.networkName}"`);
-  let node = opts.node === false ? undefined : await startNode(stack, { signer: nodeSigner, log, pollMs: 20 });
-  return testbed(env, stack, nodeSigner, signers[0], () => node, async (next) => {
-    if (next && !node) node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock: 0 });
-    if (!next && node) {
-      await node.stop();
-      node = undefined;
-    }
-  });
+  let node =
+    opts.node === false ? undefined : await startNode(stack, { signer: nodeSigner, log, pollMs: 20 });
+  return testbed(
+    env,
+    stack,
+    nodeSigner,
+    signers[0],
+    () => node,
+    async (next) => {
+      if (next && !node) node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock: 0 });
+      if (!next && node) {
+        await node.stop();
+        node = undefined;
+      }
+    },
+  );
 }
 
 function testbed(

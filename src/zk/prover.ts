@@ -3,8 +3,9 @@ import * as snarkjs from "snarkjs";
 import { ProofError } from "../errors.js";
 import type { VerificationKey } from "./setup.js";
 
-/** The circuit inputs of a Sibyl model circuit, as decimal strings (field elements). */
-export type CircuitInput = Record<string, string | string[] | string[][]>;
+import type { CircuitInput } from "../circuit/inputs.js";
+
+export type { CircuitInput } from "../circuit/inputs.js";
 
 export interface Groth16Proof {
   pi_a: string[];

@@ -8,7 +8,7 @@ import { type BuildReport, buildModel } from "../../src/build/buildModel.js";
 import { BuildError } from "../../src/errors.js";
 import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths.js";
 import { releaseProverThreads } from "../../src/zk/prover.js";
-import { weightCommitment } from "../../src/zk/commitment.js";
+import { weightCommitment } from "../../src/circuit/commitment.js";
 import { RecordingLogger } from "../helpers/recording-logger.js";
 
 /**

@@ -13,7 +13,7 @@ import { silentLogger } from "../../src/log.js";
 import { importOnnx } from "../../src/model/onnx.js";
 import { modelHash, quantizeInput, quantizeModel } from "../../src/model/quantize.js";
 import { loadModelFile, parseModel } from "../../src/model/schema.js";
-import { prng } from "../../src/model/train.js";
+import { prng } from "../../src/data/random.js";
 import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { releaseProverThreads } from "../../src/zk/prover.js";

@@ -4,7 +4,7 @@ import { poseidon16 } from "poseidon-lite";
 import { BN254_P, fromField, toField } from "../../src/circuit/field.js";
 import { pack } from "../../src/circuit/packing.js";
 import { FixedPointRangeError } from "../../src/errors.js";
-import { prng } from "../../src/model/train.js";
+import { prng } from "../../src/data/random.js";
 import type { QuantizedModel } from "../../src/runtime/fixed.js";
 import {
   commitmentElements,
@@ -13,11 +13,11 @@ import {
   privateWeightLayout,
   randomSalt,
   weightCommitment,
-} from "../../src/zk/commitment.js";
+} from "../../src/circuit/commitment.js";
 import { CircuitTester } from "../helpers/circuit-tester.js";
 
 /**
- * circuits/lib/commitment.circom and its TypeScript twin src/zk/commitment.ts, plus
+ * circuits/lib/commitment.circom and its TypeScript twin src/circuit/commitment.ts, plus
  * DensePrivate from dense.circom: the circuit computes exactly the TypeScript value, and no
  * other weights (a changed bit, an out-of-range weight, a carry between packed slots) can
  * produce it.
@@ -103,7 +103,7 @@ describe("circuits/lib/commitment.circom", () => {
     const expected = (w: bigint[], b: bigint[], salt: bigint) =>
       weightCommitment(layerModel(w, b, N_IN, 8), salt);
 
-    it("outputs exactly weightCommitment() of src/zk/commitment.ts, for random weights, biases and salts", async () => {
+    it("outputs exactly weightCommitment() of src/circuit/commitment.ts, for random weights, biases and salts", async () => {
       for (let k = 0; k < 6; k++) {
         const [w, b] = [randomWeights(), randomBiases()];
         const salt = k % 2 ? randomSalt() : randField();
@@ -224,7 +224,7 @@ describe("circuits/lib/commitment.circom", () => {
   });
 });
 
-describe("src/zk/commitment.ts: element order", () => {
+describe("src/circuit/commitment.ts: element order", () => {
   // dense 2→3, relu, dense 3→2: weights layer by layer, row-major; biases layer by layer
   const model: Pick<QuantizedModel, "layers" | "weightBits"> = {
     weightBits: 8,

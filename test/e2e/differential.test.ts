@@ -9,9 +9,9 @@ import { calculateWitness } from "../../src/circuit/witness.js";
 import { datasetByName } from "../../src/data/index.js";
 import { FixedPointRangeError } from "../../src/errors.js";
 import { sibylEnv } from "../../src/env.js";
-import { silentLogger } from "../../src/log.js";
+import { buildProgress } from "../helpers/models.js";
 import { quantizeInput } from "../../src/model/quantize.js";
-import { prng } from "../../src/model/train.js";
+import { prng } from "../../src/data/random.js";
 import { type QuantizedModel, runQuantized, signedRange } from "../../src/runtime/fixed.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 
@@ -31,7 +31,7 @@ describe("differential: runtime = witness = on-chain output on 1,000 inputs", fu
   before(async function () {
     stack = await setUpStack(env, {
       modelPaths: ["iris", "mnist"].map((m) => join(PROJECT_ROOT, "models", m, "model.json")),
-      log: silentLogger,
+      log: buildProgress,
     });
   });
 

@@ -6,12 +6,13 @@ import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack.js
 import { requestInference } from "../../src/client/client.js";
 import { sibylEnv } from "../../src/env.js";
 import { silentLogger } from "../../src/log.js";
+import { buildProgress } from "../helpers/models.js";
 import { quantizeInput } from "../../src/model/quantize.js";
 import { loadModelFile } from "../../src/model/schema.js";
 import { RequestState } from "../../src/node/node.js";
 import { NodeTracker } from "../../src/node/tracker.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
-import { heldOut } from "../../src/model/accuracy.js";
+import { heldOut } from "../../src/build/accuracy.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { releaseProverThreads } from "../../src/zk/prover.js";
 
@@ -25,7 +26,7 @@ describe("end to end: the MNIST model is proved and settled on-chain", function 
   let stack: SibylStack;
 
   before(async function () {
-    stack = await setUpStack(env, { modelPaths: [MNIST_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [MNIST_PATH], log: buildProgress });
   });
 
   after(releaseProverThreads);

@@ -12,14 +12,15 @@ import { calculateWitness, readSymbols } from "../../src/circuit/witness.js";
 import { requestInference } from "../../src/client/client.js";
 import { sibylEnv } from "../../src/env.js";
 import { silentLogger } from "../../src/log.js";
+import { buildProgress } from "../helpers/models.js";
 import { modelHash, quantizeInput, quantizeModel } from "../../src/model/quantize.js";
 import { loadModelFile } from "../../src/model/schema.js";
-import { prng } from "../../src/model/train.js";
+import { prng } from "../../src/data/random.js";
 import { RequestState } from "../../src/node/node.js";
 import { NodeTracker } from "../../src/node/tracker.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 import { type QDense, type QuantizedModel, runQuantized } from "../../src/runtime/fixed.js";
-import { type WeightSecrets, randomSalt, weightCommitment } from "../../src/zk/commitment.js";
+import { type WeightSecrets, randomSalt, weightCommitment } from "../../src/circuit/commitment.js";
 import {
   type ProofResult,
   SnarkjsProver,
@@ -59,7 +60,7 @@ describe("end to end: private weights (iris_private)", function () {
   const VIRGINICA = [6.3, 3.3, 6.0, 2.5];
 
   before(async function () {
-    stack = await setUpStack(env, { modelPaths: [IRIS_PRIVATE_MODEL_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [IRIS_PRIVATE_MODEL_PATH], log: buildProgress });
     [requester, nodeSigner] = await ethers.getSigners();
     artifacts = stack.models.iris_private.artifacts;
     secrets = weightSecretsOf(artifacts)!;

@@ -18,7 +18,7 @@ import {
   toSolidityProof,
   type ProofResult,
 } from "../../src/zk/prover.js";
-import { IRIS_MODEL_PATH } from "../helpers/models.js";
+import { IRIS_MODEL_PATH, buildProgress } from "../helpers/models.js";
 
 const connection = await network.create();
 const { ethers } = connection;
@@ -39,7 +39,7 @@ describe("end to end: answer at once, settle with a real Groth16 proof", functio
   const VIRGINICA = [6.3, 3.3, 6.0, 2.5];
 
   before(async function () {
-    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: buildProgress });
     [requester, nodeSigner] = await ethers.getSigners();
     const a = stack.models.iris.artifacts;
     prover = new SnarkjsProver(a.wasmPath, a.zkeyPath);

@@ -14,7 +14,7 @@ import { RequestState } from "../../src/node/node.js";
 import { NodeTracker } from "../../src/node/tracker.js";
 import { installPrecompile } from "../../src/chain/install.js";
 import { releaseProverThreads } from "../../src/zk/prover.js";
-import { IRIS_MODEL_PATH } from "../helpers/models.js";
+import { IRIS_MODEL_PATH, buildProgress } from "../helpers/models.js";
 
 const connection = await network.create();
 const { ethers } = connection;
@@ -46,7 +46,7 @@ describe("attack: model-id squatting, end to end with the real Iris verifier", f
     );
     await (await attackerVerifier.setResult(false)).wait(); // rejects every proof, honest ones too
 
-    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: silentLogger });
+    stack = await setUpStack(env, { modelPaths: [IRIS_MODEL_PATH], log: buildProgress });
   });
 
   after(releaseProverThreads);

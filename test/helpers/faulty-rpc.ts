@@ -13,9 +13,10 @@ import type { AddressInfo } from "node:net";
  *   connection instead of answering: the caller never learns the outcome;
  * - `hold`: neither forwards nor answers, until the caller gives up or the proxy closes.
  *
- * It can also duplicate, reverse and re-deliver `eth_getLogs` results. JSON-RPC batches
- * (arrays, as ethers sends them) are handled call by call; a fault that concerns the
- * connection (`http-500`, `drop-*`, `hold`) hits the whole batch.
+ * It can also duplicate, reverse and re-deliver `eth_getLogs` results, and switch to another
+ * upstream while it runs (`switchUpstream`: a chain restarted or replaced behind one URL).
+ * JSON-RPC batches (arrays, as ethers sends them) are handled call by call; a fault that
+ * concerns the connection (`http-500`, `drop-*`, `hold`) hits the whole batch.
  */
 
 export interface RpcCall {
@@ -78,13 +79,12 @@ export class FaultyRpc {
   private constructor(
     private readonly server: Server,
     readonly url: string,
-    private readonly upstream: string,
+    private upstream: string,
   ) {}
 
   /** Starts a proxy in front of `upstream` on a free port of 127.0.0.1. */
   static async start(upstream: string): Promise<FaultyRpc> {
-    if (!/^http:\/\/127\.0\.0\.1:\d+\/?$/.test(upstream))
-      throw new Error(`the proxy only forwards to http://127.0.0.1:<port>, not ${upstream}`);
+    checkUpstream(upstream);
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -99,6 +99,12 @@ export class FaultyRpc {
       });
     });
     return proxy;
+  }
+
+  /** From now on, forwards every call to `upstream` (calls already forwarded finish where they went). */
+  switchUpstream(upstream: string): void {
+    checkUpstream(upstream);
+    this.upstream = upstream;
   }
 
   /** How many calls were held so far. */
@@ -216,6 +222,11 @@ export class FaultyRpc {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(text);
   }
+}
+
+function checkUpstream(upstream: string): void {
+  if (!/^http:\/\/127\.0\.0\.1:\d+\/?$/.test(upstream))
+    throw new Error(`the proxy only forwards to http://127.0.0.1:<port>, not ${upstream}`);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

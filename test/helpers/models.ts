@@ -2,10 +2,13 @@ import { join } from "node:path";
 
 import type { ModelArtifacts } from "../../src/build/artifacts.js";
 import { buildModel } from "../../src/build/buildModel.js";
-import { silentLogger } from "../../src/log.js";
+import { consoleLogger, progressLogger } from "../../src/log.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 
 export const IRIS_MODEL_PATH = join(PROJECT_ROOT, "models", "iris", "model.json");
+
+/** What a test's model build prints: nothing when cached, each step's progress when it builds. */
+export const buildProgress = progressLogger(consoleLogger, "      [build] ");
 
 const cache = new Map<string, Promise<ModelArtifacts>>();
 
@@ -13,7 +16,7 @@ const cache = new Map<string, Promise<ModelArtifacts>>();
 export function builtModel(path = IRIS_MODEL_PATH): Promise<ModelArtifacts> {
   let p = cache.get(path);
   if (!p) {
-    p = buildModel(path, { log: silentLogger }).then((r) => r.artifacts);
+    p = buildModel(path, { log: buildProgress }).then((r) => r.artifacts);
     cache.set(path, p);
   }
   return p;

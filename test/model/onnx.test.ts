@@ -18,7 +18,7 @@ import {
 } from "../../src/model/onnx.js";
 import { dequantize, quantizeInput, quantizeModel } from "../../src/model/quantize.js";
 import { loadModelFile, type ModelFile } from "../../src/model/schema.js";
-import { prng } from "../../src/model/train.js";
+import { prng } from "../../src/data/random.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import {
   encodeModel,

@@ -6,7 +6,7 @@ import { circuitInputFor } from "../../src/circuit/inputs.js";
 import { calculateWitness, checkWitness, readSymbols } from "../../src/circuit/witness.js";
 import { FixedPointRangeError } from "../../src/errors.js";
 import { quantizeInput } from "../../src/model/quantize.js";
-import { prng } from "../../src/model/train.js";
+import { prng } from "../../src/data/random.js";
 import { runQuantized, signedRange } from "../../src/runtime/fixed.js";
 import { builtModel } from "../helpers/models.js";
 import { createRequire } from "node:module";

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { poseidon16 } from "poseidon-lite";
 
-import { toField } from "../circuit/field.js";
-import { pack } from "../circuit/packing.js";
+import { toField } from "./field.js";
+import { pack } from "./packing.js";
 import { FixedPointRangeError } from "../errors.js";
 import { inSignedRange, type QDense, type QuantizedModel } from "../runtime/fixed.js";
 

@@ -1,12 +1,12 @@
-import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts.js";
+import { type ModelArtifacts, weightSecretsOf } from "./artifacts.js";
 import { circuitInputFor } from "../circuit/inputs.js";
 import { calculateWitness } from "../circuit/witness.js";
 import { FixedPointRangeError } from "../errors.js";
 import { runQuantized } from "../runtime/fixed.js";
-import { type Calibration, checkQuantization } from "./calibrate.js";
-import { runFloat } from "./float.js";
-import { quantizeInput, quantizeModel } from "./quantize.js";
-import type { ModelFile } from "./schema.js";
+import { type Calibration, checkQuantization } from "../model/calibrate.js";
+import { runFloat } from "../model/float.js";
+import { quantizeInput, quantizeModel } from "../model/quantize.js";
+import type { ModelFile } from "../model/schema.js";
 import { datasetByName, split } from "../data/index.js";
 import { SibylError } from "../errors.js";
 
