@@ -10,13 +10,13 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import hre, { network } from "hardhat";
 
-import { weightSecretsOf } from "../src/build/artifacts.js";
+import { weightSecretsOf } from "../src/pipeline/artifacts.js";
 import { onChainDecoder } from "../src/chain/decode.js";
 import { templateConstraints } from "../src/circuit/cost.js";
 import { circuitInputFor } from "../src/circuit/inputs.js";
-import { accuracyReport } from "../src/build/accuracy.js";
+import { accuracyReport } from "../src/pipeline/accuracy.js";
 import { loadModelFile } from "../src/model/schema.js";
-import { heldOut } from "../src/build/accuracy.js";
+import { heldOut } from "../src/pipeline/accuracy.js";
 import { requestInference } from "../src/client/client.js";
 import { setUpStack, startNode } from "../src/chain/stack.js";
 import { prefixed, consoleLogger, silentLogger } from "../src/log.js";

@@ -17,7 +17,7 @@ export {
 } from "./errors.js";
 export { ModelMismatchError } from "./chain/verify.js";
 export { PolicyError } from "./node/policy.js";
-export { RevertError, decodeRevert, explainRevert, type DecodedRevert } from "./chain/revert.js";
+export { RevertError, decodeRevert, explainRevert, type DecodedRevert } from "./protocol/revert.js";
 
 // protocol facts shared with the contracts
 export { Mode, RequestState } from "./protocol/state.js";
@@ -32,9 +32,9 @@ export { loadModel } from "./model/load.js";
 export { type ModelFile, loadModelFile } from "./model/schema.js";
 export { quantizeInput, quantizeModel, dequantize } from "./model/quantize.js";
 export { runQuantized, type QuantizedModel } from "./runtime/fixed.js";
-export { buildModel, type BuildOptions, type BuildReport } from "./build/buildModel.js";
-export { type ModelArtifacts, loadArtifacts } from "./build/artifacts.js";
-export { builtModelOf } from "./build/finalizeCeremony.js";
+export { buildModel, type BuildOptions, type BuildReport } from "./pipeline/buildModel.js";
+export { type ModelArtifacts, loadArtifacts } from "./pipeline/artifacts.js";
+export { builtModelOf } from "./pipeline/finalizeCeremony.js";
 
 // chain: install, register, verify
 export { INFERENCE_ADDRESS, installPrecompile } from "./chain/install.js";

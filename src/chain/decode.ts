@@ -1,6 +1,6 @@
 import type { Signer } from "ethers";
 
-import type { OnChainDecoder } from "../build/accuracy.js";
+import type { OnChainDecoder } from "../pipeline/accuracy.js";
 import { requestInference } from "../client/client.js";
 import type { SibylStack } from "./stack.js";
 

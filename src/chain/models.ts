@@ -4,12 +4,12 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AbiCoder, getAddress, keccak256, parseEther, parseUnits } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts.js";
+import type { ModelArtifacts } from "../pipeline/artifacts.js";
 import { ChainError } from "../errors.js";
 import { MAX_SETTLEMENT_WINDOW, MAX_UINT128, PRICED_HOOKS } from "../protocol/constants.js";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types/index.js";
 import { ModelMismatchError, verifyModel } from "./verify.js";
-import { explainRevert, revertErrorName } from "./revert.js";
+import { explainRevert, revertErrorName } from "../protocol/revert.js";
 
 /**
  * Registering a built model on-chain. A model id commits to the registrant, the verifier's

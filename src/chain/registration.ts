@@ -1,7 +1,7 @@
 import type { SibylEnv } from "../env.js";
 import { isHexString } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts.js";
+import type { ModelArtifacts } from "../pipeline/artifacts.js";
 import { recordedModelId } from "./models.js";
 import { ModelMismatchError, verifyModel } from "./verify.js";
 import { ChainError } from "../errors.js";

@@ -2,8 +2,8 @@ import type { SibylEnv } from "../env.js";
 import type { Signer } from "ethers";
 import { parseEther } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts.js";
-import { buildModel } from "../build/buildModel.js";
+import type { ModelArtifacts } from "../pipeline/artifacts.js";
+import { buildModel } from "../pipeline/buildModel.js";
 import { type Logger, consoleLogger } from "../log.js";
 import { InferenceNode, type NodeOptions } from "../node/node.js";
 import { installPrecompile } from "./install.js";

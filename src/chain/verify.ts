@@ -10,13 +10,13 @@ import {
   keccak256,
 } from "ethers";
 
-import type { ModelArtifacts } from "../build/artifacts.js";
+import type { ModelArtifacts } from "../pipeline/artifacts.js";
 import { ChainError, SibylError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import { exportVerificationKey, verificationKeyHash } from "../zk/setup.js";
 import type { IModelRegistry, ModelRegistry } from "../../typechain-types/index.js";
 import { type ModelTerms, modelConfig, modelIdFor, verifierRuntimeCode } from "./models.js";
-import { revertErrorName } from "./revert.js";
+import { revertErrorName } from "../protocol/revert.js";
 
 /**
  * Checking a registration against a local build. A model id commits to its owner, the

@@ -1,6 +1,6 @@
 import type { ContractTransactionReceipt } from "ethers";
 
-import { explainRevert } from "../chain/revert.js";
+import { explainRevert } from "../protocol/revert.js";
 import { ChainError } from "../errors.js";
 import { Mode, RequestState } from "../protocol/state.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";

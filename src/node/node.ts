@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Provider } from "ethers";
 
-import { type ModelArtifacts, weightSecretsOf } from "../build/artifacts.js";
+import { type ModelArtifacts, weightSecretsOf } from "../pipeline/artifacts.js";
 import { circuitInputFor } from "../circuit/inputs.js";
 import { ChainError } from "../errors.js";
 import { type Logger, consoleLogger, prefixed } from "../log.js";

@@ -1,4 +1,4 @@
-import type { ModelArtifacts } from "../build/artifacts.js";
+import type { ModelArtifacts } from "../pipeline/artifacts.js";
 import { unpack } from "../circuit/packing.js";
 import type { InferencePrecompile } from "../../typechain-types/index.js";
 import { RequestState } from "../protocol/state.js";

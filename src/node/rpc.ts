@@ -1,4 +1,4 @@
-import { RevertError, decodeRevert } from "../chain/revert.js";
+import { RevertError, decodeRevert } from "../protocol/revert.js";
 import type { Logger } from "../log.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { ContractTransactionResponse, Provider, TransactionReceipt } from "ethers";
 
-import { explainRevert } from "../chain/revert.js";
+import { explainRevert } from "../protocol/revert.js";
 import type { Logger } from "../log.js";
 import { type Retrier, brief, isRevert, short, sleep } from "./rpc.js";
 

@@ -4,12 +4,12 @@ import { modelFileOption, required } from "./args.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { modelBuildDir } from "../build/artifacts.js";
+import { modelBuildDir } from "../pipeline/artifacts.js";
 import { onChainDecoder } from "../chain/decode.js";
 import { buildModels, setUpStack } from "../chain/stack.js";
 import { SibylError } from "../errors.js";
 import { type Logger, consoleLogger } from "../log.js";
-import { type AccuracyReport, accuracyReport, accuracyRows, heldOut } from "../build/accuracy.js";
+import { type AccuracyReport, accuracyReport, accuracyRows, heldOut } from "../pipeline/accuracy.js";
 import { loadModelFile } from "../model/schema.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { HardhatPluginError } from "hardhat/plugins";
 
-import { explainRevert } from "../chain/revert.js";
+import { explainRevert } from "../protocol/revert.js";
 import { type SibylEnv, sibylEnv } from "../env.js";
 import { SibylError } from "../errors.js";
 import { useProjectRoot } from "../paths.js";

@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { parseEther, parseUnits } from "ethers";
 
-import { readManifest } from "../build/artifacts.js";
+import { readManifest } from "../pipeline/artifacts.js";
 import { SibylError } from "../errors.js";
 import type { OnnxImportOptions } from "../model/onnx.js";
 import type { WeightVisibility } from "../model/schema.js";

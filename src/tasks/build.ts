@@ -1,4 +1,4 @@
-import { buildModel, type BuildReport } from "../build/buildModel.js";
+import { buildModel, type BuildReport } from "../pipeline/buildModel.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
 import { type ImportArgs, importOptionsOf, modelFileOption } from "./args.js";

@@ -1,4 +1,4 @@
-import { builtModelOf, finalizeCeremony } from "../build/finalizeCeremony.js";
+import { builtModelOf, finalizeCeremony } from "../pipeline/finalizeCeremony.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
 import { printContributions } from "./ceremony-print.js";

@@ -1,4 +1,4 @@
-import { builtModelOf } from "../build/finalizeCeremony.js";
+import { builtModelOf } from "../pipeline/finalizeCeremony.js";
 import { consoleLogger } from "../log.js";
 import { verifyCeremony } from "../zk/ceremony.js";
 import { sibylAction } from "./action.js";

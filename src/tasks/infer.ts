@@ -1,5 +1,5 @@
 import type { SibylEnv } from "../env.js";
-import { builtModelOf } from "../build/finalizeCeremony.js";
+import { builtModelOf } from "../pipeline/finalizeCeremony.js";
 import { sibylAction } from "./action.js";
 import { intOption, modelFileOption, required } from "./args.js";
 import { connectSibyl } from "../chain/connect.js";

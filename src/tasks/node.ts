@@ -1,6 +1,6 @@
 import type { SibylEnv } from "../env.js";
 
-import { builtModelOf } from "../build/finalizeCeremony.js";
+import { builtModelOf } from "../pipeline/finalizeCeremony.js";
 import { sibylAction } from "./action.js";
 import { etherOption, intOption, listOption, modelFileOption } from "./args.js";
 import { connectSibyl } from "../chain/connect.js";

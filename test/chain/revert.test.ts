@@ -7,7 +7,7 @@ import { AbiCoder, Contract, HDNodeWallet, Interface, JsonRpcProvider, concat, i
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import { MAX_SETTLEMENT_WINDOW, modelConfig, termsOf, verifierRuntimeCode } from "../../src/chain/models.js";
-import { RevertError, decodeRevert, explainRevert, revertDataOf } from "../../src/chain/revert.js";
+import { RevertError, decodeRevert, explainRevert, revertDataOf } from "../../src/protocol/revert.js";
 import { type SibylStack, setUpStack } from "../../src/chain/stack.js";
 import { requestInference } from "../../src/client/client.js";
 import { type SibylEnv, coreArtifact, deployCore, sibylEnv } from "../../src/env.js";

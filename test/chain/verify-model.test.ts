@@ -7,7 +7,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import type { SnapshotRestorer } from "@nomicfoundation/hardhat-network-helpers/types";
 import { hexlify, keccak256, parseEther, randomBytes } from "ethers";
 
-import type { ModelArtifacts } from "../../src/build/artifacts.js";
+import type { ModelArtifacts } from "../../src/pipeline/artifacts.js";
 import { installPrecompile } from "../../src/chain/install.js";
 import {
   DEFAULT_MODEL_TERMS,

@@ -12,7 +12,7 @@ import { loadModelFile } from "../../src/model/schema.js";
 import { RequestState } from "../../src/node/node.js";
 import { NodeTracker } from "../../src/node/tracker.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
-import { heldOut } from "../../src/build/accuracy.js";
+import { heldOut } from "../../src/pipeline/accuracy.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { releaseProverThreads } from "../../src/zk/prover.js";
 

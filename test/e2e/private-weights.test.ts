@@ -3,7 +3,7 @@ import hre, { network } from "hardhat";
 import { join } from "node:path";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
-import { type ModelArtifacts, weightSecretsOf } from "../../src/build/artifacts.js";
+import { type ModelArtifacts, weightSecretsOf } from "../../src/pipeline/artifacts.js";
 import { type SibylStack, setUpStack, startNode } from "../../src/chain/stack.js";
 import { fromField } from "../../src/circuit/field.js";
 import { circuitInputFor, publicSignalsFor } from "../../src/circuit/inputs.js";

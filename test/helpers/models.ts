@@ -1,7 +1,7 @@
 import { join } from "node:path";
 
-import type { ModelArtifacts } from "../../src/build/artifacts.js";
-import { buildModel } from "../../src/build/buildModel.js";
+import type { ModelArtifacts } from "../../src/pipeline/artifacts.js";
+import { buildModel } from "../../src/pipeline/buildModel.js";
 import { consoleLogger, progressLogger } from "../../src/log.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 

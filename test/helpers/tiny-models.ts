@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
 
-import { modelBuildDir } from "../../src/build/artifacts.js";
+import { modelBuildDir } from "../../src/pipeline/artifacts.js";
 import { BuildError } from "../../src/errors.js";
 import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths.js";
 

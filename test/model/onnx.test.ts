@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { modelBuildDir } from "../../src/build/artifacts.js";
-import { buildModel } from "../../src/build/buildModel.js";
+import { modelBuildDir } from "../../src/pipeline/artifacts.js";
+import { buildModel } from "../../src/pipeline/buildModel.js";
 import { ModelFormatError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { quantizationErrorBounds } from "../../src/model/bounds.js";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import type { ModelArtifacts } from "../../src/build/artifacts.js";
+import type { ModelArtifacts } from "../../src/pipeline/artifacts.js";
 import { fromField } from "../../src/circuit/field.js";
 import { circuitInputFor } from "../../src/circuit/inputs.js";
 import { calculateWitness, checkWitness, readSymbols } from "../../src/circuit/witness.js";

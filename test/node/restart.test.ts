@@ -6,7 +6,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { JsonRpcProvider } from "ethers";
 
-import { loadArtifacts } from "../../src/build/artifacts.js";
+import { loadArtifacts } from "../../src/pipeline/artifacts.js";
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import { requestInference } from "../../src/client/client.js";
 import { quantizeInput } from "../../src/model/quantize.js";

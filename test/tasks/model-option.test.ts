@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
-import { manifestPath, modelBuildDir } from "../../src/build/artifacts.js";
+import { manifestPath, modelBuildDir } from "../../src/pipeline/artifacts.js";
 import { SibylError } from "../../src/errors.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 import { modelFileOption } from "../../src/tasks/args.js";

@@ -3,9 +3,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { type ModelArtifacts, loadArtifacts, modelBuildDir } from "../../src/build/artifacts.js";
-import { buildModel } from "../../src/build/buildModel.js";
-import { finalizeCeremony } from "../../src/build/finalizeCeremony.js";
+import { type ModelArtifacts, loadArtifacts, modelBuildDir } from "../../src/pipeline/artifacts.js";
+import { buildModel } from "../../src/pipeline/buildModel.js";
+import { finalizeCeremony } from "../../src/pipeline/finalizeCeremony.js";
 import { circuitInputFor } from "../../src/circuit/inputs.js";
 import { silentLogger } from "../../src/log.js";
 import { SHARED_PTAU_DIR } from "../../src/paths.js";
@@ -25,7 +25,7 @@ import { buildErrorOf, fileSha256, removeBuildOutputs, tinyClassifier } from "..
 
 /**
  * A real snarkjs phase-2 ceremony on two tiny models (3 → 4 → relu → 2 → argmax and
- * 2 → 2 → argmax), built like test/build/buildModel.test.ts does: into the project's build/,
+ * 2 → 2 → argmax), built like test/pipeline/buildModel.test.ts does: into the project's build/,
  * circuits/models/ and contracts/verifiers/ under names no real model uses, all removed
  * afterwards.
  */

@@ -3,8 +3,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { loadArtifacts, manifestPath } from "../../src/build/artifacts.js";
-import { buildModel } from "../../src/build/buildModel.js";
+import { loadArtifacts, manifestPath } from "../../src/pipeline/artifacts.js";
+import { buildModel } from "../../src/pipeline/buildModel.js";
 import { silentLogger } from "../../src/log.js";
 import { SHARED_PTAU_DIR } from "../../src/paths.js";
 import { generateDevPtau, readPtauHeader } from "../../src/zk/ptau.js";

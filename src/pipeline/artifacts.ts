@@ -55,7 +55,7 @@ export interface BuildManifest {
   timings: { compileMs?: number; setupMs?: number; exportMs?: number };
   /**
    * size, sha256 and mtime of each artifact file (r1cs, wasm, zkey, vk, verifier) as the build
-   * wrote it: a cached build checks them before trusting the files (src/build/integrity.ts)
+   * wrote it: a cached build checks them before trusting the files (src/pipeline/integrity.ts)
    */
   files: FileRecords;
 }

@@ -12,8 +12,8 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
-import { type ModelArtifacts, loadArtifacts, manifestPath } from "../../src/build/artifacts.js";
-import { buildModel } from "../../src/build/buildModel.js";
+import { type ModelArtifacts, loadArtifacts, manifestPath } from "../../src/pipeline/artifacts.js";
+import { buildModel } from "../../src/pipeline/buildModel.js";
 import { circuitInputFor } from "../../src/circuit/inputs.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 import { runQuantized } from "../../src/runtime/fixed.js";

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { loadArtifacts } from "../../src/build/artifacts.js";
-import { type BuildReport, buildModel } from "../../src/build/buildModel.js";
+import { loadArtifacts } from "../../src/pipeline/artifacts.js";
+import { type BuildReport, buildModel } from "../../src/pipeline/buildModel.js";
 import { BuildError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { modelHash, quantizeModel } from "../../src/model/quantize.js";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { accuracyReport, heldOut } from "../../src/build/accuracy.js";
+import { accuracyReport, heldOut } from "../../src/pipeline/accuracy.js";
 import { loadModelFile } from "../../src/model/schema.js";
 import type { QDense } from "../../src/runtime/fixed.js";
 import { IRIS_MODEL_PATH, builtModel } from "../helpers/models.js";

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { SECRET_FILE, loadArtifacts, modelBuildDir, weightSecretsOf } from "../../src/build/artifacts.js";
-import { type BuildReport, buildModel } from "../../src/build/buildModel.js";
+import { SECRET_FILE, loadArtifacts, modelBuildDir, weightSecretsOf } from "../../src/pipeline/artifacts.js";
+import { type BuildReport, buildModel } from "../../src/pipeline/buildModel.js";
 import { BuildError } from "../../src/errors.js";
 import { CIRCUIT_MODELS_DIR, VERIFIERS_DIR } from "../../src/paths.js";
 import { releaseProverThreads } from "../../src/zk/prover.js";

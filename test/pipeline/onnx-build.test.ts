@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { modelBuildDir } from "../../src/build/artifacts.js";
-import { type BuildReport, buildModel } from "../../src/build/buildModel.js";
+import { modelBuildDir } from "../../src/pipeline/artifacts.js";
+import { type BuildReport, buildModel } from "../../src/pipeline/buildModel.js";
 import { fromField } from "../../src/circuit/field.js";
 import { generateCircuit } from "../../src/circuit/generate.js";
 import { circuitInputFor } from "../../src/circuit/inputs.js";
