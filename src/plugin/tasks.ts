@@ -8,62 +8,34 @@ import type { NewTaskDefinitionBuilder, TaskDefinition } from "hardhat/types/tas
  */
 
 const STRING = ArgumentType.STRING_WITHOUT_DEFAULT;
+/** An optional text option: the action gives its default or says it is required. */
+const text = <N extends string>(name: N, description: string) =>
+  ({ name, description, type: STRING, defaultValue: undefined }) as const;
 const MODEL_FILE = "path to the model file (sibyl-model/1 JSON, e.g. models/iris/model.json)";
 
 /** The ONNX import options shared by sibyl:build and sibyl:import. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function withImportOptions<B extends NewTaskDefinitionBuilder<any>>(t: B) {
   return t
-    .addOption({
-      name: "name",
-      description: "ONNX import: model name (default: the file name, sanitized)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "fracBits",
-      description: "ONNX import: fraction bits of the fixed point (default 8)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "valueBits",
-      description: "ONNX import: bits of every activation (default 24)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "inputBits",
-      description: "ONNX import: bits of every input (default: valueBits)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "weights",
-      description: "ONNX import: public or private weights (default public)",
-      type: STRING,
-      defaultValue: undefined,
-    });
+    .addOption(text("name", "ONNX import: model name (default: the file name, sanitized)"))
+    .addOption(text("fracBits", "ONNX import: fraction bits of the fixed point (default 8)"))
+    .addOption(text("valueBits", "ONNX import: bits of every activation (default 24)"))
+    .addOption(text("inputBits", "ONNX import: bits of every input (default: valueBits)"))
+    .addOption(text("weights", "ONNX import: public or private weights (default public)"));
 }
 
 /** The options of the tasks that check a zkey against a built model. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function withZkeyCheckOptions<B extends NewTaskDefinitionBuilder<any>>(t: B, zkeyHelp: string) {
   return t
-    .addOption({
-      name: "model",
-      description: MODEL_FILE + " (built with sibyl:build)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({ name: "zkey", description: zkeyHelp, type: STRING, defaultValue: undefined })
-    .addOption({
-      name: "ptau",
-      description:
+    .addOption(text("model", MODEL_FILE + " (built with sibyl:build)"))
+    .addOption(text("zkey", zkeyHelp))
+    .addOption(
+      text(
+        "ptau",
         "the powers-of-tau file the ceremony started from (default: the one the model's build used)",
-      type: STRING,
-      defaultValue: undefined,
-    });
+      ),
+    );
 }
 
 export const sibylTasks: TaskDefinition[] = [
@@ -72,53 +44,32 @@ export const sibylTasks: TaskDefinition[] = [
       "sibyl:build",
       "Builds a model: quantize → generate circuit → compile → Groth16 setup → export verifier",
     )
-      .addOption({
-        name: "model",
-        description: MODEL_FILE + ", or an .onnx file to import",
-        type: STRING,
-        defaultValue: undefined,
-      })
+      .addOption(text("model", MODEL_FILE + ", or an .onnx file to import"))
       .addFlag({ name: "force", description: "rebuild every step, ignoring the cache" })
       .addFlag({
         name: "noPtauGeneration",
         description: "fail instead of generating a development ptau when none fits",
       })
-      .addOption({
-        name: "ptau",
-        description:
+      .addOption(
+        text(
+          "ptau",
           "powers-of-tau file to use (e.g. a public powersOfTau28_hez_final_<power>.ptau) instead of the development ones",
-        type: STRING,
-        defaultValue: undefined,
-      }),
+        ),
+      ),
   )
     .setAction(() => import("../tasks/build.js"))
     .build(),
 
   withImportOptions(
     task("sibyl:import", "Converts an ONNX model (an MLP) to a sibyl-model/1 file, without building it")
-      .addOption({
-        name: "onnx",
-        description: "path to the .onnx file",
-        type: STRING,
-        defaultValue: undefined,
-      })
-      .addOption({
-        name: "out",
-        description: "where to write the model file (JSON)",
-        type: STRING,
-        defaultValue: undefined,
-      }),
+      .addOption(text("onnx", "path to the .onnx file"))
+      .addOption(text("out", "where to write the model file (JSON)")),
   )
     .setAction(() => import("../tasks/import.js"))
     .build(),
 
   task("sibyl:ptau", "Generates an INSECURE development powers-of-tau file into the build cache")
-    .addOption({
-      name: "power",
-      description: "log2 of the maximum circuit size (e.g. 14 for 16k constraints)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("power", "log2 of the maximum circuit size (e.g. 14 for 16k constraints)"))
     .setAction(() => import("../tasks/ptau.js"))
     .build(),
 
@@ -127,20 +78,14 @@ export const sibylTasks: TaskDefinition[] = [
     "Installs the inference precompile and model registry (0x…F4 on Hardhat networks); refuses an installation someone " +
       "else initialised, or one with other parameters",
   )
-    .addOption({
-      name: "minBond",
-      description: "minimum node bond in ETH (default: the existing installation's, else 1)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "answerWindow",
-      description:
+    .addOption(text("minBond", "minimum node bond in ETH (default: the existing installation's, else 1)"))
+    .addOption(
+      text(
+        "answerWindow",
         "seconds a request may wait for an answer before it can expire, at most 86400 " +
-        "(default: the existing installation's, else 3600)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+          "(default: the existing installation's, else 3600)",
+      ),
+    )
     .addFlag({
       name: "reset",
       description:
@@ -154,36 +99,15 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:register",
     "Registers a built model: the registry deploys its verifier's code; prints the model id",
   )
-    .addOption({
-      name: "model",
-      description: MODEL_FILE + " (built now if it is not)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "fee",
-      description: "fee per request in ETH (default 0.001)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "callbackGasPrice",
-      description: "price of each unit of callback gas a request asks for, in gwei (default 1)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "stake",
-      description: "node bond locked per unsettled answer, in ETH (default 0.1; 0 when --unbonded)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "window",
-      description: "settlement window in seconds (default 600, at most 86400)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("model", MODEL_FILE + " (built now if it is not)"))
+    .addOption(text("fee", "fee per request in ETH (default 0.001)"))
+    .addOption(
+      text("callbackGasPrice", "price of each unit of callback gas a request asks for, in gwei (default 1)"),
+    )
+    .addOption(
+      text("stake", "node bond locked per unsettled answer, in ETH (default 0.1; 0 when --unbonded)"),
+    )
+    .addOption(text("window", "settlement window in seconds (default 600, at most 86400)"))
     .addFlag({
       name: "unbonded",
       description: "answers lock no stake: nothing repays a wrong answer before its proof",
@@ -195,42 +119,12 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:verify-model",
     "Checks a registered model id against the local build of a model file and says exactly what differs",
   )
-    .addOption({
-      name: "model",
-      description: MODEL_FILE + " (built now if it is not)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "id",
-      description: "the registered model id (0x followed by 64 hex digits)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "fee",
-      description: "also check the fee per request, in ETH",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "callbackGasPrice",
-      description: "also check the price of callback gas, in gwei",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "stake",
-      description: "also check the stake locked per unsettled answer, in ETH",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "window",
-      description: "also check the settlement window, in seconds",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("model", MODEL_FILE + " (built now if it is not)"))
+    .addOption(text("id", "the registered model id (0x followed by 64 hex digits)"))
+    .addOption(text("fee", "also check the fee per request, in ETH"))
+    .addOption(text("callbackGasPrice", "also check the price of callback gas, in gwei"))
+    .addOption(text("stake", "also check the stake locked per unsettled answer, in ETH"))
+    .addOption(text("window", "also check the settlement window, in seconds"))
     .addFlag({
       name: "unbonded",
       description: "also check that the model is unbonded (answers lock no stake)",
@@ -248,12 +142,9 @@ export const sibylTasks: TaskDefinition[] = [
       description: "comma-separated model files to serve (built with sibyl:build)",
       defaultValue: "models/iris/model.json",
     })
-    .addOption({
-      name: "ids",
-      description: "comma-separated model ids, one per model (default: the ids sibyl:register recorded)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(
+      text("ids", "comma-separated model ids, one per model (default: the ids sibyl:register recorded)"),
+    )
     .addOption({
       name: "bond",
       description:
@@ -272,30 +163,17 @@ export const sibylTasks: TaskDefinition[] = [
       type: ArgumentType.INT,
       defaultValue: 500,
     })
-    .addOption({
-      name: "fromBlock",
-      description: "first block to scan (default: 1000 blocks back)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "minFee",
-      description: "policy: the least fee in ETH a request must carry (default 0)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "maxCallbackGas",
-      description: "policy: the most callback gas per hook a request may ask for (default 1000000)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "maxStake",
-      description: "policy: the largest stake in ETH to lock behind one answer (default: no limit)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("fromBlock", "first block to scan (default: 1000 blocks back)"))
+    .addOption(text("minFee", "policy: the least fee in ETH a request must carry (default 0)"))
+    .addOption(
+      text(
+        "maxCallbackGas",
+        "policy: the most callback gas per hook a request may ask for (default 1000000)",
+      ),
+    )
+    .addOption(
+      text("maxStake", "policy: the largest stake in ETH to lock behind one answer (default: no limit)"),
+    )
     .addOption({
       name: "minSettlementWindow",
       description: "refuse to serve a registration whose settlement window is shorter than this many seconds",
@@ -306,24 +184,9 @@ export const sibylTasks: TaskDefinition[] = [
     .build(),
 
   task("sibyl:infer", "Sends one inference request from the CLI and waits for its answer and settlement")
-    .addOption({
-      name: "model",
-      description: MODEL_FILE + " (built and registered)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "id",
-      description: "the model id to request (default: the id sibyl:register recorded)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "input",
-      description: 'comma-separated real values, e.g. "5.1,3.5,1.4,0.2"',
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("model", MODEL_FILE + " (built and registered)"))
+    .addOption(text("id", "the model id to request (default: the id sibyl:register recorded)"))
+    .addOption(text("input", 'comma-separated real values, e.g. "5.1,3.5,1.4,0.2"'))
     .addFlag({ name: "raw", description: "the input is already fixed-point integers" })
     .addOption({
       name: "timeout",
@@ -338,12 +201,7 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:status",
     "Explains a request: its state, who answered and when, its deadline, the bond behind it, and why it is pending",
   )
-    .addOption({
-      name: "id",
-      description: "the request id (0x followed by 64 hex digits)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("id", "the request id (0x followed by 64 hex digits)"))
     .setAction(() => import("../tasks/status.js"))
     .build(),
 
@@ -351,13 +209,8 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:accuracy",
     "Accuracy report: float model vs quantized runtime vs circuit (vs on-chain decoding)",
   )
-    .addOption({ name: "model", description: MODEL_FILE, type: STRING, defaultValue: undefined })
-    .addOption({
-      name: "data",
-      description: "data set: iris or mnist",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("model", MODEL_FILE))
+    .addOption(text("data", "data set: iris or mnist"))
     .addOption({
       name: "split",
       description: "test (the held-out split recorded in the model) or all",
@@ -390,25 +243,16 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:ceremony-start",
     "Starts a Groth16 phase-2 ceremony for a built model: writes <out>/<model>_0000.zkey and <out>/ceremony.json",
   )
-    .addOption({
-      name: "model",
-      description: MODEL_FILE + " (built with sibyl:build)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "out",
-      description: "folder for the ceremony's zkeys and its ceremony.json log (must not hold a ceremony)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "ptau",
-      description:
+    .addOption(text("model", MODEL_FILE + " (built with sibyl:build)"))
+    .addOption(
+      text("out", "folder for the ceremony's zkeys and its ceremony.json log (must not hold a ceremony)"),
+    )
+    .addOption(
+      text(
+        "ptau",
         "powers-of-tau file (e.g. powersOfTau28_hez_final_<power>.ptau; default: the one the model's build used)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+      ),
+    )
     .setAction(() => import("../tasks/ceremony-start.js"))
     .build(),
 
@@ -416,31 +260,15 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:ceremony-contribute",
     "Adds your contribution to a ceremony zkey. Run it on your own machine; your secret entropy never leaves the process",
   )
-    .addOption({
-      name: "in",
-      description: "the latest zkey of the ceremony",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "out",
-      description: "where to write the zkey with your contribution (hand it to the next party)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "name",
-      description: "who you are, recorded in the zkey (at most 64 bytes)",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "entropy",
-      description:
+    .addOption(text("in", "the latest zkey of the ceremony"))
+    .addOption(text("out", "where to write the zkey with your contribution (hand it to the next party)"))
+    .addOption(text("name", "who you are, recorded in the zkey (at most 64 bytes)"))
+    .addOption(
+      text(
+        "entropy",
         "extra entropy text (snarkjs mixes in 64 fresh random bytes anyway; default: 32 random bytes)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+      ),
+    )
     .setAction(() => import("../tasks/ceremony-contribute.js"))
     .build(),
 
@@ -448,24 +276,9 @@ export const sibylTasks: TaskDefinition[] = [
     "sibyl:ceremony-beacon",
     "Applies the final random-beacon contribution (a public value fixed in advance, e.g. a future block hash)",
   )
-    .addOption({
-      name: "in",
-      description: "the latest zkey of the ceremony",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "out",
-      description: "where to write the final zkey",
-      type: STRING,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "beacon",
-      description: "the beacon value in hex (1 to 255 bytes)",
-      type: STRING,
-      defaultValue: undefined,
-    })
+    .addOption(text("in", "the latest zkey of the ceremony"))
+    .addOption(text("out", "where to write the final zkey"))
+    .addOption(text("beacon", "the beacon value in hex (1 to 255 bytes)"))
     .addOption({
       name: "iterations",
       description: "log2 of the beacon's hash iterations (10..63)",

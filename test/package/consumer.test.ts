@@ -63,6 +63,13 @@ describe("the packed package in a fresh Hardhat 3 project", function () {
     rmSync(work, { recursive: true, force: true });
   });
 
+  it("reads the project's npm config without warnings (no unknown .npmrc keys)", async function () {
+    const r = await run("npm", ["config", "list"], PACKAGE_ROOT);
+    expectOk("npm config list", r);
+    expect(r.out).not.to.include("Unknown project config");
+    expect(r.out).not.to.match(/npm warn/i);
+  });
+
   it("packs: the tarball has the compiled library with its types, the contracts and the plugin", async function () {
     const r = await run("npm", ["pack", "--pack-destination", work, ...npm], PACKAGE_ROOT);
     expectOk("npm pack", r);
