@@ -46,9 +46,7 @@ export async function sibylEnv(
     inProcess: conn.networkConfig.type === "edr-simulated",
     artifacts: hre.artifacts,
     root: hre.config.paths.root,
-    compile: async () => {
-      await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
-    },
+    compile: () => compileProject(hre),
   };
 }
 
@@ -174,6 +172,16 @@ export function displayUrl(url: string): string {
   for (const key of [...u.searchParams.keys()]) u.searchParams.set(key, "***");
   const text = u.toString();
   return u.pathname === "/" && !u.search && !url.endsWith("/") ? text.replace(/\/$/, "") : text;
+}
+
+/**
+ * Compiles the project's contracts (incremental, quiet) and makes `hre.artifacts` see what it
+ * wrote: Hardhat caches the artifact list, so a verifier compiled after the first lookup would
+ * otherwise stay invisible to this process.
+ */
+export async function compileProject(hre: HardhatRuntimeEnvironment): Promise<void> {
+  await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+  await hre.artifacts.clearCache();
 }
 
 /** Sibyl's own contracts, compiled into the package (a user's project does not compile them). */

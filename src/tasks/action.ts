@@ -2,7 +2,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { HardhatPluginError } from "hardhat/plugins";
 
 import { explainRevert } from "../protocol/revert.js";
-import { type SibylEnv, sibylEnv } from "../env.js";
+import { type SibylEnv, sibylEnv, compileProject } from "../env.js";
 import { SibylError } from "../errors.js";
 import { useProjectRoot } from "../paths.js";
 import { releaseIdleProverThreads } from "../zk/prover.js";
@@ -36,7 +36,7 @@ export function sibylAction<A, R>(
       useProjectRoot(hre.config.paths.root);
       let env: SibylEnv | undefined;
       if (opts.chain !== false) {
-        await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+        await compileProject(hre);
         env = await sibylEnv(hre);
       }
       return await fn(args, env as never, hre);

@@ -1,3 +1,4 @@
+import { compileProject } from "../env.js";
 import { buildModel, type BuildReport } from "../pipeline/buildModel.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
@@ -22,7 +23,7 @@ export default sibylAction(
       ptauPath: args.ptau,
     });
     // the new verifier joins the project's contracts
-    if (report.verifierChanged) await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+    if (report.verifierChanged) await compileProject(hre);
     const a = report.artifacts;
     console.log(`\nbuilt ${a.name}: ${a.constraints} constraints, ${a.publicSignals} public signals`);
     console.log(`  circuit   ${a.circuitPath}`);

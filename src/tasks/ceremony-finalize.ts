@@ -1,3 +1,4 @@
+import { compileProject } from "../env.js";
 import { builtModelOf, finalizeCeremony } from "../pipeline/finalizeCeremony.js";
 import { consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
@@ -15,7 +16,7 @@ export default sibylAction(
       log: consoleLogger,
     });
     // the new verifier joins the project's contracts
-    if (r.verifierChanged) await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+    if (r.verifierChanged) await compileProject(hre);
     const a = r.artifacts;
     console.log(`\ninstalled the ceremony zkey of ${a.name} (${r.contributions.length} contributions):`);
     printContributions(r.contributions);
