@@ -10,7 +10,16 @@ import sibyl, { sibylSolidity } from "./src/plugin/index.js";
 const config: HardhatUserConfig = {
   plugins: [sibyl, hardhatMocha, hardhatEthersChaiMatchers, hardhatNetworkHelpers, hardhatTypechain],
   // The machines Sibyl targets are often offline: compile with the solc npm package (WASM).
-  solidity: sibylSolidity(),
+  // Contracts written against OpenGradient's interface decode its nested structs, which only
+  // the IR pipeline compiles without "stack too deep".
+  solidity: {
+    compilers: [sibylSolidity()],
+    overrides: {
+      "contracts/examples/opengradient/IrisClassifierOG.sol": sibylSolidity({ viaIR: true }),
+      "contracts/examples/opengradient/OGRouter.sol": sibylSolidity({ viaIR: true }),
+      "contracts/examples/opengradient/legacy/IrisClassifierLegacyOG.sol": sibylSolidity({ viaIR: true }),
+    },
+  },
   networks: {
     localhost: { type: "http", url: process.env.SIBYL_RPC_URL ?? "http://127.0.0.1:8545" },
   },

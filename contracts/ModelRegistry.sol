@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {FixedPointPacking} from "./libraries/FixedPointPacking.sol";
+import {ModelCid} from "./libraries/ModelCid.sol";
 import {Sibyl} from "./libraries/SibylAddresses.sol";
 
 /// @title ModelRegistry
@@ -23,6 +24,9 @@ contract ModelRegistry is IModelRegistry {
     /// @notice The longest settlement window a model may register (`Sibyl.MAX_SETTLEMENT_WINDOW`).
     uint64 public constant MAX_SETTLEMENT_WINDOW = Sibyl.MAX_SETTLEMENT_WINDOW;
 
+    /// @notice Longest name `bindName` accepts, in bytes.
+    uint256 public constant MAX_NAME_LENGTH = 128;
+
     /// @dev Deploys the runtime code appended to it: `PUSH2 len DUP1 PUSH1 12 PUSH1 0 CODECOPY
     /// PUSH1 0 RETURN` (12 bytes; the length goes in bytes 1–2).
     bytes12 private constant _LOADER = 0x61000080600c6000396000f3;
@@ -30,12 +34,14 @@ contract ModelRegistry is IModelRegistry {
     // ─────────────────────────────── state ───────────────────────────────
 
     /// @dev A `Model` takes nine slots: the config's six (`modelHash`, `weightCommitment`, `zkeyHash`,
-    /// `inputLength | outputLength | fracBits | valueBits | inputBits | fee`,
+    /// `inputLength | outputLength | fracBits | valueBits | inputBits | outputFracBits | fee`,
     /// `callbackGasPrice | stake`, `settlementWindow | unbonded`; a nested struct closes its last
     /// slot), then `verifier`, `verifierCodeHash`, `owner | active | numPublicSignals | verifySelector`.
     mapping(bytes32 modelId => Model model) private _models;
     /// @dev Verifier code hash → the registry's deployment of that code.
     mapping(bytes32 codeHash => address verifier) private _verifiers;
+    /// @dev keccak256(name) → the model it is bound to, for good.
+    mapping(bytes32 nameHash => bytes32 modelId) private _names;
 
     // ───────────────────────────── modifiers ─────────────────────────────
 
@@ -113,6 +119,23 @@ contract ModelRegistry is IModelRegistry {
     }
 
     /// @inheritdoc IModelRegistry
+    function bindName(string calldata name, bytes32 modelId) external onlyModelOwner(modelId) {
+        bytes32 nameHash = keccak256(bytes(name));
+        bytes32 bound = _names[nameHash];
+        (bool isCid, ) = ModelCid.modelIdOf(name);
+        uint256 length = bytes(name).length;
+        if (bound != bytes32(0) || isCid || length == 0 || length > MAX_NAME_LENGTH)
+            revert Registry__NameNotBindable(name, bound);
+        _names[nameHash] = modelId;
+        emit NameBound(nameHash, modelId, msg.sender, name);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function modelIdOfName(string calldata name) external view returns (bytes32) {
+        return _names[keccak256(bytes(name))];
+    }
+
+    /// @inheritdoc IModelRegistry
     function verifierAddressOf(bytes32 verifierCodeHash) external view returns (address) {
         return _verifiers[verifierCodeHash];
     }
@@ -140,6 +163,8 @@ contract ModelRegistry is IModelRegistry {
                 config.inputBits
             );
         }
+        if (config.outputFracBits > config.fracBits)
+            revert Registry__InvalidOutputScale(config.outputFracBits, config.fracBits);
         if (config.weightCommitment >= SNARK_SCALAR_FIELD)
             revert Registry__InvalidCommitment(config.weightCommitment);
         if (config.settlementWindow == 0 || config.settlementWindow > MAX_SETTLEMENT_WINDOW)

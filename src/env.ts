@@ -185,7 +185,14 @@ export async function compileProject(hre: HardhatRuntimeEnvironment): Promise<vo
 }
 
 /** Sibyl's own contracts, compiled into the package (a user's project does not compile them). */
-export type CoreContract = "InferencePrecompile" | "ModelRegistry" | "CreditLine" | "FraudGate";
+export type CoreContract =
+  | "InferencePrecompile"
+  | "ModelRegistry"
+  | "OpenGradientAdapter"
+  | "SimulationProbe"
+  | "Simulator"
+  | "CreditLine"
+  | "FraudGate";
 
 export interface CoreArtifact {
   contractName: string;
@@ -193,11 +200,15 @@ export interface CoreArtifact {
   abi: unknown[];
   bytecode: string;
   deployedBytecode: string;
+  immutableReferences?: Record<string, { start: number; length: number }[]>;
 }
 
 const SOURCES: Record<CoreContract, string> = {
   InferencePrecompile: "InferencePrecompile.sol",
   ModelRegistry: "ModelRegistry.sol",
+  OpenGradientAdapter: "OpenGradientAdapter.sol",
+  SimulationProbe: "pipe/SimulationProbe.sol",
+  Simulator: "pipe/Simulator.sol",
   CreditLine: "examples/CreditLine.sol",
   FraudGate: "examples/FraudGate.sol",
 };

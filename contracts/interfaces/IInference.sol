@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {ISyncInference} from "./ISyncInference.sol";
+
 /// @title IInference
 /// @notice The surface of Sibyl's inference precompile: a contract requests a model
 /// inference, a bonded node answers at once, and the answer is settled later by a
 /// Groth16 proof checked against the model's verifier (or slashed if it never is).
 /// @dev Lifecycle: `Requested → Answered → Settled`, `Answered → Slashed` after the
-/// settlement deadline, `Requested → Expired` when nobody answered in time.
+/// settlement deadline, `Requested → Expired` when nobody answered in time. A synchronous call's
+/// result (`ISyncInference`) starts `Prepared` and becomes `Answered` (deferred) or `Settled`
+/// (proof-carrying) when its transaction consumes it, or `Expired` if none does in time.
 ///
 /// The trust gap: between `answer` and `settle` a consumer holds an unproved output. Each
 /// request declares the value it puts at risk on that output, and a slash repays at least that
@@ -16,7 +20,7 @@ pragma solidity 0.8.30;
 /// gets the stake minus `Sibyl.SLASH_REWARD_BPS` (paid to the slasher; `coverageOf` is what the
 /// consumer gets) plus its fee back. Settled, Slashed and Expired are final (`isFinal`); every
 /// payment is pulled with `withdraw`.
-interface IInference {
+interface IInference is ISyncInference {
     /// @notice How a request is settled.
     /// @dev Only `ZK` is served today; the other modes are reserved (see docs/protocol.md).
     enum Mode {
@@ -32,7 +36,8 @@ interface IInference {
         Answered,
         Settled,
         Slashed,
-        Expired
+        Expired,
+        Prepared
     }
 
     /// @notice A request as `getRequest` returns it.

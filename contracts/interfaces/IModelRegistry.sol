@@ -21,6 +21,8 @@ interface IModelRegistry {
     /// @param fracBits fixed-point scale: a real x is round(x * 2^fracBits)
     /// @param valueBits every activation and output is a signed valueBits-bit integer
     /// @param inputBits every input is a signed inputBits-bit integer (1 ≤ inputBits ≤ valueBits)
+    /// @param outputFracBits the outputs' scale: an output y means y · 2^-outputFracBits
+    /// (`fracBits` for scores, 0 for a class index); OpenGradient's ABI reports it as decimals
     /// @param fee base wei a consumer pays per request (goes to the node on settlement)
     /// @param callbackGasPrice wei per unit of `callbackGasLimit`, charged for each of the
     /// `Sibyl.PRICED_HOOKS` hooks on top of `fee` (see `feeFor`)
@@ -39,6 +41,7 @@ interface IModelRegistry {
         uint8 fracBits;
         uint8 valueBits;
         uint8 inputBits;
+        uint8 outputFracBits;
         uint128 fee;
         uint128 callbackGasPrice;
         uint128 stake;
@@ -70,6 +73,8 @@ interface IModelRegistry {
     );
     /// @notice A model was deactivated by its owner (existing requests are unaffected).
     event ModelDeactivated(bytes32 indexed modelId);
+    /// @notice A name (such as a `modelCID` an existing contract hard-codes) now resolves to a model.
+    event NameBound(bytes32 indexed nameHash, bytes32 indexed modelId, address indexed owner, string name);
     /// @notice The registry deployed a verifier's code (once per distinct code).
     event VerifierDeployed(address indexed verifier, bytes32 indexed codeHash);
 
@@ -95,6 +100,11 @@ interface IModelRegistry {
     error Registry__InvalidStake(uint128 stake, bool unbonded);
     /// @notice Only the model's owner may do this.
     error Registry__NotOwner(bytes32 modelId, address caller);
+    /// @notice The name is empty, longer than `MAX_NAME_LENGTH` bytes, already bound, or is itself a
+    /// Sibyl content id (those resolve to their own model without any binding).
+    error Registry__NameNotBindable(string name, bytes32 boundTo);
+    /// @notice `outputFracBits` is above `fracBits`.
+    error Registry__InvalidOutputScale(uint8 outputFracBits, uint8 fracBits);
 
     /// @notice Registers a model served by a verifier with runtime code `verifierCode` (the
     /// snarkjs-exported verifier's deployed bytecode). The registry deploys that code itself, at
@@ -126,6 +136,16 @@ interface IModelRegistry {
         bytes32 verifierCodeHash,
         ModelConfig calldata config
     ) external pure returns (bytes32);
+
+    /// @notice Binds `name` to `modelId` for good (the model's owner only, first come): a contract
+    /// that hard-codes `name` as its `modelCID` then calls that model. A binding never changes, so
+    /// nobody can switch the model under such a contract; on a public chain a name is only as
+    /// trustworthy as whoever bound it first (check `modelIdOfName`), whereas a content id
+    /// (`ModelCid`) needs no binding and cannot be squatted.
+    function bindName(string calldata name, bytes32 modelId) external;
+
+    /// @notice The model a name is bound to (zero if none).
+    function modelIdOfName(string calldata name) external view returns (bytes32);
 
     /// @notice Where the registry deploys (or deployed) verifier code with this hash.
     function verifierAddressOf(bytes32 verifierCodeHash) external view returns (address);

@@ -5,6 +5,7 @@ import { ChainError } from "../errors.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
 import {
   checkInstallation,
+  ensureAdapter,
   DEFAULT_ANSWER_WINDOW,
   DEFAULT_MIN_BOND,
   INFERENCE_ADDRESS,
@@ -136,6 +137,7 @@ export async function deployDeterministic(env: SibylEnv, opts: DeployOptions = {
     `its admin or registry was changed after deployment: connect to it as it is ` +
       `(connectSibyl(env, "${addrs.precompile}")), or deploy with other parameters (another address)`,
   );
+  await ensureAdapter(precompile, signer);
   return { precompile, registry, deterministic: true };
 }
 

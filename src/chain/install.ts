@@ -1,5 +1,5 @@
 import { type SibylEnv, coreArtifact, coreContract, deployCore } from "../env.js";
-import { formatEther, getAddress, keccak256, parseEther, ZeroAddress, ZeroHash } from "ethers";
+import { type Signer, formatEther, getAddress, keccak256, parseEther, ZeroAddress, ZeroHash } from "ethers";
 
 import { ChainError } from "../errors.js";
 import { MAX_ANSWER_WINDOW } from "../protocol/constants.js";
@@ -21,7 +21,7 @@ const SET_CODE_NETWORKS = new Set(["default", "hardhat", "localhost", "node"]);
  * The storage slots of InferencePrecompile that hold its initialisation, by state variable
  * (solc's storage layout; test/chain/install.test.ts checks it against the compiler's):
  * slot 0 `_lock` (0 = not initialised), 1 `_admin`, 2 `_registry | _answerWindow`,
- * 3 `_minBond`, 9 `_pendingAdmin`, 10 `_pendingRegistry | _registryEffectiveAt`.
+ * 3 `_minBond`, 9 `_pendingAdmin`, 10 `_pendingRegistry | _registryEffectiveAt`, 15 `_adapter`.
  * `resetPrecompile` zeroes exactly these. It keeps slot 4 (`_nonce`), so request ids issued
  * after a reset never repeat one left in storage, and it cannot clear the mappings (slots 5–8
  * and 11: requests, their words, node bonds, pending withdrawals, node policies) because
@@ -36,6 +36,7 @@ export const INITIALIZATION_SLOTS: Readonly<Record<string, number>> = {
   _pendingAdmin: 9,
   _pendingRegistry: 10,
   _registryEffectiveAt: 10,
+  _adapter: 15,
 };
 
 export interface InstallOptions {
@@ -114,6 +115,7 @@ export async function installPrecompile(env: SibylEnv, opts: InstallOptions = {}
       wanted.answerWindow = opts.answerWindow ?? BigInt(await precompile.answerWindow());
     }
     const registry = await checkInstallation(env, precompile, wanted, resetHint(env, wanted));
+    await ensureAdapter(precompile, deployer);
     return { precompile, registry, initialized: false };
   }
 
@@ -138,10 +140,32 @@ export async function installPrecompile(env: SibylEnv, opts: InstallOptions = {}
       resetHint(env, wanted),
       "lost the race: ",
     );
+    await ensureAdapter(precompile, deployer);
     return { precompile, registry: adopted, initialized: false };
   }
   // our initialize succeeded, so the state is ours: initialize can run only once
+  await ensureAdapter(precompile, deployer);
   return { precompile, registry, initialized: true };
+}
+
+/**
+ * Gives the precompile its OpenGradient adapter (the stateless contract that answers
+ * OpenGradient's ABI through the precompile's fallback) when it has none and `signer` is its
+ * admin: deploys one and sets it (`setAdapter` works once). Returns the adapter's address, or
+ * undefined when none is set and `signer` may not set one.
+ */
+export async function ensureAdapter(
+  precompile: InferencePrecompile,
+  signer: Signer,
+): Promise<string | undefined> {
+  const current = await precompile.adapter();
+  if (current !== ZeroAddress) return current;
+  if (getAddress(await precompile.admin()) !== getAddress(await signer.getAddress())) return undefined;
+  const adapter = await deployCore("OpenGradientAdapter", signer);
+  await adapter.waitForDeployment();
+  const address = await adapter.getAddress();
+  await (await precompile.connect(signer).setAdapter(address)).wait();
+  return address;
 }
 
 /** The admin and parameters asked for, defaults filled in; refuses values `initialize` would reject. */

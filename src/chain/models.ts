@@ -103,6 +103,11 @@ export function checkTerms(terms: ModelTerms): ModelTerms {
   return terms;
 }
 
+/** The scale of a model's outputs: 0 for a class index (a model ending in argmax), else its fracBits. */
+export function outputFracBitsOf(artifacts: Pick<ModelArtifacts, "quantized" | "fracBits">): number {
+  return artifacts.quantized.layers.at(-1)?.type === "argmax" ? 0 : artifacts.fracBits;
+}
+
 /** The registry config for a built model under `terms`. */
 export function modelConfig(artifacts: ModelArtifacts, terms: ModelTerms): IModelRegistry.ModelConfigStruct {
   return {
@@ -114,6 +119,7 @@ export function modelConfig(artifacts: ModelArtifacts, terms: ModelTerms): IMode
     fracBits: artifacts.fracBits,
     valueBits: artifacts.valueBits,
     inputBits: artifacts.inputBits,
+    outputFracBits: outputFracBitsOf(artifacts),
     fee: terms.fee,
     callbackGasPrice: terms.callbackGasPrice,
     stake: terms.stake,
@@ -124,7 +130,7 @@ export function modelConfig(artifacts: ModelArtifacts, terms: ModelTerms): IMode
 
 const CONFIG_TUPLE =
   "tuple(bytes32 modelHash, uint256 weightCommitment, bytes32 zkeyHash, uint32 inputLength, uint32 outputLength, " +
-  "uint8 fracBits, uint8 valueBits, uint8 inputBits, uint128 fee, uint128 callbackGasPrice, uint128 stake, " +
+  "uint8 fracBits, uint8 valueBits, uint8 inputBits, uint8 outputFracBits, uint128 fee, uint128 callbackGasPrice, uint128 stake, " +
   "uint64 settlementWindow, bool unbonded)";
 
 /** The id the registry gives `config` registered by `owner` with verifier code of hash `verifierCodeHash`. */

@@ -30,8 +30,9 @@ import { type BlockMark, type ChainChange, ChainWatch } from "./chainWatch.js";
 import { publishPolicy } from "./publish.js";
 import { findUnsettledAnswers } from "./recovery.js";
 import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
-import { RequestState } from "../protocol/state.js";
+import { Finality, RequestState } from "../protocol/state.js";
 import { TxSender } from "./txSender.js";
+import { type PreparedSync, type SyncCall, prepareSync, runServedModel } from "./sync.js";
 
 /**
  * The inference node: watch requests → apply its policy → run the model once (fixed-point
@@ -131,6 +132,14 @@ export interface ChainRestartedEvent {
   fromBlock: number;
 }
 /** A request the node's policy or bond does not allow it to answer; it is not taken up again. */
+/** The node prepared results for a synchronous transaction (`prepareSync`). */
+export interface PreparedEvent {
+  origin: string;
+  prepared: PreparedSync[];
+  txHash: string;
+  gasUsed: bigint;
+}
+
 export interface DeclinedEvent {
   requestId: string;
   modelId: string;
@@ -208,6 +217,10 @@ export class InferenceNode extends EventEmitter {
   private proofChain: Promise<unknown> = Promise.resolve();
   private readonly inFlight = new Set<Promise<unknown>>();
   private address = "";
+  private chainId = 0n;
+  private precompileAddress = "";
+  /** deferred synchronous results this node prepared, by request id, until a transaction consumes them */
+  private readonly syncDeferred = new Map<string, PreparedSync>();
 
   constructor(opts: NodeOptions) {
     super();
@@ -250,6 +263,8 @@ export class InferenceNode extends EventEmitter {
     if (!runner?.provider || !("getAddress" in runner))
       throw new Error("the node's precompile handle needs a signer with a provider");
     this.address = await (runner as { getAddress(): Promise<string> }).getAddress();
+    this.precompileAddress = await this.precompile.getAddress();
+    this.chainId = (await this.provider.getNetwork()).chainId;
     this.sender = this.newTxSender();
     this.log.info(`policy: ${describePolicy(this.policy)}`);
     try {
@@ -339,6 +354,7 @@ export class InferenceNode extends EventEmitter {
           this.nextBlock,
           latest,
         );
+        if (this.syncDeferred.size > 0) await this.settleConsumed(this.nextBlock, latest);
         this.nextBlock = latest + 1;
         for (const ev of events) {
           if (!("args" in ev)) continue; // a log this event cannot decode: not one of ours
@@ -355,6 +371,78 @@ export class InferenceNode extends EventEmitter {
       );
     }
     await this.takeUpSetAside();
+  }
+
+  /** The node's account (known once it has started). */
+  get account(): string {
+    return this.address;
+  }
+
+  /**
+   * The model's output for a synchronous call, for the pre-execution layer's preview (no
+   * transaction). Throws a ChainError when this node does not serve the model.
+   */
+  previewSync(modelId: string, input: bigint[]): bigint[] {
+    return runServedModel({ modelOf: (id) => this.models.get(id.toLowerCase()) }, modelId, input);
+  }
+
+  /**
+   * Prepares on-chain the results of the synchronous calls a coming transaction from `origin`
+   * will make (see `sync.ts`); resolves once the `prepare` transaction is mined. Deferred
+   * results are proved and settled after the transaction consumes them.
+   */
+  async prepareSync(origin: string, calls: readonly SyncCall[]): Promise<PreparedSync[]> {
+    if (!this.running) throw new ChainError("the node is not running", "start it before sending synchronous calls");
+    const { prepared, receipt } = await prepareSync(
+      {
+        precompile: this.precompile,
+        precompileAddress: this.precompileAddress,
+        chainId: this.chainId,
+        address: this.address,
+        modelOf: (id) => this.models.get(id.toLowerCase()),
+        sender: this.txSender,
+        log: this.log,
+      },
+      origin,
+      calls,
+    );
+    for (const p of prepared) if (p.finality === Finality.Deferred) this.syncDeferred.set(p.requestId, p);
+    this.log.info(
+      `prepared ${prepared.length} synchronous result(s) for ${short(origin)} (${receipt.gasUsed} gas)`,
+    );
+    const event: PreparedEvent = { origin, prepared, txHash: receipt.hash, gasUsed: receipt.gasUsed };
+    this.emit("prepared", event);
+    return prepared;
+  }
+
+  /** Deferred results consumed in blocks `from`…`to` are now Answered: prove and settle them. */
+  private async settleConsumed(from: number, to: number): Promise<void> {
+    const events = await this.precompile.queryFilter(this.precompile.filters.SyncInferenceConsumed(), from, to);
+    for (const ev of events) {
+      if (!("args" in ev)) continue;
+      const requestId = ev.args.requestId;
+      const prepared = this.syncDeferred.get(requestId);
+      if (!prepared || this.seen.has(requestId)) continue;
+      this.syncDeferred.delete(requestId);
+      this.seen.add(requestId);
+      const job: Job = {
+        epoch: this.epoch,
+        requestId,
+        modelId: prepared.modelId,
+        model: this.models.get(prepared.modelId.toLowerCase())!,
+        input: prepared.input,
+        output: prepared.output,
+        stage: "settle",
+        seenAt: Date.now(),
+        since: ev.blockNumber - 1,
+        maybeSent: false,
+        rounds: 0,
+      };
+      this.jobs.set(requestId, job);
+      this.log.info(`[${short(requestId)}] synchronous result consumed; proving`);
+      this.emit("consumed", { requestId, txHash: ev.transactionHash });
+      this.enqueueProof(job);
+    }
   }
 
   /** The chain's latest block. */

@@ -13,6 +13,8 @@ const sibyl: HardhatPlugin = {
   npmPackage: "hardhat-sibyl",
   dependencies: () => [import("@nomicfoundation/hardhat-ethers")],
   tasks: sibylTasks,
+  // synchronous inference: routes a connection's transactions through its pre-execution layer, if it has one
+  hookHandlers: { network: () => import("./networkHook.js") },
 };
 
 export default sibyl;

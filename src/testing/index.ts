@@ -1,6 +1,6 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
-import type { ContractTransactionReceipt, Signer } from "ethers";
+import { type ContractTransactionReceipt, type Signer, parseEther } from "ethers";
 
 import { type SibylStack, type StackModel, setUpStack, startNode } from "../chain/stack.js";
 import type { RegisterOptions } from "../chain/models.js";
@@ -11,6 +11,9 @@ import { type Logger, silentLogger } from "../log.js";
 import { quantizeInput } from "../model/quantize.js";
 import type { InferenceNode } from "../node/node.js";
 import { PACKAGE_ROOT } from "../paths.js";
+import { attachPipe } from "../pipe/attach.js";
+import { modelCid } from "../pipe/cid.js";
+import { PipeLayer } from "../pipe/layer.js";
 import { RequestState } from "../protocol/state.js";
 import { releaseIdleProverThreads } from "../zk/prover.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
@@ -40,6 +43,11 @@ export interface DeploySibylOptions {
   node?: boolean;
   /** where build and node progress goes (default: silent) */
   log?: Logger;
+  /**
+   * inference credit deposited for each of the first ten accounts (the node's excepted), which
+   * pays the fees of their synchronous calls (default 0.1 ETH; 0 deposits nothing)
+   */
+  credit?: bigint;
 }
 
 export interface SibylTestbed {
@@ -52,6 +60,15 @@ export interface SibylTestbed {
   nodeSigner: Signer;
   /** the running node, if any */
   node: InferenceNode | undefined;
+  /**
+   * the pre-execution layer in front of the connection while the node runs: synchronous calls
+   * (`infer`, OpenGradient's `runModelInference`) in transactions sent on this connection work
+   */
+  pipe: PipeLayer | undefined;
+  /** the content id of a model: what OpenGradient-style contracts pass as `modelCID` */
+  modelCid(model?: string): string;
+  /** deposits inference credit for `account` with the testbed's node (it pays the fees of its synchronous calls) */
+  deposit(account: string, amount: bigint): Promise<void>;
   /** the registered id of a model (default: the only one) */
   modelId(model?: string): string;
   /** real-valued features → the model's fixed-point input vector */
@@ -107,30 +124,49 @@ export async function deploySibyl(
   const signers = await env.ethers.getSigners();
   const nodeSigner = signers[opts.nodeAccount ?? 1];
   if (!nodeSigner) throw new SibylError(`no account #${opts.nodeAccount} on network "${env.networkName}"`);
-  let node =
-    opts.node === false ? undefined : await startNode(stack, { signer: nodeSigner, log, pollMs: 20 });
+  const credit = opts.credit ?? DEFAULT_CREDIT;
+  if (credit > 0n)
+    for (const account of signers.slice(0, 10))
+      if (account !== nodeSigner)
+        await (
+          await stack.precompile.depositFor(account.address, await nodeSigner.getAddress(), { value: credit })
+        ).wait();
+
+  let node: InferenceNode | undefined;
+  let pipe: PipeLayer | undefined;
+  let detach: (() => void) | undefined;
+  const run = async (fromBlock?: number) => {
+    node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock });
+    pipe = new PipeLayer({ precompile: stack.precompile, node, log });
+    detach = attachPipe(connection, pipe);
+  };
+  if (opts.node !== false) await run();
   return testbed(
     env,
     stack,
     nodeSigner,
     signers[0],
-    () => node,
+    () => ({ node, pipe }),
     async (next) => {
-      if (next && !node) node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock: 0 });
+      if (next && !node) await run(0);
       if (!next && node) {
+        detach?.();
         await node.stop();
-        node = undefined;
+        node = pipe = detach = undefined;
       }
     },
   );
 }
+
+/** Credit `deploySibyl` deposits for each test account unless told otherwise. */
+export const DEFAULT_CREDIT = parseEther("0.1");
 
 function testbed(
   env: SibylEnv,
   stack: SibylStack,
   nodeSigner: Signer,
   deployer: Signer,
-  currentNode: () => InferenceNode | undefined,
+  current: () => { node: InferenceNode | undefined; pipe: PipeLayer | undefined },
   setRunning: (running: boolean) => Promise<void>,
 ): SibylTestbed {
   const { precompile, registry, models } = stack;
@@ -151,7 +187,16 @@ function testbed(
     models,
     nodeSigner,
     get node() {
-      return currentNode();
+      return current().node;
+    },
+    get pipe() {
+      return current().pipe;
+    },
+    modelCid: (name) => modelCid(model(name).modelId),
+    async deposit(account, amount) {
+      await (
+        await precompile.connect(deployer).depositFor(account, await nodeSigner.getAddress(), { value: amount })
+      ).wait();
     },
     modelId: (name) => model(name).modelId,
     quantize: (values, name) => quantizeInput(model(name).artifacts.quantized, [...values]),

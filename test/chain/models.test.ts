@@ -40,6 +40,7 @@ describe("chain/models: the TypeScript statement of ids, fees and bounds", funct
     fracBits: 8,
     valueBits: 24,
     inputBits: 12,
+    outputFracBits: 0,
     fee: parseEther("0.001"),
     callbackGasPrice: parseUnits("3", "gwei"),
     stake: parseEther("0.1"),

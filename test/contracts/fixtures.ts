@@ -121,7 +121,7 @@ export function packReference(values: readonly bigint[], valueBits: number): big
 
 /** The ABI type of `IModelRegistry.ModelConfig`, field by field. */
 const MODEL_CONFIG_TUPLE =
-  "tuple(bytes32,uint256,bytes32,uint32,uint32,uint8,uint8,uint8,uint128,uint128,uint128,uint64,bool)";
+  "tuple(bytes32,uint256,bytes32,uint32,uint32,uint8,uint8,uint8,uint8,uint128,uint128,uint128,uint64,bool)";
 
 /**
  * The id a registry derives, written out independently of the contracts and of src/chain:
@@ -141,6 +141,7 @@ export function modelIdReference(
     c.fracBits,
     c.valueBits,
     c.inputBits,
+    c.outputFracBits,
     c.fee,
     c.callbackGasPrice,
     c.stake,
@@ -178,6 +179,7 @@ export function modelConfig(
     fracBits: FRAC_BITS,
     valueBits: VALUE_BITS,
     inputBits: VALUE_BITS,
+    outputFracBits: FRAC_BITS,
     fee: FEE,
     callbackGasPrice: CALLBACK_GAS_PRICE,
     stake: STAKE,

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ISimulator} from "../pipe/Simulator.sol";
+import {ISyncInference} from "../interfaces/ISyncInference.sol";
+import {Sibyl} from "../libraries/SibylAddresses.sol";
+
+/// @title SyncConsumer
+/// @notice TEST ONLY. Calls the precompile's synchronous API (`infer`, `inferWithId`) from
+/// Solidity and records what it got: the last output and request id, and every call's output in
+/// order. It can make two calls in one transaction, forward a call to another SyncConsumer (so
+/// the inference runs one frame below the transaction's entry point), and return the
+/// simulation log the precompile recorded within the same call (meaningful only in an
+/// `eth_call` that overrides the precompile's simulation slot).
+contract SyncConsumer {
+    /// @notice The output of the most recent call.
+    int256[] private _lastOutput;
+    /// @notice The request id of the most recent `inferWithId` call (zero while simulating).
+    bytes32 public lastRequestId;
+    /// @notice How many synchronous calls this contract has completed.
+    uint256 public calls;
+
+    /// @notice A synchronous call returned `output` for `requestId`.
+    event Consumed(bytes32 indexed requestId, int256[] output);
+
+    /// @notice `infer`, recording the output (no request id).
+    function consume(
+        bytes32 modelId,
+        int256[] calldata input,
+        ISyncInference.Finality finality
+    ) external returns (int256[] memory output) {
+        output = Sibyl.inference().infer(modelId, input, finality);
+        _record(output, bytes32(0));
+    }
+
+    /// @notice `inferWithId`, recording the output and the request id.
+    function consumeWithId(
+        bytes32 modelId,
+        int256[] calldata input,
+        ISyncInference.Finality finality
+    ) public returns (int256[] memory output, bytes32 requestId) {
+        (output, requestId) = Sibyl.inference().inferWithId(modelId, input, finality);
+        _record(output, requestId);
+    }
+
+    /// @notice Two `inferWithId` calls in one transaction, `a` then `b`.
+    function consumeTwice(
+        bytes32 modelId,
+        int256[] calldata a,
+        int256[] calldata b,
+        ISyncInference.Finality finality
+    ) external returns (int256[] memory first, int256[] memory second, bytes32 firstId, bytes32 secondId) {
+        (first, firstId) = consumeWithId(modelId, a, finality);
+        (second, secondId) = consumeWithId(modelId, b, finality);
+    }
+
+    /// @notice Forwards `consumeWithId` to `target`: the precompile sees `target` as the caller.
+    function route(
+        SyncConsumer target,
+        bytes32 modelId,
+        int256[] calldata input,
+        ISyncInference.Finality finality
+    ) external returns (int256[] memory output, bytes32 requestId) {
+        return target.consumeWithId(modelId, input, finality);
+    }
+
+    /// @notice `inferWithId` on `a` then `b`, then the log of the simulator the simulation placed.
+    function consumeAndLog(
+        bytes32 modelId,
+        int256[] calldata a,
+        int256[] calldata b,
+        ISyncInference.Finality finality,
+        ISimulator simulator
+    ) external returns (int256[] memory first, int256[] memory second, bytes memory log) {
+        (first, ) = consumeWithId(modelId, a, finality);
+        if (b.length != 0) (second, ) = consumeWithId(modelId, b, finality);
+        log = simulator.log();
+    }
+
+    /// @notice The output of the most recent call.
+    function lastOutput() external view returns (int256[] memory) {
+        return _lastOutput;
+    }
+
+    function _record(int256[] memory output, bytes32 requestId) private {
+        _lastOutput = output;
+        lastRequestId = requestId;
+        ++calls;
+        emit Consumed(requestId, output);
+    }
+}

@@ -1,0 +1,144 @@
+import { AbiCoder, hexlify, keccak256, randomBytes, type TransactionReceipt } from "ethers";
+
+import { circuitInputFor } from "../circuit/inputs.js";
+import { ChainError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { type ModelArtifacts, weightSecretsOf } from "../pipeline/artifacts.js";
+import { Finality } from "../protocol/state.js";
+import { runQuantized } from "../runtime/fixed.js";
+import { type Prover, toSolidityProof, verifyProof } from "../zk/prover.js";
+import type { InferencePrecompile } from "../../typechain-types/index.js";
+import { short } from "./rpc.js";
+import type { TxSender } from "./txSender.js";
+
+/**
+ * The node's part in synchronous calls (`ISyncInference`): run a call's model for the
+ * pre-execution layer's preview, and prepare results on-chain for a coming transaction, each
+ * bound to the transaction's origin and the exact call. A proof-carrying result is proved
+ * here, before the transaction is sent; a deferred one is proved and settled later, like an
+ * answer, once the transaction has consumed it (the node watches for that).
+ */
+
+/** One synchronous call a transaction will make, as the pre-execution layer found it. */
+export interface SyncCall {
+  /** the contract that makes the call */
+  consumer: string;
+  modelId: string;
+  finality: Finality;
+  /** answer an OpenGradient caller in the earlier layout */
+  legacyLayout: boolean;
+  /** fixed-point input */
+  input: bigint[];
+}
+
+/** A result prepared on-chain for a call. */
+export interface PreparedSync extends SyncCall {
+  requestId: string;
+  output: bigint[];
+  /** proving time of a proof-carrying result (ms) */
+  proveMs?: number;
+}
+
+/** What `prepareSync` needs of the node. */
+export interface SyncContext {
+  precompile: InferencePrecompile;
+  precompileAddress: string;
+  chainId: bigint;
+  /** the node's address */
+  address: string;
+  modelOf(modelId: string): { artifacts: ModelArtifacts; prover: Prover } | undefined;
+  sender: TxSender;
+  log: Logger;
+}
+
+/** The request id `prepare` gives a result: `keccak256(abi.encode(chainid, precompile, node, salt))`. */
+export function preparedRequestId(chainId: bigint, precompile: string, node: string, salt: string): string {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["uint256", "address", "address", "bytes32"],
+      [chainId, precompile, node, salt],
+    ),
+  );
+}
+
+/** The model's output for `input`, computed with the fixed-point runtime (what the node answers). */
+export function runServedModel(ctx: Pick<SyncContext, "modelOf">, modelId: string, input: bigint[]): bigint[] {
+  const model = ctx.modelOf(modelId);
+  if (!model)
+    throw new ChainError(
+      `model ${modelId} is not served by this node`,
+      "start the node (or sibyl:proxy) with that model's file in --models",
+    );
+  return runQuantized(model.artifacts.quantized, input).output;
+}
+
+/**
+ * Prepares results for `calls`, the synchronous calls of one transaction from `origin`, in one
+ * `prepare` transaction: runs each model, proves the proof-carrying ones (checking each proof
+ * off-chain first), and waits until the transaction is mined. The fees come out of the
+ * origin's credit; a deferred result locks the model's stake of the node's bond.
+ */
+export async function prepareSync(
+  ctx: SyncContext,
+  origin: string,
+  calls: readonly SyncCall[],
+): Promise<{ prepared: PreparedSync[]; receipt: TransactionReceipt }> {
+  const prepared: PreparedSync[] = [];
+  const items: Parameters<InferencePrecompile["prepare"]>[0] = [];
+  for (const call of calls) {
+    const salt = hexlify(randomBytes(32));
+    const requestId = preparedRequestId(ctx.chainId, ctx.precompileAddress, ctx.address, salt);
+    const output = runServedModel(ctx, call.modelId, call.input);
+    let proof: bigint[] = new Array<bigint>(8).fill(0n);
+    let proveMs: number | undefined;
+    if (call.finality === Finality.ProofCarrying) {
+      const model = ctx.modelOf(call.modelId)!;
+      const result = await model.prover.prove(
+        circuitInputFor(
+          model.artifacts.quantized,
+          requestId,
+          call.input,
+          output,
+          weightSecretsOf(model.artifacts),
+        ),
+      );
+      if (!(await verifyProof(model.artifacts.vk, result.publicSignals, result.proof)))
+        throw new ChainError(
+          `the proof for ${short(requestId)} does not verify off-chain against the model's verification key`,
+          "rebuild the model (sibyl:build) so its zkey, verifier and registration agree",
+        );
+      proof = toSolidityProof(result.proof);
+      proveMs = result.ms;
+    }
+    prepared.push({ ...call, requestId, output, ...(proveMs === undefined ? {} : { proveMs }) });
+    items.push({
+      origin,
+      consumer: call.consumer,
+      modelId: call.modelId,
+      finality: call.finality,
+      legacyLayout: call.legacyLayout,
+      salt,
+      input: call.input,
+      output,
+      proof,
+    });
+  }
+  const first = prepared[0].requestId;
+  const subject = { requestId: first, stage: "prepare", maybeSent: false };
+  const receipt = await ctx.sender.send({
+    subject,
+    // a prepared id is fresh (random salt): the transaction is needed until it has landed
+    needed: async () => Number(await ctx.precompile.stateOf(first)) === 0,
+    landed: async (fromBlock) => {
+      const events = await ctx.precompile.queryFilter(
+        ctx.precompile.filters.InferencePrepared(first, ctx.address),
+        fromBlock,
+      );
+      return events[0]?.transactionHash;
+    },
+    send: (overrides) => ctx.precompile.prepare(items, overrides),
+  });
+  if (!receipt)
+    throw new ChainError(`the prepare transaction for ${short(first)} was not sent`, "see the node's log");
+  return { prepared, receipt };
+}
