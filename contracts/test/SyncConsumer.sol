@@ -10,8 +10,10 @@ import {Sibyl} from "../libraries/SibylAddresses.sol";
 /// Solidity and records what it got: the last output and request id, and every call's output in
 /// order. It can make two calls in one transaction, forward a call to another SyncConsumer (so
 /// the inference runs one frame below the transaction's entry point), and return the
-/// simulation log the precompile recorded within the same call (meaningful only in an
-/// `eth_call` that overrides the precompile's simulation slot).
+/// log of the simulator a simulation placed (meaningful only in an `eth_call` that overrides the
+/// precompile's simulation slot and places the simulator's code). It can also forward any call,
+/// as a contract that is not the precompile (to call the OpenGradient adapter directly), and
+/// answer `adapter()` as a precompile would, naming the address a test set.
 contract SyncConsumer {
     /// @notice The output of the most recent call.
     int256[] private _lastOutput;
@@ -19,6 +21,9 @@ contract SyncConsumer {
     bytes32 public lastRequestId;
     /// @notice How many synchronous calls this contract has completed.
     uint256 public calls;
+
+    /// @dev What `adapter()` answers (it reverts while unset).
+    address private _namedAdapter;
 
     /// @notice A synchronous call returned `output` for `requestId`.
     event Consumed(bytes32 indexed requestId, int256[] output);
@@ -75,6 +80,30 @@ contract SyncConsumer {
         (first, ) = consumeWithId(modelId, a, finality);
         if (b.length != 0) (second, ) = consumeWithId(modelId, b, finality);
         log = simulator.log();
+    }
+
+    /// @notice Calls `target` with `data`, returning what it returned and bubbling its revert.
+    function forward(address target, bytes calldata data) external returns (bytes memory result) {
+        bool ok;
+        (ok, result) = target.call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(result, 0x20), mload(result))
+            }
+        }
+    }
+
+    /// @notice Makes `adapter()` name `adapter_` (the zero address makes it revert again).
+    function setNamedAdapter(address adapter_) external {
+        _namedAdapter = adapter_;
+    }
+
+    /// @notice The adapter this contract names, as the precompile's `adapter()` does; reverts
+    /// without data while unset (like a contract without the function).
+    function adapter() external view returns (address) {
+        address named = _namedAdapter;
+        if (named == address(0)) revert();
+        return named;
     }
 
     /// @notice The output of the most recent call.

@@ -35,8 +35,10 @@ export default async (): Promise<Partial<NetworkHooks>> => ({
       const result = await layer.handle(request.method, request.params, rpc);
       return { jsonrpc: "2.0", id: request.id, result };
     } catch (e) {
-      const error = e instanceof RpcError ? e : new RpcError(-32603, (e as Error).message);
-      return { jsonrpc: "2.0", id: request.id, error: error.toJSON() };
+      // the layer's own refusals become JSON-RPC errors; the chain's errors (a revert, with its
+      // data) reach the caller exactly as Hardhat raised them
+      if (e instanceof RpcError) return { jsonrpc: "2.0", id: request.id, error: e.toJSON() };
+      throw e;
     }
   },
 });

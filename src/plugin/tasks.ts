@@ -38,6 +38,55 @@ function withZkeyCheckOptions<B extends NewTaskDefinitionBuilder<any>>(t: B, zke
     );
 }
 
+/** The options of the tasks that run a node (sibyl:node, sibyl:proxy). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function withNodeOptions<B extends NewTaskDefinitionBuilder<any>>(t: B) {
+  return t
+    .addOption({
+      name: "models",
+      description: "comma-separated model files to serve (built with sibyl:build)",
+      defaultValue: "models/iris/model.json",
+    })
+    .addOption(
+      text("ids", "comma-separated model ids, one per model (default: the ids sibyl:register recorded)"),
+    )
+    .addOption({
+      name: "bond",
+      description:
+        "bond to post in ETH if the signer is not yet a node (the minimum bond stays free; the rest backs answers)",
+      defaultValue: "2",
+    })
+    .addOption({
+      name: "signer",
+      description: "index of the account that runs the node",
+      type: ArgumentType.INT,
+      defaultValue: 1,
+    })
+    .addOption({
+      name: "pollMs",
+      description: "poll interval in ms",
+      type: ArgumentType.INT,
+      defaultValue: 500,
+    })
+    .addOption(text("fromBlock", "first block to scan (default: 1000 blocks back)"))
+    .addOption(text("minFee", "policy: the least fee in ETH a request must carry (default 0)"))
+    .addOption(
+      text(
+        "maxCallbackGas",
+        "policy: the most callback gas per hook a request may ask for (default 1000000)",
+      ),
+    )
+    .addOption(
+      text("maxStake", "policy: the largest stake in ETH to lock behind one answer (default: no limit)"),
+    )
+    .addOption({
+      name: "minSettlementWindow",
+      description: "refuse to serve a registration whose settlement window is shorter than this many seconds",
+      type: ArgumentType.INT,
+      defaultValue: 60,
+    });
+}
+
 export const sibylTasks: TaskDefinition[] = [
   withImportOptions(
     task(
@@ -136,51 +185,52 @@ export const sibylTasks: TaskDefinition[] = [
     .setAction(() => import("../tasks/verify-model.js"))
     .build(),
 
-  task("sibyl:node", "Runs an inference node: answers requests at once, proves and settles them")
+  withNodeOptions(
+    task("sibyl:node", "Runs an inference node: answers requests at once, proves and settles them"),
+  )
+    .setAction(() => import("../tasks/node.js"))
+    .build(),
+
+  withNodeOptions(
+    task(
+      "sibyl:proxy",
+      "Runs a node behind a JSON-RPC endpoint that pre-executes transactions, so contracts' synchronous inference " +
+        "calls work from wallets and scripts pointed at it (needs a JSON-RPC chain, e.g. --network localhost)",
+    ),
+  )
     .addOption({
-      name: "models",
-      description: "comma-separated model files to serve (built with sibyl:build)",
-      defaultValue: "models/iris/model.json",
-    })
-    .addOption(
-      text("ids", "comma-separated model ids, one per model (default: the ids sibyl:register recorded)"),
-    )
-    .addOption({
-      name: "bond",
-      description:
-        "bond to post in ETH if the signer is not yet a node (the minimum bond stays free; the rest backs answers)",
-      defaultValue: "2",
-    })
-    .addOption({
-      name: "signer",
-      description: "index of the account that runs the node",
+      name: "port",
+      description: "port the proxy listens on",
       type: ArgumentType.INT,
-      defaultValue: 1,
+      defaultValue: 8546,
     })
     .addOption({
-      name: "pollMs",
-      description: "poll interval in ms",
-      type: ArgumentType.INT,
-      defaultValue: 500,
+      name: "host",
+      description: "address the proxy listens on (0.0.0.0 to face the network)",
+      defaultValue: "127.0.0.1",
     })
-    .addOption(text("fromBlock", "first block to scan (default: 1000 blocks back)"))
-    .addOption(text("minFee", "policy: the least fee in ETH a request must carry (default 0)"))
+    .setAction(() => import("../tasks/proxy.js"))
+    .build(),
+
+  task(
+    "sibyl:deposit",
+    "Deposits inference credit for an account with a node: it pays the fees of the synchronous calls the node prepares",
+  )
+    .addOption(text("amount", "ETH to deposit, e.g. 0.1"))
     .addOption(
       text(
-        "maxCallbackGas",
-        "policy: the most callback gas per hook a request may ask for (default 1000000)",
+        "node",
+        "the node's address (default: the network's account #1, the one sibyl:node and sibyl:proxy use)",
       ),
     )
-    .addOption(
-      text("maxStake", "policy: the largest stake in ETH to lock behind one answer (default: no limit)"),
-    )
+    .addOption(text("for", "the account whose credit it is (default: the signer's own)"))
     .addOption({
-      name: "minSettlementWindow",
-      description: "refuse to serve a registration whose settlement window is shorter than this many seconds",
+      name: "signer",
+      description: "index of the account that pays",
       type: ArgumentType.INT,
-      defaultValue: 60,
+      defaultValue: 0,
     })
-    .setAction(() => import("../tasks/node.js"))
+    .setAction(() => import("../tasks/deposit.js"))
     .build(),
 
   task("sibyl:infer", "Sends one inference request from the CLI and waits for its answer and settlement")

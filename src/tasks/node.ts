@@ -5,7 +5,7 @@ import { sibylAction } from "./action.js";
 import { etherOption, intOption, listOption, modelFileOption } from "./args.js";
 import { connectSibyl } from "../chain/connect.js";
 import { ChainError } from "../errors.js";
-import { consoleLogger } from "../log.js";
+import { type Logger, consoleLogger } from "../log.js";
 import { releaseProverThreads } from "../zk/prover.js";
 import { InferenceNode, type ServedModel } from "../node/node.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
@@ -28,10 +28,15 @@ export interface StandaloneNodeOptions {
 }
 
 /**
- * `sibyl:node`: a long-running node against the task's network (e.g. `--network localhost`).
- * It serves only registrations that match the local builds (`checkedModelId`).
+ * The set-up `sibyl:node` and `sibyl:proxy` share: connects to the installation on the task's
+ * network, checks each model's registration against its local build (`checkedModelId`) and
+ * that it may be served, registers the signer as a node with `bond` if it is not one yet, warns
+ * when the free bond cannot back a model's stake, and starts the node. The caller stops it.
  */
-export async function runStandaloneNode(env: SibylEnv, opts: StandaloneNodeOptions): Promise<void> {
+export async function startStandaloneNode(
+  env: SibylEnv,
+  opts: StandaloneNodeOptions,
+): Promise<{ node: InferenceNode; precompile: InferencePrecompile; models: ServedModel[] }> {
   const log = consoleLogger;
   const policy = resolvePolicy(opts.policy); // a bad option fails before anything is sent
   const { precompile, registry } = await connectSibyl(env);
@@ -71,15 +76,31 @@ export async function runStandaloneNode(env: SibylEnv, opts: StandaloneNodeOptio
     fromBlock: opts.fromBlock ?? Math.max(0, latest - 1000),
   });
   await node.start();
-  log.info("node running; Ctrl-C to stop");
-  await new Promise<void>((resolve) => {
+  return { node, precompile, models: served };
+}
+
+/** Resolves at the first SIGINT or SIGTERM (Ctrl-C), saying that the process is stopping. */
+export function untilInterrupted(log: Logger = consoleLogger): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
       log.info("stopping: waiting for answers and proofs in flight…");
       resolve();
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+}
+
+/**
+ * `sibyl:node`: a long-running node against the task's network (e.g. `--network localhost`).
+ * It serves only registrations that match the local builds (`checkedModelId`).
+ */
+export async function runStandaloneNode(env: SibylEnv, opts: StandaloneNodeOptions): Promise<void> {
+  const { node } = await startStandaloneNode(env, opts);
+  consoleLogger.info("node running; Ctrl-C to stop");
+  await untilInterrupted();
   await node.stop();
   await releaseProverThreads();
 }
@@ -119,32 +140,35 @@ async function warnIfBondTooSmall(
   }
 }
 
+/** The options of `sibyl:node` as the CLI gives them (`sibyl:proxy` takes the same). */
+export interface NodeCliArgs {
+  models: string;
+  ids?: string;
+  bond: string;
+  signer: number;
+  pollMs: number;
+  fromBlock?: string;
+  minFee?: string;
+  maxCallbackGas?: string;
+  maxStake?: string;
+  minSettlementWindow: number;
+}
+
+/** `sibyl:node`'s CLI options, checked, as `startStandaloneNode` takes them. */
+export function standaloneOptionsFromCli(args: NodeCliArgs): StandaloneNodeOptions {
+  return {
+    models: listOption(args.models, "--models").map((m) => modelFileOption(m, "--models")),
+    ids: args.ids === undefined ? undefined : listOption(args.ids, "--ids"),
+    bond: etherOption(args.bond, "--bond") as bigint,
+    signerIndex: args.signer,
+    pollMs: args.pollMs,
+    fromBlock: intOption(args.fromBlock, "--from-block"),
+    policy: policyFromCli(args),
+    minSettlementWindow: BigInt(args.minSettlementWindow),
+  };
+}
+
 /** `sibyl:node`: runs until Ctrl-C. */
-export default sibylAction(
-  async (
-    args: {
-      models: string;
-      ids?: string;
-      bond: string;
-      signer: number;
-      pollMs: number;
-      fromBlock?: string;
-      minFee?: string;
-      maxCallbackGas?: string;
-      maxStake?: string;
-      minSettlementWindow: number;
-    },
-    env,
-  ): Promise<void> => {
-    await runStandaloneNode(env, {
-      models: listOption(args.models, "--models").map((m) => modelFileOption(m, "--models")),
-      ids: args.ids === undefined ? undefined : listOption(args.ids, "--ids"),
-      bond: etherOption(args.bond, "--bond") as bigint,
-      signerIndex: args.signer,
-      pollMs: args.pollMs,
-      fromBlock: intOption(args.fromBlock, "--from-block"),
-      policy: policyFromCli(args),
-      minSettlementWindow: BigInt(args.minSettlementWindow),
-    });
-  },
-);
+export default sibylAction(async (args: NodeCliArgs, env): Promise<void> => {
+  await runStandaloneNode(env, standaloneOptionsFromCli(args));
+});

@@ -1,18 +1,42 @@
 import { expect } from "chai";
 import hre from "hardhat";
-import { AbiCoder, Contract, Interface, ZeroHash, id as hashText, keccak256, toBeHex, toTwos } from "ethers";
+import {
+  AbiCoder,
+  Contract,
+  Interface,
+  ZeroHash,
+  concat,
+  getAddress,
+  id as hashText,
+  keccak256,
+  toBeHex,
+  toTwos,
+} from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import { modelCid } from "../../src/pipe/cid.js";
+import { SIM_SLOT as LIB_SIM_SLOT, callKeyOf as libCallKeyOf } from "../../src/pipe/simulate.js";
 import type { ISyncInference } from "../../typechain-types/InferencePrecompile.js";
 import type {
   IrisClassifierLegacyOG,
   IrisClassifierOG,
   OGRouter,
   OpenGradientAdapter,
+  SyncConsumer,
 } from "../../typechain-types/index.js";
-import { FEE, OUTPUT, PROOF, ethers, networkHelpers, registerMockModel, sibylFixture } from "./fixtures.js";
+import {
+  FEE,
+  OUTPUT,
+  PROOF,
+  ethers,
+  networkHelpers,
+  registerMockModel,
+  runtimeCodeOf,
+  sibylFixture,
+  slashCompensation,
+  slashReward,
+} from "./fixtures.js";
 
 /**
  * The OpenGradient adapter: contracts written for OpenGradient's precompile (both ABI
@@ -27,17 +51,56 @@ import { FEE, OUTPUT, PROOF, ethers, networkHelpers, registerMockModel, sibylFix
  * the call key binds the exact input, so the call is served only if the adapter produced it.
  */
 
-const { loadFixture } = networkHelpers;
+const { loadFixture, time } = networkHelpers;
 const abi = AbiCoder.defaultAbiCoder();
 
 const Finality = { Deferred: 0, ProofCarrying: 1 } as const;
-const State = { Answered: 2, Settled: 3, Prepared: 6 } as const;
+const State = { Answered: 2, Settled: 3, Slashed: 4, Prepared: 6 } as const;
 /** `ModelInferenceMode` */
 const OGMode = { VANILLA: 0, ZK: 1, TEE: 2 } as const;
 
 const SIM_SLOT = keccak256(Buffer.from("sibyl.pipe.simulation"));
 const PREVIEW_SLOT = keccak256(Buffer.from("sibyl.pipe.preview"));
+/** Any address serves as the simulator's: the simulation slot names it. */
+const SIMULATOR = getAddress("0x0000000000000000000000000000000000005157");
 const word = (v: bigint) => toBeHex(toTwos(v, 256), 32);
+
+type StateOverrides = Record<string, { code?: string; stateDiff?: Record<string, string> }>;
+
+/**
+ * The two overrides of a simulation: the precompile's slot `1 | (legacy ? 2 : 0) | (SIMULATOR << 8)`
+ * and the Simulator's runtime code at SIMULATOR, with `previews` (slot → word) in its storage.
+ */
+async function simulationOverrides(
+  legacy = false,
+  previews: Record<string, string> = {},
+): Promise<StateOverrides> {
+  const flags = 1n | (legacy ? 2n : 0n) | (BigInt(SIMULATOR) << 8n);
+  return {
+    [INFERENCE_ADDRESS]: { stateDiff: { [SIM_SLOT]: word(flags) } },
+    [SIMULATOR]: {
+      code: await runtimeCodeOf("contracts/pipe/Simulator.sol:Simulator"),
+      stateDiff: previews,
+    },
+  };
+}
+
+/** The call key written out: keccak256(abi.encode(origin, consumer, modelId, finality, keccak256(input words))). */
+function callKeyReference(
+  origin: string,
+  consumer: string,
+  modelId: string,
+  input: readonly bigint[],
+  finality: number,
+): string {
+  const inputHash = keccak256(concat(input.map((v) => word(v))));
+  return keccak256(
+    abi.encode(
+      ["address", "address", "bytes32", "uint8", "bytes32"],
+      [origin, consumer, modelId, finality, inputHash],
+    ),
+  );
+}
 const FIVE_8 = 5n ** 8n; // 390,625: y · 2^-8 = y · 5^8 · 10^-8
 
 type NumberT = { value: bigint; decimals: bigint };
@@ -85,7 +148,7 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       new Contract(INFERENCE_ADDRESS, legacyAbi, signer);
     const cid = modelCid(modelId);
     const byClass = await registerMockModel(registry, admin, { outputFracBits: 0 }, "classes");
-    await (await precompile.connect(user).deposit({ value: 20n * FEE })).wait();
+    await (await precompile.connect(user).deposit(node.address, { value: 20n * FEE })).wait();
 
     let salt = 0n;
     /** Prepares one result for `consumer` (default: `user` calling directly) bound to `input`. */
@@ -287,14 +350,31 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       }
     });
 
-    it("the CID of a model nobody registered is refused", async function () {
-      const { og, registry } = await loadFixture(ogFixture);
+    it("the CID of a model nobody registered reverts OpenGradient__UnknownModelCID", async function () {
+      const { og, adapter } = await loadFixture(ogFixture);
       const unregistered = keccak256("0xdead");
       const four = [vector("x", [num(1n, 0n), num(2n, 0n), num(3n, 0n), num(4n, 0n)])];
-      // A well-formed CID resolves by decoding alone, so the registry refuses the unknown id.
-      await expect(og().runModelInference.staticCall(request(modelCid(unregistered), four)))
-        .to.be.revertedWithCustomError(registry, "Registry__UnknownModel")
-        .withArgs(unregistered);
+      // A well-formed CID decodes to a model id, which the adapter checks is registered and active.
+      const cid = modelCid(unregistered);
+      await expect(og().runModelInference.staticCall(request(cid, four)))
+        .to.be.revertedWithCustomError(adapter, "OpenGradient__UnknownModelCID")
+        .withArgs(cid);
+    });
+
+    it("the CID (or a bound name) of a deactivated model reverts OpenGradient__UnknownModelCID", async function () {
+      const { og, adapter, registry, admin, cid, modelId, prepareFor } = await loadFixture(ogFixture);
+      const four = [vector("x", [num(1n, 0n), num(0n, 0n), num(0n, 0n), num(0n, 0n)])];
+      await (await registry.connect(admin).bindName("iris", modelId)).wait();
+      await prepareFor([256n, 0n, 0n, 0n]);
+      // Served while active, by CID and by name.
+      await og().runModelInference.staticCall(request(cid, four));
+      await og().runModelInference.staticCall(request("iris", four));
+      await (await registry.connect(admin).deactivate(modelId)).wait();
+      for (const name of [cid, "iris"]) {
+        await expect(og().runModelInference.staticCall(request(name, four)))
+          .to.be.revertedWithCustomError(adapter, "OpenGradient__UnknownModelCID")
+          .withArgs(name);
+      }
     });
 
     it("TEE reverts OpenGradient__ModeNotServed(2)", async function () {
@@ -345,16 +425,42 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
         .withArgs(completion);
     });
 
-    it("any other selector reverts OpenGradient__UnknownFunction; the adapter refuses direct calls", async function () {
-      const { user, adapter, cid } = await loadFixture(ogFixture);
+    it("any other selector reverts OpenGradient__UnknownFunction", async function () {
+      const { user, adapter } = await loadFixture(ogFixture);
       await expect(user.sendTransaction({ to: INFERENCE_ADDRESS, data: "0xdeadbeef" }))
         .to.be.revertedWithCustomError(adapter, "OpenGradient__UnknownFunction")
         .withArgs("0xdeadbeef");
-      const four = [vector("x", [num(1n, 0n), num(2n, 0n), num(3n, 0n), num(4n, 0n)])];
-      // Called directly by an EOA, the adapter's `adapter()` probe of its caller (an account
-      // without code) reverts without data: the call is refused, though not with
-      // OpenGradient__NotThroughPrecompile as documented (reported).
-      await expect(adapter.connect(user).runModelInference(request(cid, four))).to.be.revert(ethers);
+    });
+
+    it("the adapter refuses calls that do not come through a precompile naming it: OpenGradient__NotThroughPrecompile", async function () {
+      const { user, adapter, cid, prepareFor, og } = await loadFixture(ogFixture);
+      const four = [vector("x", [num(1n, 0n), num(0n, 0n), num(0n, 0n), num(0n, 0n)])];
+      // Even with a result prepared for exactly this call, so only the refusal can stop it.
+      await prepareFor([256n, 0n, 0n, 0n]);
+      const adapterAddress = await adapter.getAddress();
+      const calldata = adapter.interface.encodeFunctionData("runModelInference", [request(cid, four)]);
+      // From an EOA, with or without a caller appended.
+      await expect(adapter.connect(user).runModelInference(request(cid, four)))
+        .to.be.revertedWithCustomError(adapter, "OpenGradient__NotThroughPrecompile")
+        .withArgs();
+      await expect(user.sendTransaction({ to: adapterAddress, data: concat([calldata, user.address]) }))
+        .to.be.revertedWithCustomError(adapter, "OpenGradient__NotThroughPrecompile")
+        .withArgs();
+      // From a contract that is not a precompile (its `adapter()` reverts), with a caller appended.
+      const forwarder = (await ethers.deployContract("SyncConsumer")) as unknown as SyncConsumer;
+      const appended = concat([calldata, user.address]);
+      await expect(forwarder.connect(user).forward(adapterAddress, appended))
+        .to.be.revertedWithCustomError(adapter, "OpenGradient__NotThroughPrecompile")
+        .withArgs();
+      // From a contract whose `adapter()` names another address.
+      for (const other of [await forwarder.getAddress(), INFERENCE_ADDRESS]) {
+        await (await forwarder.setNamedAdapter(other)).wait();
+        await expect(forwarder.connect(user).forward(adapterAddress, appended))
+          .to.be.revertedWithCustomError(adapter, "OpenGradient__NotThroughPrecompile")
+          .withArgs();
+      }
+      // Through the precompile the same call is served.
+      expectOutput(await og().runModelInference.staticCall(request(cid, four)), OUTPUT, 8n);
     });
   });
 
@@ -463,6 +569,38 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       expect(await iris.lastDecimals()).to.equal(8n);
       expect(await iris.classifications()).to.equal(1n);
       expect(await precompile.stateOf(id)).to.equal(State.Answered);
+    });
+
+    it("the request's consumer is the classifier contract: a slash of its deferred result compensates the classifier", async function () {
+      const { cid, deployIris, prepareFor, precompile, user, node, stranger } = await loadFixture(ogFixture);
+      const iris = await deployIris(cid, OGMode.VANILLA);
+      const irisAddress = await iris.getAddress();
+      const id = await prepareFor(FIXED, {
+        consumer: irisAddress,
+        finality: Finality.Deferred,
+        output: SPECIES,
+      });
+      const request_ = await precompile.getRequest(id);
+      expect(request_.consumer).to.equal(irisAddress);
+      expect(await precompile.originOf(id)).to.equal(user.address);
+      const stake = request_.stake;
+      expect(stake).to.be.greaterThan(0n);
+      await (await iris.connect(user).classify([...CM], 1n)).wait();
+      await time.setNextBlockTimestamp((await precompile.settlementDeadline(id)) + 1n);
+      await expect(precompile.connect(stranger).slash(id))
+        .to.emit(precompile, "InferenceSlashed")
+        .withArgs(
+          id,
+          node.address,
+          stranger.address,
+          slashCompensation(stake),
+          slashReward(stake),
+          FEE,
+          true,
+        );
+      expect(await precompile.stateOf(id)).to.equal(State.Slashed);
+      expect(await precompile.pendingWithdrawal(irisAddress)).to.equal(slashCompensation(stake) + FEE);
+      expect(await precompile.pendingWithdrawal(user.address)).to.equal(0n);
     });
 
     it("a current-generation consumer (ZK) is settled in the call; through a router, the classifier is still the consumer", async function () {
@@ -589,7 +727,7 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
     });
   });
 
-  describe("simulation (eth_call with the simulation slot overridden)", function () {
+  describe("simulation (eth_call overriding the simulation slot and placing the Simulator)", function () {
     const INPUT_ONE = [vector("x", [num(1n, 0n), num(0n, 0n), num(0n, 0n), num(0n, 0n)])];
 
     async function simulatedCall(
@@ -597,22 +735,26 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       fn: string,
       args: unknown[],
       from: string,
-      diff: Record<string, string>,
+      overrides: StateOverrides,
     ) {
       const data = contract.interface.encodeFunctionData(fn, args);
       const raw = (await ethers.provider.send("eth_call", [
         { from, to: await contract.getAddress(), data },
         "latest",
-        { [INFERENCE_ADDRESS]: { stateDiff: diff } },
+        overrides,
       ])) as string;
       return contract.interface.decodeFunctionResult(fn, raw)[0];
     }
 
     it("a current consumer's call gets is_simulation_result = true and no numbers", async function () {
       const { og, cid, user } = await loadFixture(ogFixture);
-      const result = await simulatedCall(og(), "runModelInference", [request(cid, INPUT_ONE)], user.address, {
-        [SIM_SLOT]: word(1n),
-      });
+      const result = await simulatedCall(
+        og(),
+        "runModelInference",
+        [request(cid, INPUT_ONE)],
+        user.address,
+        await simulationOverrides(),
+      );
       expect(result.is_simulation_result).to.equal(true);
       expect(result.numbers.length).to.equal(0);
       expect(result.strings.length).to.equal(0);
@@ -626,7 +768,7 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       const raw = (await ethers.provider.send("eth_call", [
         { from: user.address, to: INFERENCE_ADDRESS, data },
         "latest",
-        { [INFERENCE_ADDRESS]: { stateDiff: { [SIM_SLOT]: word(3n) } } },
+        await simulationOverrides(true),
       ])) as string;
       const [numbers, strings, simulated] = abi.decode(
         ["tuple(string,tuple(int128,int128)[],uint32[])[]", "tuple(string,string[])[]", "bool"],
@@ -638,31 +780,59 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       expect((raw.length - 2) / 2).to.equal(32 * 6); // offset, 3 head words, 2 empty array lengths
     });
 
-    it("a stored preview is returned as a real answer (is_simulation_result false)", async function () {
+    it("a preview stored in the simulator's storage is returned as a real answer (is_simulation_result false)", async function () {
       const { og, cid, user, precompile, modelId } = await loadFixture(ogFixture);
-      const callKey = await precompile.callKeyOf(
-        user.address,
-        user.address,
-        modelId,
-        [256n, 0n, 0n, 0n],
-        Finality.ProofCarrying,
+      const fixed = [256n, 0n, 0n, 0n];
+      // The adapter's call: origin and consumer are `user` (calling the precompile directly).
+      const callKey = callKeyReference(user.address, user.address, modelId, fixed, Finality.ProofCarrying);
+      expect(
+        await precompile.callKeyOf(user.address, user.address, modelId, fixed, Finality.ProofCarrying),
+      ).to.equal(callKey);
+      expect(libCallKeyOf(user.address, user.address, modelId, fixed, Finality.ProofCarrying)).to.equal(
+        callKey,
       );
       const base = BigInt(
         keccak256(abi.encode(["bytes32", "uint256", "bytes32"], [callKey, 0n, PREVIEW_SLOT])),
       );
-      const diff: Record<string, string> = { [SIM_SLOT]: word(1n), [toBeHex(base, 32)]: word(3n) };
-      OUTPUT.forEach((v, i) => (diff[toBeHex(base + 1n + BigInt(i), 32)] = word(v)));
+      const previews: Record<string, string> = { [toBeHex(base, 32)]: word(3n) };
+      OUTPUT.forEach((v, i) => (previews[toBeHex(base + 1n + BigInt(i), 32)] = word(v)));
       const result = await simulatedCall(
         og(),
         "runModelInference",
         [request(cid, INPUT_ONE)],
         user.address,
-        diff,
+        await simulationOverrides(false, previews),
       );
       expectOutput(result, OUTPUT, 8n);
+      // The same preview under a VANILLA call is another key: a simulated answer.
+      const vanilla = await simulatedCall(
+        og(),
+        "runModelInference",
+        [request(cid, INPUT_ONE, OGMode.VANILLA)],
+        user.address,
+        await simulationOverrides(false, previews),
+      );
+      expect(vanilla.is_simulation_result).to.equal(true);
+      expect(vanilla.numbers.length).to.equal(0);
     });
 
-    it("the Iris consumer returns 0 while simulated, and reverts NotPrepared without the override", async function () {
+    it("an unknown model CID is refused while simulating too", async function () {
+      const { og, adapter, user } = await loadFixture(ogFixture);
+      const cid = modelCid(keccak256("0xdead"));
+      await expect(
+        ethers.provider.send("eth_call", [
+          {
+            from: user.address,
+            to: INFERENCE_ADDRESS,
+            data: og().interface.encodeFunctionData("runModelInference", [request(cid, INPUT_ONE)]),
+          },
+          "latest",
+          await simulationOverrides(),
+        ]),
+      ).to.be.revertedWithCustomError(adapter, "OpenGradient__UnknownModelCID");
+    });
+
+    it("the Iris consumer returns 0 while simulated, and reverts NotPrepared without the overrides", async function () {
       const { cid, deployIris, user, precompile } = await loadFixture(ogFixture);
       const iris = await deployIris(cid, OGMode.VANILLA);
       const species = await simulatedCall(
@@ -670,12 +840,30 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
         "classify",
         [[51n, 35n, 14n, 2n], 1n],
         user.address,
-        { [SIM_SLOT]: word(1n) },
+        await simulationOverrides(),
       );
       expect(species).to.equal(0n);
       await expect(
         iris.connect(user).classify.staticCall([51n, 35n, 14n, 2n], 1n),
       ).to.be.revertedWithCustomError(precompile, "Inference__NotPrepared");
+      // The slot alone, without the simulator's code, does not simulate.
+      const slotOnly = await simulationOverrides();
+      delete slotOnly[SIMULATOR].code;
+      let reverted = false;
+      try {
+        await simulatedCall(
+          iris as unknown as Contract,
+          "classify",
+          [[51n, 35n, 14n, 2n], 1n],
+          user.address,
+          slotOnly,
+        );
+      } catch {
+        reverted = true;
+      }
+      expect(reverted).to.equal(true);
+      expect(LIB_SIM_SLOT).to.equal(SIM_SLOT);
+      expect(await ethers.provider.getCode(SIMULATOR)).to.equal("0x");
     });
   });
 
@@ -692,6 +880,7 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       "OpenGradient__NotRepresentable",
       "OpenGradient__InputOutOfRange",
       "OpenGradient__OutputNotRepresentable",
+      "OpenGradient__NotThroughPrecompile",
     ])
       expect(iface.getError(name), name).to.not.equal(null);
   });

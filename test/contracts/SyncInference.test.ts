@@ -1,7 +1,17 @@
 import { expect } from "chai";
-import { AbiCoder, ZeroAddress, id as hashText, keccak256, solidityPacked, toBeHex, toTwos } from "ethers";
+import {
+  AbiCoder,
+  ZeroAddress,
+  getAddress,
+  id as hashText,
+  keccak256,
+  solidityPacked,
+  toBeHex,
+  toTwos,
+} from "ethers";
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
+import { SIM_SLOT as LIB_SIM_SLOT, callKeyOf as libCallKeyOf } from "../../src/pipe/simulate.js";
 import type { ISyncInference } from "../../typechain-types/InferencePrecompile.js";
 import type { InferencePrecompile, SyncConsumer } from "../../typechain-types/index.js";
 import {
@@ -30,8 +40,9 @@ import {
 
 /**
  * Synchronous inference (`ISyncInference`): nodes `prepare` results for the calls a transaction
- * will make, the transaction's calls consume them, and a simulation (an `eth_call` with the
- * precompile's simulation slot overridden) answers with zeros or previews.
+ * will make, paid from the credit the origin deposited with that node, the transaction's calls
+ * consume them, and a simulation (an `eth_call` that overrides the precompile's simulation slot
+ * and places a `Simulator` at the address the slot names) answers with zeros or previews.
  *
  * The models here are served by MockVerifier / ToggleVerifier code, which check no proof: these
  * tests test the state machine, the bookkeeping and the bindings of synchronous calls (states,
@@ -57,6 +68,8 @@ const State = {
 
 const SIM_SLOT = keccak256(Buffer.from("sibyl.pipe.simulation"));
 const PREVIEW_SLOT = keccak256(Buffer.from("sibyl.pipe.preview"));
+/** Any address serves as the simulator's: the simulation slot names it. */
+const SIMULATOR = getAddress("0x0000000000000000000000000000000000005157");
 const word = (v: bigint) => toBeHex(toTwos(v, 256), 32);
 
 /** The callKey, written out: keccak256(abi.encode(origin, consumer, modelId, finality, keccak256(abi.encodePacked(input)))). */
@@ -76,22 +89,74 @@ function callKeyReference(
   );
 }
 
-/** The storage writes that make the precompile simulate (bit 0), optionally with the legacy bit, and previews. */
-function simulationDiff(
+type StateOverrides = Record<string, { code?: string; stateDiff?: Record<string, string> }>;
+
+/** The simulator's runtime code, as the pre-execution layer places it. */
+const simulatorCode = () => runtimeCodeOf("contracts/pipe/Simulator.sol:Simulator");
+
+/**
+ * The two state overrides that make the precompile simulate: its slot set to
+ * `1 | (legacy ? 2 : 0) | (simulator << 8)`, and the Simulator's code at `simulator` with the
+ * previews in its storage (length at `p = keccak256(abi.encode(callKey, occurrence, PREVIEW_SLOT))`,
+ * value i at `p + 1 + i`). `simulate: false` clears bit 0; `placeCode: false` omits the code.
+ */
+async function simulationOverrides(
   opts: {
     legacy?: boolean;
+    simulate?: boolean;
+    placeCode?: boolean;
+    simulator?: string;
     previews?: { callKey: string; occurrence: number; output: readonly bigint[] }[];
   } = {},
-) {
-  const diff: Record<string, string> = { [SIM_SLOT]: word(opts.legacy ? 3n : 1n) };
+): Promise<StateOverrides> {
+  const simulator = opts.simulator ?? SIMULATOR;
+  const flags = (opts.simulate === false ? 0n : 1n) | (opts.legacy ? 2n : 0n) | (BigInt(simulator) << 8n);
+  const previews: Record<string, string> = {};
   for (const { callKey, occurrence, output } of opts.previews ?? []) {
     const base = BigInt(
       keccak256(abi.encode(["bytes32", "uint256", "bytes32"], [callKey, occurrence, PREVIEW_SLOT])),
     );
-    diff[toBeHex(base, 32)] = word(BigInt(output.length));
-    output.forEach((v, i) => (diff[toBeHex(base + 1n + BigInt(i), 32)] = word(v)));
+    previews[toBeHex(base, 32)] = word(BigInt(output.length));
+    output.forEach((v, i) => (previews[toBeHex(base + 1n + BigInt(i), 32)] = word(v)));
   }
-  return diff;
+  const overrides: StateOverrides = { [INFERENCE_ADDRESS]: { stateDiff: { [SIM_SLOT]: word(flags) } } };
+  overrides[simulator] =
+    opts.placeCode === false ? { stateDiff: previews } : { code: await simulatorCode(), stateDiff: previews };
+  return overrides;
+}
+
+/** One entry of `Simulator.log()`. */
+interface LogEntry {
+  callKey: string;
+  consumer: string;
+  modelId: string;
+  finality: bigint;
+  legacyLayout: boolean;
+  previewed: boolean;
+  input: bigint[];
+}
+
+/**
+ * `Simulator.log()`: `abi.encode(callKey, consumer, modelId, finality, legacyLayout, previewed,
+ * input)` entries one after another, each 7 head words (the last the array's offset, 0xe0), the
+ * array's length word and its values. Decoded word by word here, independently of the library.
+ */
+function decodeSimulationLog(log: string): LogEntry[] {
+  const hex = log.slice(2);
+  expect(hex.length % 64).to.equal(0);
+  const wordAt = (i: number) => BigInt(`0x${hex.slice(i * 64, (i + 1) * 64)}`);
+  const entries: LogEntry[] = [];
+  for (let at = 0; at * 64 < hex.length;) {
+    expect(wordAt(at + 6)).to.equal(7n * 32n); // the input array's offset
+    const length = Number(wordAt(at + 7));
+    const [callKey, consumer, modelId, finality, legacyLayout, previewed, input] = abi.decode(
+      ["bytes32", "address", "bytes32", "uint8", "bool", "bool", "int256[]"],
+      `0x${hex.slice(at * 64, (at + 8 + length) * 64)}`,
+    );
+    entries.push({ callKey, consumer, modelId, finality, legacyLayout, previewed, input: [...input] });
+    at += 8 + length;
+  }
+  return entries;
 }
 
 /** ToggleVerifier keeps `owner` (20 bytes) and `rejecting` (byte 20) in slot 0; the registry's copy has no owner. */
@@ -111,7 +176,8 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
     const routerAddress = await router.getAddress();
     const chainId = (await ethers.provider.getNetwork()).chainId;
     const CREDIT = 10n * FEE;
-    await (await f.precompile.connect(user).deposit({ value: CREDIT })).wait();
+    // The user's credit is with `node` only: `node2` has none to charge.
+    await (await f.precompile.connect(user).deposit(node.address, { value: CREDIT })).wait();
 
     let saltCounter = 0n;
     /** A preparation for `user` calling through `consumer` the ToggleVerifier model on INPUT, deferred. */
@@ -172,7 +238,7 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
   }
 
   describe("deferred results", function () {
-    it("prepare takes the fee from the origin's credit, locks the stake and queues the result under its call key", async function () {
+    it("prepare takes the fee from the origin's credit with the node, locks the stake and queues the result under its call key", async function () {
       const { precompile, node, user, item, requestIdFor, key, CREDIT, consumerAddress, toggleModelId } =
         await loadFixture(syncFixture);
       const prep = item();
@@ -186,11 +252,13 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
       expect(await precompile.bondBacking(id)).to.equal(STAKE);
       expect(await precompile.coverageOf(id)).to.equal(0n);
       expect(await precompile.outstandingOf(node.address)).to.equal(STAKE);
-      expect(await precompile.creditOf(user.address)).to.equal(CREDIT - FEE);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT - FEE);
       expect(await precompile.preparedCount(key())).to.equal(1n);
       expect(await precompile.isFinal(id)).to.equal(false);
+      // The request's consumer is the contract that will call; the origin is kept apart.
       const request = await precompile.getRequest(id);
-      expect(request.consumer).to.equal(user.address);
+      expect(request.consumer).to.equal(consumerAddress);
+      expect(await precompile.originOf(id)).to.equal(user.address);
       expect(request.node).to.equal(node.address);
       expect(request.modelId).to.equal(toggleModelId);
       expect(request.state).to.equal(State.Prepared);
@@ -269,8 +337,8 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(FEE);
     });
 
-    it("is slashed after its deadline: the origin gets the compensation and its fee back, the slasher its reward", async function () {
-      const { precompile, node, user, stranger, consumer, item, prepare, toggleModelId } =
+    it("is slashed after its deadline: the calling contract gets the compensation and the fee, the slasher its reward", async function () {
+      const { precompile, node, user, stranger, consumer, consumerAddress, item, prepare, toggleModelId } =
         await loadFixture(syncFixture);
       const {
         ids: [id],
@@ -295,7 +363,11 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
           true,
         );
       expect(await precompile.stateOf(id)).to.equal(State.Slashed);
-      expect(await precompile.pendingWithdrawal(user.address)).to.equal(slashCompensation(STAKE) + FEE);
+      expect(await precompile.pendingWithdrawal(consumerAddress)).to.equal(slashCompensation(STAKE) + FEE);
+      // The origin paid the fee from its credit, but the compensation is the consumer contract's.
+      expect(await precompile.pendingWithdrawal(user.address)).to.equal(0n);
+      expect((await precompile.getRequest(id)).consumer).to.equal(consumerAddress);
+      expect(await precompile.originOf(id)).to.equal(user.address);
       expect(await precompile.pendingWithdrawal(stranger.address)).to.equal(slashReward(STAKE));
       expect((await precompile.nodeOf(node.address)).bond).to.equal(NODE_BOND - STAKE);
       expect(await precompile.outstandingOf(node.address)).to.equal(0n);
@@ -427,7 +499,7 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
         const f = await loadFixture(syncFixture);
         const { precompile, user, consumer, consumerAddress, item, prepare, key, toggleModelId, stranger } =
           f;
-        await (await precompile.connect(stranger).deposit({ value: FEE })).wait();
+        await (await precompile.connect(stranger).deposit(f.node.address, { value: FEE })).wait();
         const prep = item(over(f));
         await prepare([prep]);
         await expect(consumer.connect(user).consumeWithId(toggleModelId, INPUT, Finality.Deferred))
@@ -501,9 +573,12 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
         [user.address, stranger.address, [-1n, 0n, 1n], Finality.Deferred],
         [user.address, consumerAddress, [] as bigint[], Finality.ProofCarrying],
       ] as const) {
+        const reference = callKeyReference(origin, consumer, toggleModelId, input, finality);
         expect(await precompile.callKeyOf(origin, consumer, toggleModelId, [...input], finality)).to.equal(
-          callKeyReference(origin, consumer, toggleModelId, input, finality),
+          reference,
         );
+        // The pre-execution layer's own computation agrees (it binds the previews it stores).
+        expect(libCallKeyOf(origin, consumer, toggleModelId, input, finality)).to.equal(reference);
       }
     });
   });
@@ -532,7 +607,7 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
       expect(await precompile.stateOf(id)).to.equal(State.Answered);
     });
 
-    it("after the window the call reverts NotPrepared; expire unlocks the stake and pays the fee to the node", async function () {
+    it("after the window the call reverts NotPrepared; expire of a deferred result unlocks the stake and pays the fee to the node", async function () {
       const {
         precompile,
         node,
@@ -556,13 +631,14 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
         .withArgs(key(), user.address, consumerAddress, toggleModelId);
       await expect(precompile.connect(stranger).expire(id))
         .to.emit(precompile, "InferenceExpired")
-        .withArgs(id, user.address, 0n, true);
+        .withArgs(id, consumerAddress, 0n, true);
       expect(await precompile.stateOf(id)).to.equal(State.Expired);
       expect(await precompile.outstandingOf(node.address)).to.equal(0n);
       expect(await precompile.bondBacking(id)).to.equal(0n);
       expect(await precompile.pendingWithdrawal(node.address)).to.equal(FEE);
       expect(await precompile.pendingWithdrawal(user.address)).to.equal(0n);
-      expect(await precompile.creditOf(user.address)).to.equal(CREDIT - FEE);
+      expect(await precompile.pendingWithdrawal(consumerAddress)).to.equal(0n);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT - FEE);
       await expect(precompile.connect(stranger).expire(id))
         .to.be.revertedWithCustomError(precompile, "Inference__WrongState")
         .withArgs(id, State.Expired, State.Requested);
@@ -593,27 +669,137 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
     });
   });
 
-  describe("credit", function () {
-    it("prepare reverts Inference__InsufficientCredit when the origin has not deposited", async function () {
+  describe("expiry of an unconsumed proof-carrying result", function () {
+    it("with a stored proof that verifies: the fee goes to the node (refund 0)", async function () {
+      const { precompile, node, user, stranger, consumerAddress, item, prepare, CREDIT } =
+        await loadFixture(syncFixture);
+      const {
+        ids: [id],
+        at,
+      } = await prepare([item({ finality: Finality.ProofCarrying })]);
+      await time.setNextBlockTimestamp(at + ANSWER_WINDOW + 1n);
+      await expect(precompile.connect(stranger).expire(id))
+        .to.emit(precompile, "InferenceExpired")
+        .withArgs(id, consumerAddress, 0n, true);
+      expect(await precompile.stateOf(id)).to.equal(State.Expired);
+      expect(await precompile.pendingWithdrawal(node.address)).to.equal(FEE);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT - FEE);
+      expect(await precompile.outstandingOf(node.address)).to.equal(0n);
+    });
+
+    it("with a stored proof that does not verify: the fee returns to the origin's credit with that node", async function () {
+      const { precompile, node, user, stranger, consumerAddress, item, prepare, CREDIT, toggleVerifier } =
+        await loadFixture(syncFixture);
+      const {
+        ids: [id],
+        at,
+      } = await prepare([item({ finality: Finality.ProofCarrying })]);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT - FEE);
+      await setRejecting(toggleVerifier, true);
+      await time.setNextBlockTimestamp(at + ANSWER_WINDOW + 1n);
+      await expect(precompile.connect(stranger).expire(id))
+        .to.emit(precompile, "InferenceExpired")
+        .withArgs(id, consumerAddress, FEE, true);
+      expect(await precompile.stateOf(id)).to.equal(State.Expired);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT);
+      expect(await precompile.pendingWithdrawal(node.address)).to.equal(0n);
+      expect(await precompile.pendingWithdrawal(user.address)).to.equal(0n);
+      expect(await precompile.pendingWithdrawal(consumerAddress)).to.equal(0n);
+      expect(await precompile.pendingWithdrawal(stranger.address)).to.equal(0n);
+      await expect(precompile.connect(stranger).expire(id))
+        .to.be.revertedWithCustomError(precompile, "Inference__WrongState")
+        .withArgs(id, State.Expired, State.Requested);
+    });
+
+    it("the refund goes to the credit with the node that prepared it, not with another node", async function () {
+      const { precompile, node, node2, user, stranger, item, prepare, CREDIT, toggleVerifier } =
+        await loadFixture(syncFixture);
+      await (await precompile.connect(user).deposit(node2.address, { value: FEE })).wait();
+      const {
+        ids: [id],
+        at,
+      } = await prepare([item({ finality: Finality.ProofCarrying })], node2);
+      expect(await precompile.creditOf(user.address, node2.address)).to.equal(0n);
+      await setRejecting(toggleVerifier, true);
+      await time.setNextBlockTimestamp(at + ANSWER_WINDOW + 1n);
+      await (await precompile.connect(stranger).expire(id)).wait();
+      expect(await precompile.creditOf(user.address, node2.address)).to.equal(FEE);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT);
+      expect(await precompile.pendingWithdrawal(node2.address)).to.equal(0n);
+    });
+
+    it("a deferred result pays the node even when its model's verifier rejects everything", async function () {
+      const { precompile, node, user, stranger, consumerAddress, item, prepare, CREDIT, toggleVerifier } =
+        await loadFixture(syncFixture);
+      const {
+        ids: [id],
+        at,
+      } = await prepare([item()]);
+      await setRejecting(toggleVerifier, true);
+      await time.setNextBlockTimestamp(at + ANSWER_WINDOW + 1n);
+      await expect(precompile.connect(stranger).expire(id))
+        .to.emit(precompile, "InferenceExpired")
+        .withArgs(id, consumerAddress, 0n, true);
+      expect(await precompile.pendingWithdrawal(node.address)).to.equal(FEE);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT - FEE);
+    });
+  });
+
+  describe("credit (per node)", function () {
+    it("prepare reverts Inference__InsufficientCredit when the origin has not deposited with the node", async function () {
       const { precompile, node, stranger, item } = await loadFixture(syncFixture);
       await expect(precompile.connect(node).prepare([item({ origin: stranger.address })]))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
-        .withArgs(stranger.address, 0n, FEE);
-      await (await precompile.connect(stranger).deposit({ value: FEE - 1n })).wait();
+        .withArgs(stranger.address, node.address, 0n, FEE);
+      await (await precompile.connect(stranger).deposit(node.address, { value: FEE - 1n })).wait();
       await expect(precompile.connect(node).prepare([item({ origin: stranger.address })]))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
-        .withArgs(stranger.address, FEE - 1n, FEE);
+        .withArgs(stranger.address, node.address, FEE - 1n, FEE);
     });
 
-    it("deposit and depositFor credit the account; prepare deducts exactly the fee, per item", async function () {
-      const { precompile, node, user, stranger, item } = await loadFixture(syncFixture);
-      await expect(precompile.connect(stranger).deposit({ value: FEE }))
+    it("a node cannot charge credit deposited for another node", async function () {
+      const { precompile, node, node2, user, item, prepare, CREDIT } = await loadFixture(syncFixture);
+      // The user's CREDIT is with `node`: `node2` finds none.
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT);
+      expect(await precompile.creditOf(user.address, node2.address)).to.equal(0n);
+      for (const finality of [Finality.Deferred, Finality.ProofCarrying]) {
+        await expect(precompile.connect(node2).prepare([item({ finality })]))
+          .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
+          .withArgs(user.address, node2.address, 0n, FEE);
+      }
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT);
+      // Credit deposited with node2 is what node2 charges; the credit with node stays whole.
+      await (await precompile.connect(user).deposit(node2.address, { value: FEE })).wait();
+      await prepare([item()], node2);
+      expect(await precompile.creditOf(user.address, node2.address)).to.equal(0n);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT);
+      await expect(precompile.connect(node2).prepare([item()]))
+        .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
+        .withArgs(user.address, node2.address, 0n, FEE);
+      // And the other way: node charges only its own.
+      await prepare([item()]);
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(CREDIT - FEE);
+      expect(await precompile.creditOf(user.address, node2.address)).to.equal(0n);
+    });
+
+    it("deposit and depositFor credit the account with the node; prepare deducts exactly the fee, per item", async function () {
+      const { precompile, node, node2, user, stranger, item } = await loadFixture(syncFixture);
+      await expect(precompile.connect(stranger).deposit(node.address, { value: FEE }))
         .to.emit(precompile, "CreditDeposited")
-        .withArgs(stranger.address, stranger.address, FEE, FEE);
-      await expect(precompile.connect(user).depositFor(stranger.address, { value: 2n * FEE + 1n }))
+        .withArgs(stranger.address, node.address, stranger.address, FEE, FEE);
+      await expect(
+        precompile.connect(user).depositFor(stranger.address, node.address, { value: 2n * FEE + 1n }),
+      )
         .to.emit(precompile, "CreditDeposited")
-        .withArgs(stranger.address, user.address, 2n * FEE + 1n, 3n * FEE + 1n);
-      expect(await precompile.creditOf(stranger.address)).to.equal(3n * FEE + 1n);
+        .withArgs(stranger.address, node.address, user.address, 2n * FEE + 1n, 3n * FEE + 1n);
+      // A deposit with another node is another balance.
+      await expect(precompile.connect(user).depositFor(stranger.address, node2.address, { value: 5n }))
+        .to.emit(precompile, "CreditDeposited")
+        .withArgs(stranger.address, node2.address, user.address, 5n, 5n);
+      expect(await precompile.creditOf(stranger.address, node.address)).to.equal(3n * FEE + 1n);
+      expect(await precompile.creditOf(stranger.address, node2.address)).to.equal(5n);
+      // depositFor credits the account, not the payer.
+      expect(await precompile.creditOf(user.address, node2.address)).to.equal(0n);
       await (
         await precompile
           .connect(node)
@@ -622,36 +808,52 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
             item({ origin: stranger.address, finality: Finality.ProofCarrying }),
           ])
       ).wait();
-      expect(await precompile.creditOf(stranger.address)).to.equal(FEE + 1n);
-      // A batch is all or nothing: the third item finds too little credit.
+      expect(await precompile.creditOf(stranger.address, node.address)).to.equal(FEE + 1n);
+      // A batch is all or nothing: the second item finds too little credit.
       await expect(
         precompile
           .connect(node)
           .prepare([item({ origin: stranger.address }), item({ origin: stranger.address })]),
       )
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
-        .withArgs(stranger.address, 1n, FEE);
-      expect(await precompile.creditOf(stranger.address)).to.equal(FEE + 1n);
+        .withArgs(stranger.address, node.address, 1n, FEE);
+      expect(await precompile.creditOf(stranger.address, node.address)).to.equal(FEE + 1n);
+      expect(await precompile.creditOf(stranger.address, node2.address)).to.equal(5n);
     });
 
-    it("withdrawCredit pays out unused credit and reverts beyond it (or for zero)", async function () {
-      const { precompile, user, CREDIT } = await loadFixture(syncFixture);
-      await expect(precompile.connect(user).withdrawCredit(CREDIT + 1n))
+    it("withdrawCredit pays out unused credit with a node and reverts beyond it (or for zero)", async function () {
+      const { precompile, node, node2, user, CREDIT } = await loadFixture(syncFixture);
+      await expect(precompile.connect(user).withdrawCredit(node.address, CREDIT + 1n))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
-        .withArgs(user.address, CREDIT, CREDIT + 1n);
-      await expect(precompile.connect(user).withdrawCredit(0n))
+        .withArgs(user.address, node.address, CREDIT, CREDIT + 1n);
+      await expect(precompile.connect(user).withdrawCredit(node.address, 0n))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
-        .withArgs(user.address, CREDIT, 0n);
-      const tx = precompile.connect(user).withdrawCredit(FEE);
+        .withArgs(user.address, node.address, CREDIT, 0n);
+      // Credit with one node is not withdrawable from another.
+      await expect(precompile.connect(user).withdrawCredit(node2.address, FEE))
+        .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
+        .withArgs(user.address, node2.address, 0n, FEE);
+      const tx = precompile.connect(user).withdrawCredit(node.address, FEE);
       await expect(tx)
         .to.emit(precompile, "CreditWithdrawn")
-        .withArgs(user.address, FEE, CREDIT - FEE);
+        .withArgs(user.address, node.address, FEE, CREDIT - FEE);
       await expect(tx).to.changeEtherBalances(ethers, [user, INFERENCE_ADDRESS], [FEE, -FEE]);
-      await (await precompile.connect(user).withdrawCredit(CREDIT - FEE)).wait();
-      expect(await precompile.creditOf(user.address)).to.equal(0n);
-      await expect(precompile.connect(user).withdrawCredit(1n))
+      await (await precompile.connect(user).withdrawCredit(node.address, CREDIT - FEE)).wait();
+      expect(await precompile.creditOf(user.address, node.address)).to.equal(0n);
+      await expect(precompile.connect(user).withdrawCredit(node.address, 1n))
         .to.be.revertedWithCustomError(precompile, "Inference__InsufficientCredit")
-        .withArgs(user.address, 0n, 1n);
+        .withArgs(user.address, node.address, 0n, 1n);
+    });
+
+    it("originOf is the origin of a prepared result and zero for an ordinary request", async function () {
+      const { precompile, user, item, prepare, requestFromUser } = await loadFixture(syncFixture);
+      const {
+        ids: [id],
+      } = await prepare([item()]);
+      expect(await precompile.originOf(id)).to.equal(user.address);
+      const ordinary = await requestFromUser();
+      expect(await precompile.originOf(ordinary)).to.equal(ZeroAddress);
+      expect(await precompile.originOf(keccak256("0x01"))).to.equal(ZeroAddress);
     });
   });
 
@@ -703,7 +905,8 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
     });
 
     it("a reused salt reverts Inference__RequestExists, in a later batch or in the same one", async function () {
-      const { precompile, node, node2, item, requestIdFor, prepare } = await loadFixture(syncFixture);
+      const { precompile, node, node2, user, item, requestIdFor, prepare } = await loadFixture(syncFixture);
+      await (await precompile.connect(user).deposit(node2.address, { value: FEE })).wait();
       const first = item();
       await prepare([first]);
       const id = requestIdFor(String(first.salt));
@@ -785,28 +988,33 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
     });
   });
 
-  describe("simulation (eth_call with the simulation slot overridden)", function () {
-    type Log = ISyncInference.SimulatedCallStructOutput[];
-    /** `consumeAndLog(modelId, a, b, finality)` as an eth_call from `from`, with `diff` at the precompile. */
+  describe("simulation (eth_call overriding the simulation slot and placing the Simulator)", function () {
+    /** `consumeAndLog(modelId, a, b, finality, SIMULATOR)` as an eth_call from `from`, with `overrides`. */
     async function simulate(
       f: Awaited<ReturnType<typeof syncFixture>>,
       a: readonly bigint[],
       b: readonly bigint[],
-      diff: Record<string, string> | undefined,
-      opts: { finality?: number; modelId?: string; from?: string } = {},
+      overrides: StateOverrides | undefined,
+      opts: { finality?: number; modelId?: string; from?: string; simulator?: string } = {},
     ) {
       const data = f.consumer.interface.encodeFunctionData("consumeAndLog", [
         opts.modelId ?? f.toggleModelId,
         [...a],
         [...b],
         opts.finality ?? Finality.Deferred,
+        opts.simulator ?? SIMULATOR,
       ]);
       const call = { from: opts.from ?? f.user.address, to: f.consumerAddress, data };
       const params: unknown[] = [call, "latest"];
-      if (diff) params.push({ [INFERENCE_ADDRESS]: { stateDiff: diff } });
+      if (overrides) params.push(overrides);
       const raw = (await ethers.provider.send("eth_call", params)) as string;
       const [first, second, log] = f.consumer.interface.decodeFunctionResult("consumeAndLog", raw);
-      return { first: [...first] as bigint[], second: [...second] as bigint[], log: log as Log };
+      return {
+        first: [...first] as bigint[],
+        second: [...second] as bigint[],
+        rawLog: log as string,
+        log: decodeSimulationLog(log as string),
+      };
     }
     /** The revert data of an eth_call that must revert. */
     async function revertData(promise: Promise<unknown>): Promise<string> {
@@ -824,37 +1032,76 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
       }
       throw new Error("the call did not revert");
     }
+    /** Whether the promise rejects (an eth_call that reverts, with or without data). */
+    async function rejects(promise: Promise<unknown>): Promise<boolean> {
+      try {
+        await promise;
+        return false;
+      } catch {
+        return true;
+      }
+    }
 
     it("returns zeros of the output length and records every call with all its fields", async function () {
       const f = await loadFixture(syncFixture);
       const other = [1n, 2n, 3n, 4n];
-      const { first, second, log } = await simulate(f, INPUT, other, simulationDiff());
+      const { first, second, log, rawLog } = await simulate(f, INPUT, other, await simulationOverrides());
       expect(first).to.deep.equal([0n, 0n, 0n]);
       expect(second).to.deep.equal([0n, 0n, 0n]);
       expect(log.length).to.equal(2);
+      // Two entries of 8 words and 4 input values each, back to back.
+      expect((rawLog.length - 2) / 2).to.equal(2 * (8 + INPUT_LENGTH) * 32);
       for (const [entry, input] of [
         [log[0], INPUT],
         [log[1], other],
       ] as const) {
         expect(entry.callKey).to.equal(f.key({ input }));
+        expect(entry.callKey).to.equal(
+          await f.precompile.callKeyOf(f.user.address, f.consumerAddress, f.toggleModelId, [...input], 0),
+        );
         expect(entry.consumer).to.equal(f.consumerAddress);
         expect(entry.modelId).to.equal(f.toggleModelId);
         expect(entry.finality).to.equal(BigInt(Finality.Deferred));
         expect(entry.legacyLayout).to.equal(false);
         expect(entry.previewed).to.equal(false);
-        expect([...entry.input]).to.deep.equal([...input]);
+        expect(entry.input).to.deep.equal([...input]);
       }
     });
 
     it("records the finality and the legacy bit (bit 1 of the slot)", async function () {
       const f = await loadFixture(syncFixture);
-      const { log } = await simulate(f, INPUT, [], simulationDiff({ legacy: true }), {
+      const { log } = await simulate(f, INPUT, [], await simulationOverrides({ legacy: true }), {
         finality: Finality.ProofCarrying,
       });
       expect(log.length).to.equal(1);
       expect(log[0].finality).to.equal(BigInt(Finality.ProofCarrying));
       expect(log[0].legacyLayout).to.equal(true);
       expect(log[0].callKey).to.equal(f.key({ finality: Finality.ProofCarrying }));
+    });
+
+    it("the call key binds the transaction's origin: another sender's simulation logs another key", async function () {
+      const f = await loadFixture(syncFixture);
+      const { log } = await simulate(f, INPUT, [], await simulationOverrides(), { from: f.stranger.address });
+      expect(log[0].callKey).to.equal(f.key({ origin: f.stranger.address }));
+      expect(log[0].callKey).to.not.equal(f.key());
+    });
+
+    it("works with the simulator at any address the slot names", async function () {
+      const f = await loadFixture(syncFixture);
+      const elsewhere = getAddress("0x00000000000000000000000000000000c0ffee01");
+      const preview = [9n, -9n, 0n];
+      const { first, log } = await simulate(
+        f,
+        INPUT,
+        [],
+        await simulationOverrides({
+          simulator: elsewhere,
+          previews: [{ callKey: f.key(), occurrence: 0, output: preview }],
+        }),
+        { simulator: elsewhere },
+      );
+      expect(first).to.deep.equal(preview);
+      expect(log.map((c) => c.previewed)).to.deep.equal([true]);
     });
 
     it("returns a stored preview for its (call key, occurrence), zeros for the other occurrences", async function () {
@@ -865,7 +1112,7 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
         f,
         INPUT,
         INPUT,
-        simulationDiff({ previews: [{ callKey, occurrence: 0, output: preview }] }),
+        await simulationOverrides({ previews: [{ callKey, occurrence: 0, output: preview }] }),
       );
       expect(atFirst.first).to.deep.equal(preview);
       expect(atFirst.second).to.deep.equal([0n, 0n, 0n]);
@@ -876,11 +1123,26 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
         f,
         INPUT,
         INPUT,
-        simulationDiff({ previews: [{ callKey, occurrence: 1, output: preview }] }),
+        await simulationOverrides({ previews: [{ callKey, occurrence: 1, output: preview }] }),
       );
       expect(atSecond.first).to.deep.equal([0n, 0n, 0n]);
       expect(atSecond.second).to.deep.equal(preview);
       expect(atSecond.log.map((c) => c.previewed)).to.deep.equal([false, true]);
+    });
+
+    it("a preview stored in the precompile's storage (the earlier layout) is not read", async function () {
+      const f = await loadFixture(syncFixture);
+      const overrides = await simulationOverrides();
+      const base = BigInt(
+        keccak256(abi.encode(["bytes32", "uint256", "bytes32"], [f.key(), 0n, PREVIEW_SLOT])),
+      );
+      overrides[INFERENCE_ADDRESS].stateDiff![toBeHex(base, 32)] = word(3n);
+      [1n, 2n, 3n].forEach(
+        (v, i) => (overrides[INFERENCE_ADDRESS].stateDiff![toBeHex(base + 1n + BigInt(i), 32)] = word(v)),
+      );
+      const { first, log } = await simulate(f, INPUT, [], overrides);
+      expect(first).to.deep.equal([0n, 0n, 0n]);
+      expect(log[0].previewed).to.equal(false);
     });
 
     it("ignores a preview of the wrong length (zeros, not previewed)", async function () {
@@ -889,7 +1151,7 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
         f,
         INPUT,
         [],
-        simulationDiff({ previews: [{ callKey: f.key(), occurrence: 0, output: [1n, 2n] }] }),
+        await simulationOverrides({ previews: [{ callKey: f.key(), occurrence: 0, output: [1n, 2n] }] }),
       );
       expect(first).to.deep.equal([0n, 0n, 0n]);
       expect(log[0].previewed).to.equal(false);
@@ -898,40 +1160,60 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
     it("never consumes nor returns a prepared result: the simulation answers zeros even when one waits", async function () {
       const f = await loadFixture(syncFixture);
       await f.prepare([f.item()]);
-      const { first, log } = await simulate(f, INPUT, [], simulationDiff());
+      const { first, log } = await simulate(f, INPUT, [], await simulationOverrides());
       expect(first).to.deep.equal([0n, 0n, 0n]);
       expect(log.length).to.equal(1);
       expect(await f.precompile.preparedCount(f.key())).to.equal(1n);
     });
 
-    it("checks the call as prepare would: a wrong input length reverts even while simulating", async function () {
+    it("checks the call as prepare would: a wrong input length or an unknown model reverts even while simulating", async function () {
       const f = await loadFixture(syncFixture);
-      const data = await revertData(simulate(f, [1n, 2n], [], simulationDiff()));
+      const data = await revertData(simulate(f, [1n, 2n], [], await simulationOverrides()));
       const parsed = f.precompile.interface.parseError(data)!;
       expect(parsed.name).to.equal("Inference__WrongLength");
       expect([...parsed.args]).to.deep.equal([BigInt(INPUT_LENGTH), 2n]);
+      const unknown = keccak256("0x1234");
+      const data2 = await revertData(
+        simulate(f, INPUT, [], await simulationOverrides(), { modelId: unknown }),
+      );
+      const parsed2 = f.precompile.interface.parseError(data2)!;
+      expect(parsed2.name).to.equal("Inference__UnknownModel");
+      expect([...parsed2.args]).to.deep.equal([unknown]);
     });
 
-    it("without the override the same eth_call reverts Inference__NotPrepared: a mined transaction never sees a simulated result", async function () {
+    it("without the overrides the same eth_call reverts Inference__NotPrepared: a mined transaction never sees a simulated result", async function () {
       const f = await loadFixture(syncFixture);
       const data = await revertData(simulate(f, INPUT, [], undefined));
       const parsed = f.precompile.interface.parseError(data)!;
       expect(parsed.name).to.equal("Inference__NotPrepared");
       expect([...parsed.args]).to.deep.equal([f.key(), f.user.address, f.consumerAddress, f.toggleModelId]);
-      // A slot value with bit 0 clear does not simulate either.
-      const data2 = await revertData(simulate(f, INPUT, [], { [SIM_SLOT]: word(2n) }));
+      // A slot value with bit 0 clear does not simulate, even with the simulator placed.
+      const data2 = await revertData(simulate(f, INPUT, [], await simulationOverrides({ simulate: false })));
       expect(f.precompile.interface.parseError(data2)!.name).to.equal("Inference__NotPrepared");
+      // The slot alone (the earlier single override, no simulator code) does not simulate either.
+      expect(await rejects(simulate(f, INPUT, [], await simulationOverrides({ placeCode: false })))).to.equal(
+        true,
+      );
+      // Nor the simulator alone.
+      const simulatorOnly = await simulationOverrides();
+      delete simulatorOnly[INFERENCE_ADDRESS];
+      const data3 = await revertData(simulate(f, INPUT, [], simulatorOnly));
+      expect(f.precompile.interface.parseError(data3)!.name).to.equal("Inference__NotPrepared");
     });
 
-    it("on-chain the simulation log is empty and the slot is zero", async function () {
+    it("on-chain the slot is zero and nothing lives at the simulator's address; the constants are the library's", async function () {
       const f = await loadFixture(syncFixture);
       await f.prepare([f.item()]);
       await (
         await f.consumer.connect(f.user).consumeWithId(f.toggleModelId, INPUT, Finality.Deferred)
       ).wait();
-      expect(await f.precompile.simulationLog()).to.deep.equal([]);
       expect(await ethers.provider.getStorage(INFERENCE_ADDRESS, SIM_SLOT)).to.equal(word(0n));
+      expect(await ethers.provider.getCode(SIMULATOR)).to.equal("0x");
       expect(SIM_SLOT).to.equal(hashText("sibyl.pipe.simulation"));
+      expect(LIB_SIM_SLOT).to.equal(SIM_SLOT);
+      const deployed = await ethers.deployContract("contracts/pipe/Simulator.sol:Simulator");
+      expect(await deployed.getFunction("PREVIEW_SLOT")()).to.equal(PREVIEW_SLOT);
+      expect(PREVIEW_SLOT).to.equal(hashText("sibyl.pipe.preview"));
     });
   });
 });
