@@ -447,7 +447,10 @@ contract InferencePrecompile is SyncInference {
             _nodes[node].locked -= uint120(req.stake);
         }
         uint256 refund;
+        uint256 gasBefore = gasleft();
         if (req.syncFlags & _SYNC_PROOF_CARRYING != 0 && !_storedProofValid(requestId, req)) {
+            // A verifier starved of gas is no verdict on the proof (EIP-150 leaves the caller 1/64).
+            if (gasleft() <= gasBefore / 64) revert Inference__InsufficientGas(gasBefore);
             refund = fee;
             _credit[_origins[requestId]][node] += fee;
         } else {
@@ -515,5 +518,4 @@ contract InferencePrecompile is SyncInference {
     function answerWindow() external view returns (uint64) {
         return _answerWindow;
     }
-
 }

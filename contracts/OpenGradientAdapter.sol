@@ -24,16 +24,17 @@ import {ModelInferenceMode, ModelInferenceRequest, TensorLib} from "./opengradie
 /// proof-carrying one (verified in the call), `TEE` is not served yet.
 contract OpenGradientAdapter is IOpenGradientAdapter {
     /// @dev Selectors of the LLM functions of both generations (none is served).
-    bytes4 private constant _RUN_LLM_COMPLETION =
-        bytes4(keccak256("runLLMCompletion((uint8,string,string,uint32,string[],uint32))"));
-    bytes4 private constant _RUN_LLM_CHAT =
-        bytes4(
-            keccak256(
-                "runLLMChat((uint8,string,(string,string,string,string,(string,string,string)[])[],(string,string,string)[],string,uint32,string[],uint32))"
-            )
-        );
-    bytes4 private constant _RUN_LLM_INFERENCE =
-        bytes4(keccak256("runLLMInference((uint8,string,string,uint32,string[],uint32))"));
+    bytes4 private constant _RUN_LLM_COMPLETION = bytes4(
+        keccak256("runLLMCompletion((uint8,string,string,uint32,string[],uint32))")
+    );
+    bytes4 private constant _RUN_LLM_CHAT = bytes4(
+        keccak256(
+            "runLLMChat((uint8,string,(string,string,string,string,(string,string,string)[])[],(string,string,string)[],string,uint32,string[],uint32))"
+        )
+    );
+    bytes4 private constant _RUN_LLM_INFERENCE = bytes4(
+        keccak256("runLLMInference((uint8,string,string,uint32,string[],uint32))")
+    );
 
     /// @dev `inferFrom` flags (see `ISyncInference.inferFrom`).
     uint8 private constant _FLAG_SIMULATED = 1;
@@ -67,7 +68,9 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
         ISyncInference.Finality finality = _finality(request.mode);
         IInference precompile = IInference(msg.sender);
         bytes32 modelId = _resolve(precompile, request.modelCID);
-        IModelRegistry.ModelConfig memory config = IModelRegistry(precompile.registry()).getModel(modelId).config;
+        IModelRegistry.ModelConfig memory config = IModelRegistry(precompile.registry())
+            .getModel(modelId)
+            .config;
         int256[] memory input = _input(request, config);
 
         (int256[] memory output, , uint8 flags) = ISyncInference(msg.sender).inferFrom(
@@ -114,12 +117,16 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
     }
 
     /// @dev A Sibyl content id resolves to its own model; any other string must be a bound name.
-    function _resolve(IInference precompile, string calldata modelCID) private view returns (bytes32 modelId) {
+    function _resolve(
+        IInference precompile,
+        string calldata modelCID
+    ) private view returns (bytes32 modelId) {
         bool isCid;
         (isCid, modelId) = ModelCid.modelIdOf(modelCID);
         IModelRegistry registry = IModelRegistry(precompile.registry());
         if (!isCid) modelId = registry.modelIdOfName(modelCID);
-        if (modelId == bytes32(0) || !registry.isActive(modelId)) revert OpenGradient__UnknownModelCID(modelCID);
+        if (modelId == bytes32(0) || !registry.isActive(modelId))
+            revert OpenGradient__UnknownModelCID(modelCID);
     }
 
     /// @dev The number tensors, flattened in order, converted to the model's fixed point.
@@ -142,11 +149,14 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
     }
 
     /// @dev The number of values a tensor's shape declares, which must be the number it carries.
-    function _sizeOf(TensorLib.MultiDimensionalNumberTensor calldata tensor) private pure returns (uint256 size) {
+    function _sizeOf(
+        TensorLib.MultiDimensionalNumberTensor calldata tensor
+    ) private pure returns (uint256 size) {
         size = 1;
         uint32[] calldata shape = tensor.shape;
         for (uint256 d; d < shape.length; ++d) size *= shape[d];
-        if (size != tensor.values.length) revert OpenGradient__ShapeMismatch(tensor.name, size, tensor.values.length);
+        if (size != tensor.values.length)
+            revert OpenGradient__ShapeMismatch(tensor.name, size, tensor.values.length);
     }
 
     /// @dev Converts one tensor's values into `input` from index `start` on; returns the next index.
@@ -161,7 +171,8 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
         TensorLib.Number[] calldata values = tensor.values;
         for (uint256 i; i < values.length; ++i) {
             (bool ok, int256 x) = _toFixed(values[i].value, values[i].decimals, fracBits);
-            if (!ok) revert OpenGradient__NotRepresentable(tensor.name, i, values[i].value, values[i].decimals);
+            if (!ok)
+                revert OpenGradient__NotRepresentable(tensor.name, i, values[i].value, values[i].decimals);
             if (x < -half || x >= half) revert OpenGradient__InputOutOfRange(tensor.name, i, x, inputBits);
             input[start + i] = x;
         }
@@ -170,8 +181,13 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
 
     /// @dev `round(value · 2^fracBits / 10^decimals)`, half to even; `ok` false when the decimals are
     /// beyond ±76 or the result overflows.
-    function _toFixed(int128 value, int128 decimals, uint8 fracBits) private pure returns (bool ok, int256 x) {
-        if (decimals > int128(int256(_MAX_DECIMALS)) || decimals < -int128(int256(_MAX_DECIMALS))) return (false, 0);
+    function _toFixed(
+        int128 value,
+        int128 decimals,
+        uint8 fracBits
+    ) private pure returns (bool ok, int256 x) {
+        if (decimals > int128(int256(_MAX_DECIMALS)) || decimals < -int128(int256(_MAX_DECIMALS)))
+            return (false, 0);
         // |value| < 2^127 and fracBits ≤ 125 (the registry keeps it below valueBits ≤ 126): < 2^252.
         int256 scaled = int256(value) << fracBits;
         if (decimals <= 0) {
@@ -198,7 +214,11 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
 
     /// @dev The output in the caller's layout: one number tensor `output` of shape [n], or nothing
     /// at all for a simulated result (as OpenGradient's simulation answers).
-    function _encode(int256[] memory output, uint8 outputFracBits, uint8 flags) private pure returns (bytes memory) {
+    function _encode(
+        int256[] memory output,
+        uint8 outputFracBits,
+        uint8 flags
+    ) private pure returns (bytes memory) {
         bool simulated = flags & _FLAG_SIMULATED != 0;
         TensorLib.MultiDimensionalNumberTensor[] memory numbers;
         if (simulated) {

@@ -19,6 +19,8 @@ import { CORE_ARTIFACTS_DIR, useProjectRoot } from "./paths.js";
 export interface SibylEnv {
   readonly ethers: HardhatEthers;
   readonly networkName: string;
+  /** The Hardhat network connection this env works on. */
+  readonly connection: NetworkConnection;
   /** The network is Hardhat's in-process simulated chain (a throwaway chain per process). */
   readonly inProcess: boolean;
   readonly artifacts: ArtifactManager;
@@ -43,6 +45,7 @@ export async function sibylEnv(
   return {
     ethers: conn.ethers,
     networkName: conn.networkName,
+    connection: conn,
     inProcess: conn.networkConfig.type === "edr-simulated",
     artifacts: hre.artifacts,
     root: hre.config.paths.root,
@@ -192,7 +195,9 @@ export type CoreContract =
   | "SimulationProbe"
   | "Simulator"
   | "CreditLine"
-  | "FraudGate";
+  | "FraudGate"
+  | "InstantClassifier"
+  | "IrisClassifierOG";
 
 export interface CoreArtifact {
   contractName: string;
@@ -211,6 +216,8 @@ const SOURCES: Record<CoreContract, string> = {
   Simulator: "pipe/Simulator.sol",
   CreditLine: "examples/CreditLine.sol",
   FraudGate: "examples/FraudGate.sol",
+  InstantClassifier: "examples/InstantClassifier.sol",
+  IrisClassifierOG: "examples/opengradient/IrisClassifierOG.sol",
 };
 
 const cache = new Map<CoreContract, CoreArtifact>();

@@ -21,15 +21,27 @@ contract InstantClassifier {
     int256 public lastClass;
     bytes32 public lastRequestId;
 
-    event Classified(address indexed caller, int256 class, bytes32 requestId, ISyncInference.Finality finality);
+    event Classified(
+        address indexed caller,
+        int256 class,
+        bytes32 requestId,
+        ISyncInference.Finality finality
+    );
 
     constructor(bytes32 modelId) {
         MODEL_ID = modelId;
     }
 
     /// @notice Classifies fixed-point features in this transaction.
-    function classify(int256[] calldata features, ISyncInference.Finality finality) external returns (int256 class) {
-        (int256[] memory out, bytes32 requestId) = Sibyl.inference().inferWithId(MODEL_ID, features, finality);
+    function classify(
+        int256[] calldata features,
+        ISyncInference.Finality finality
+    ) external returns (int256 class) {
+        (int256[] memory out, bytes32 requestId) = Sibyl.inference().inferWithId(
+            MODEL_ID,
+            features,
+            finality
+        );
         class = out[0];
         lastClass = class;
         lastRequestId = requestId;

@@ -95,6 +95,8 @@ interface ISyncInference {
     error Inference__NotAdapter(address caller);
     /// @notice The adapter is already set (it can be set once), or the address has no code.
     error Inference__AdapterNotSettable(address current);
+    /// @notice `expire` was given too little gas to check a proof-carrying result's stored proof.
+    error Inference__InsufficientGas(uint256 available);
     /// @notice No OpenGradient adapter is set: the precompile answers only Sibyl's own interface.
     error Inference__NoAdapter(bytes4 selector);
 

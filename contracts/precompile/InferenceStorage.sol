@@ -128,7 +128,6 @@ abstract contract InferenceStorage is IInference {
         _lock = _UNLOCKED;
     }
 
-
     // ─────────────────────────────── internals ───────────────────────────
 
     /// @dev Reverts unless the caller is the admin.

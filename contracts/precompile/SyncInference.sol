@@ -69,7 +69,9 @@ abstract contract SyncInference is InferenceStorage {
     // ───────────────────────────── nodes ─────────────────────────────
 
     /// @inheritdoc ISyncInference
-    function prepare(Preparation[] calldata items) external nonReentrant returns (bytes32[] memory requestIds) {
+    function prepare(
+        Preparation[] calldata items
+    ) external nonReentrant returns (bytes32[] memory requestIds) {
         NodeRecord storage node = _nodes[msg.sender];
         if (!node.registered) revert Inference__NotNode(msg.sender);
         requestIds = new bytes32[](items.length);
@@ -93,7 +95,8 @@ abstract contract SyncInference is InferenceStorage {
     /// @inheritdoc ISyncInference
     function withdrawCredit(address node, uint256 amount) external nonReentrant {
         uint256 credit = _credit[msg.sender][node];
-        if (amount == 0 || amount > credit) revert Inference__InsufficientCredit(msg.sender, node, credit, amount);
+        if (amount == 0 || amount > credit)
+            revert Inference__InsufficientCredit(msg.sender, node, credit, amount);
         // Safe: `amount <= credit`.
         unchecked {
             credit -= amount;
@@ -106,7 +109,8 @@ abstract contract SyncInference is InferenceStorage {
     /// @inheritdoc ISyncInference
     function setAdapter(address adapter_) external nonReentrant {
         _onlyAdmin();
-        if (_adapter != address(0) || adapter_.code.length == 0) revert Inference__AdapterNotSettable(_adapter);
+        if (_adapter != address(0) || adapter_.code.length == 0)
+            revert Inference__AdapterNotSettable(_adapter);
         _adapter = adapter_;
         emit AdapterSet(adapter_);
     }
@@ -243,7 +247,10 @@ abstract contract SyncInference is InferenceStorage {
             delete queued[head];
             ++head;
             RequestRecord storage candidate = _requests[id];
-            if (candidate.state == RequestState.Prepared && block.timestamp <= uint256(candidate.requestedAt) + window) {
+            if (
+                candidate.state == RequestState.Prepared &&
+                block.timestamp <= uint256(candidate.requestedAt) + window
+            ) {
                 queue.head = head;
                 return (id, candidate);
             }
@@ -254,7 +261,10 @@ abstract contract SyncInference is InferenceStorage {
 
     /// @dev Stores one prepared result: checks it against the model, takes the fee from the
     /// origin's credit, locks the stake of a deferred one and queues it under its call key.
-    function _prepareOne(NodeRecord storage node, Preparation calldata item) private returns (bytes32 requestId) {
+    function _prepareOne(
+        NodeRecord storage node,
+        Preparation calldata item
+    ) private returns (bytes32 requestId) {
         IModelRegistry.Model memory model = _activeModel(item.modelId);
         IModelRegistry.ModelConfig memory config = model.config;
         if (item.input.length != config.inputLength)
@@ -271,7 +281,11 @@ abstract contract SyncInference is InferenceStorage {
         uint128 stake = proofCarrying || config.unbonded ? 0 : config.stake;
         _lockStake(node, stake);
 
-        uint256[] memory inWords = FixedPointPacking.pack(item.input, config.inputBits, config.weightCommitment);
+        uint256[] memory inWords = FixedPointPacking.pack(
+            item.input,
+            config.inputBits,
+            config.weightCommitment
+        );
         uint256[] memory outWords = FixedPointPacking.pack(item.output, config.valueBits);
         _requests[requestId] = RequestRecord({
             consumer: item.consumer,

@@ -392,7 +392,8 @@ export class InferenceNode extends EventEmitter {
    * results are proved and settled after the transaction consumes them.
    */
   async prepareSync(origin: string, calls: readonly SyncCall[]): Promise<PreparedSync[]> {
-    if (!this.running) throw new ChainError("the node is not running", "start it before sending synchronous calls");
+    if (!this.running)
+      throw new ChainError("the node is not running", "start it before sending synchronous calls");
     const { prepared, receipt } = await prepareSync(
       {
         precompile: this.precompile,
@@ -417,7 +418,11 @@ export class InferenceNode extends EventEmitter {
 
   /** Deferred results consumed in blocks `from`…`to` are now Answered: prove and settle them. */
   private async settleConsumed(from: number, to: number): Promise<void> {
-    const events = await this.precompile.queryFilter(this.precompile.filters.SyncInferenceConsumed(), from, to);
+    const events = await this.precompile.queryFilter(
+      this.precompile.filters.SyncInferenceConsumed(),
+      from,
+      to,
+    );
     for (const ev of events) {
       if (!("args" in ev)) continue;
       const requestId = ev.args.requestId;

@@ -62,7 +62,11 @@ export function preparedRequestId(chainId: bigint, precompile: string, node: str
 }
 
 /** The model's output for `input`, computed with the fixed-point runtime (what the node answers). */
-export function runServedModel(ctx: Pick<SyncContext, "modelOf">, modelId: string, input: bigint[]): bigint[] {
+export function runServedModel(
+  ctx: Pick<SyncContext, "modelOf">,
+  modelId: string,
+  input: bigint[],
+): bigint[] {
   const model = ctx.modelOf(modelId);
   if (!model)
     throw new ChainError(

@@ -131,7 +131,8 @@ export class PipeLayer {
     for (;;) {
       const fresh = result.calls.filter((c) => !c.previewed);
       if (fresh.length === 0) break;
-      for (const c of fresh) previews.set(previewKey(c.callKey, c.occurrence), this.node.previewSync(c.modelId, c.input));
+      for (const c of fresh)
+        previews.set(previewKey(c.callKey, c.occurrence), this.node.previewSync(c.modelId, c.input));
       if (rounds >= this.maxRounds)
         throw new RpcError(
           -32000,
@@ -151,7 +152,8 @@ export class PipeLayer {
   private async call(params: unknown[], rpc: RpcCall): Promise<unknown> {
     const tx = txFields(params[0], ZeroAddress);
     const block = params[1] ?? "latest";
-    if (!tx || params.length > 2 || (block !== "latest" && block !== "pending")) return rpc("eth_call", params);
+    if (!tx || params.length > 2 || (block !== "latest" && block !== "pending"))
+      return rpc("eth_call", params);
     const pre = await this.preExecute(tx, rpc, false);
     if (!pre) return rpc("eth_call", params);
     if (pre.ok) return pre.returnData;

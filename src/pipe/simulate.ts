@@ -1,4 +1,14 @@
-import { AbiCoder, concat, dataSlice, getAddress, id, keccak256, toBeHex, toTwos, zeroPadValue } from "ethers";
+import {
+  AbiCoder,
+  concat,
+  dataSlice,
+  getAddress,
+  id,
+  keccak256,
+  toBeHex,
+  toTwos,
+  zeroPadValue,
+} from "ethers";
 
 import { coreArtifact } from "../env.js";
 import { SibylError } from "../errors.js";
@@ -93,7 +103,9 @@ export function probeCode(): string {
       "rebuild Sibyl's contracts (npx hardhat build)",
     );
   const code = Buffer.from(artifact.deployedBytecode.slice(2), "hex");
-  for (const [[, places], address] of refs.map((r, i) => [r, i === 0 ? SHADOW_ADDRESS : SIMULATOR_ADDRESS] as const)) {
+  for (const [[, places], address] of refs.map(
+    (r, i) => [r, i === 0 ? SHADOW_ADDRESS : SIMULATOR_ADDRESS] as const,
+  )) {
     const word = Buffer.from(zeroPadValue(address, 32).slice(2), "hex");
     for (const { start, length } of places) word.copy(code, start, 32 - length);
   }
@@ -168,7 +180,7 @@ type LogEntry = [string, string, string, bigint, boolean, boolean, bigint[]];
 function decodeLog(log: string): LogEntry[] {
   const bytes = log.slice(2);
   const entries: LogEntry[] = [];
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const inputLength = Number(BigInt(`0x${bytes.slice(at + 7 * 64, at + 8 * 64)}`));
     const size = (8 + inputLength) * 64;
     const decoded = abi.decode(LOG_ENTRY, `0x${bytes.slice(at, at + size)}`);

@@ -28,7 +28,8 @@ export default async (): Promise<Partial<NetworkHooks>> => ({
       return next(context, connection, request);
     const rpc = async (method: string, params: unknown[]): Promise<unknown> => {
       const response = await next(context, connection, { jsonrpc: "2.0", id: request.id, method, params });
-      if ("error" in response) throw new RpcError(response.error.code, response.error.message, response.error.data);
+      if ("error" in response)
+        throw new RpcError(response.error.code, response.error.message, response.error.data);
       return response.result;
     };
     try {

@@ -1,4 +1,4 @@
-import type { Contract, Log, Signer } from "ethers";
+import type { Contract, Log, Signer, TransactionReceipt } from "ethers";
 import { formatEther, parseEther } from "ethers";
 
 import { type SibylEnv, deployCore } from "../env.js";
@@ -10,14 +10,19 @@ import { type SibylStack, setUpStack, startNode } from "../chain/stack.js";
 import { type Logger, consoleLogger, prefixed } from "../log.js";
 import { quantizeInput } from "../model/quantize.js";
 import { loadModelFile } from "../model/schema.js";
+import type { InferenceNode, PreparedEvent } from "../node/node.js";
 import { NodeTracker } from "../node/tracker.js";
+import { modelCid } from "../pipe/cid.js";
+import { startInProcessPipe } from "../pipe/inProcess.js";
+import { Finality, RequestState } from "../protocol/state.js";
 import { PACKAGE_ROOT } from "../paths.js";
 import { releaseProverThreads } from "../zk/prover.js";
 
 /**
  * The end-to-end demo: on the in-process Hardhat network, install the precompile at
  * 0x…F4, build (or reuse) the Iris model, register it, start a node, deploy the example
- * CreditLine consumer and let borrowers apply. Prints each request's timeline.
+ * CreditLine consumer and let borrowers apply (asynchronous: request → answered → settled).
+ * Prints each request's timeline; then the synchronous calls beside it (see `syncCalls`).
  */
 
 export interface DemoOptions {
@@ -55,7 +60,27 @@ const SAMPLES: Array<{ features: number[]; species: string }> = [
   { features: [6.3, 3.3, 6.0, 2.5], species: "virginica" },
 ];
 
-export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<DemoTimeline[]> {
+/** One synchronous call of the demo: a contract gets the model's output inside its own transaction. */
+export interface SyncDemoCall {
+  interface: "OpenGradient runModelInference" | "Sibyl infer";
+  finality: "deferred" | "proof-carrying";
+  label: string;
+  /** gas of the user's transaction */
+  callGas: bigint;
+  /** gas of the node's prepare transaction */
+  prepareGas: bigint;
+  /** ms from sending the transaction to its receipt, preparation included */
+  latencyMs: number;
+  /** the request's state right after the transaction: Answered (deferred) or Settled */
+  stateAfter: string;
+}
+
+export interface DemoResult {
+  timelines: DemoTimeline[];
+  sync: SyncDemoCall[];
+}
+
+export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<DemoResult> {
   const log = opts.log ?? consoleLogger;
   const count = opts.requests ?? 3;
   log.info("Sibyl demo — verifiable inference on the in-process Hardhat network\n");
@@ -79,6 +104,7 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
   // the model's base fee plus its price for the 200,000 gas each of CreditLine's hooks may use
   const fee: bigint = await creditLine.applicationFee();
   const timelines: DemoTimeline[] = [];
+  let sync: SyncDemoCall[] = [];
   try {
     for (let i = 0; i < count; i++) {
       const sample = SAMPLES[i % SAMPLES.length];
@@ -127,6 +153,7 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
         onSettled,
       });
     }
+    sync = await syncCalls(env, stack, node, borrowers[0], log);
   } finally {
     await node.stop();
     await releaseProverThreads();
@@ -157,7 +184,137 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
     const limit = await (creditLine as Contract).creditLimit(t.borrower);
     log.info(`final credit limit of ${t.borrower.slice(0, 10)}… (${t.label}): ${formatEther(limit)} ETH`);
   }
-  return timelines;
+  log.info("\nsynchronous calls (the output inside the caller's own transaction)");
+  console.table(
+    sync.map((c) => ({
+      interface: c.interface,
+      finality: c.finality,
+      class: c.label,
+      "call gas": Number(c.callGas),
+      "prepare gas": Number(c.prepareGas),
+      "sent → mined (ms)": c.latencyMs,
+      "state after": c.stateAfter,
+    })),
+  );
+  return { timelines, sync };
+}
+
+/**
+ * The synchronous side, beside the async flow: the pre-execution layer in front of the
+ * in-process network, then one contract written for OpenGradient's precompile (unmodified, its
+ * `runModelInference` answered at 0x…F4) and one written with Sibyl's `infer`, each with both
+ * finalities: deferred (answered now, proved later by the node: the trust gap) and
+ * proof-carrying (the proof verified inside the call: final at once).
+ */
+async function syncCalls(
+  env: SibylEnv,
+  stack: SibylStack,
+  node: InferenceNode,
+  caller: Signer,
+  log: Logger,
+): Promise<SyncDemoCall[]> {
+  const iris = stack.models.iris;
+  const { layer, detach } = startInProcessPipe(env, stack.precompile, node);
+  const prepareGas = new Map<string, bigint>();
+  const onPrepared = (e: PreparedEvent) => {
+    for (const p of e.prepared) prepareGas.set(p.requestId, e.gasUsed);
+  };
+  node.on("prepared", onPrepared);
+  const calls: SyncDemoCall[] = [];
+  try {
+    const from = await caller.getAddress();
+    const fee = (await stack.registry.getModel(iris.modelId)).config.fee;
+    await (await stack.precompile.connect(caller).deposit(node.account, { value: 10n * fee })).wait();
+    log.info(
+      `\n── synchronous calls: ${from.slice(0, 10)}… deposits ${formatEther(10n * fee)} ETH of credit with the node; model CID ${modelCid(iris.modelId)}`,
+    );
+    const sample = SAMPLES[2];
+    const cm = sample.features.map((v) => BigInt(Math.round(v * 10)));
+    for (const [finality, mode] of [
+      ["deferred", 0],
+      ["proof-carrying", 1],
+    ] as const) {
+      const og = await deployCore("IrisClassifierOG", caller, modelCid(iris.modelId), mode);
+      const t0 = Date.now();
+      const receipt = await (await (og.connect(caller) as Contract).classify(cm, 1)).wait();
+      const latencyMs = Date.now() - t0;
+      const species = Number(await (og as Contract).lastSpecies());
+      calls.push(
+        await describeSync(
+          stack,
+          receipt,
+          "OpenGradient runModelInference",
+          finality,
+          prepareGas,
+          latencyMs,
+          iris.artifacts.classes?.[species] ?? String(species),
+        ),
+      );
+    }
+    const instant = await deployCore("InstantClassifier", caller, iris.modelId);
+    const input = quantizeInput(iris.artifacts.quantized, sample.features);
+    for (const [finality, value] of [
+      ["deferred", Finality.Deferred],
+      ["proof-carrying", Finality.ProofCarrying],
+    ] as const) {
+      const t0 = Date.now();
+      const receipt = await (await (instant.connect(caller) as Contract).classify(input, value)).wait();
+      const latencyMs = Date.now() - t0;
+      const cls = Number(await (instant as Contract).lastClass());
+      calls.push(
+        await describeSync(
+          stack,
+          receipt,
+          "Sibyl infer",
+          finality,
+          prepareGas,
+          latencyMs,
+          iris.artifacts.classes?.[cls] ?? String(cls),
+        ),
+      );
+    }
+    for (const c of calls)
+      log.info(
+        `   ${c.interface}, ${c.finality}: ${c.label} in the same transaction  (${c.latencyMs} ms, call gas ${fmt(c.callGas)}, prepare gas ${fmt(c.prepareGas)}; request ${c.stateAfter})`,
+      );
+    log.info(`   (${layer.history.length} transactions went through the pre-execution layer)`);
+  } finally {
+    node.off("prepared", onPrepared);
+    detach();
+  }
+  return calls;
+}
+
+async function describeSync(
+  stack: SibylStack,
+  receipt: TransactionReceipt,
+  iface: SyncDemoCall["interface"],
+  finality: SyncDemoCall["finality"],
+  prepareGas: Map<string, bigint>,
+  latencyMs: number,
+  label: string,
+): Promise<SyncDemoCall> {
+  const consumed = receipt.logs
+    .map((l) => {
+      try {
+        return stack.precompile.interface.parseLog(l);
+      } catch {
+        return null;
+      }
+    })
+    .find((e) => e?.name === "SyncInferenceConsumed");
+  if (!consumed) throw new SibylError("the synchronous call consumed no prepared result");
+  const requestId = consumed.args.requestId as string;
+  const state = Number(await stack.precompile.stateOf(requestId));
+  return {
+    interface: iface,
+    finality,
+    label,
+    callGas: receipt.gasUsed,
+    prepareGas: prepareGas.get(requestId) ?? 0n,
+    latencyMs,
+    stateAfter: RequestState[state],
+  };
 }
 
 async function deployCreditLine(env: SibylEnv, stack: SibylStack, deployer: Signer): Promise<Contract> {
@@ -198,8 +355,8 @@ function fmt(n: bigint): string {
   return Number(n).toLocaleString("en-US");
 }
 
-/** `sibyl:demo`: the end-to-end demo; returns each application's timeline. */
-export default sibylAction(async (args: { requests: number }, env): Promise<DemoTimeline[]> => {
+/** `sibyl:demo`: the end-to-end demo; returns each application's timeline and the synchronous calls. */
+export default sibylAction(async (args: { requests: number }, env): Promise<DemoResult> => {
   if (!env.inProcess)
     throw new SibylError(
       `the demo runs on the in-process network, not "${env.networkName}"`,

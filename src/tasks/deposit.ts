@@ -3,7 +3,7 @@ import { formatEther, getAddress, isAddress } from "ethers";
 import { connectSibyl } from "../chain/connect.js";
 import type { SibylEnv } from "../env.js";
 import { ChainError, SibylError } from "../errors.js";
-import { consoleLogger } from "../log.js";
+import { type Logger, consoleLogger } from "../log.js";
 import { sibylAction } from "./action.js";
 import { etherOption, required } from "./args.js";
 
@@ -18,6 +18,8 @@ export interface DepositOptions {
   /** whose credit it is (default: the signer's own) */
   account?: string;
   signerIndex: number;
+  /** where the result is said (default: the console) */
+  log?: Logger;
 }
 
 /** What `sibyl:deposit` did. */
@@ -68,7 +70,7 @@ export async function depositCredit(env: SibylEnv, opts: DepositOptions): Promis
     await precompile.connect(signer).depositFor(account, node, { value: opts.amount })
   ).wait();
   const credit = await precompile.creditOf(account, node);
-  consoleLogger.info(
+  (opts.log ?? consoleLogger).info(
     `deposited ${formatEther(opts.amount)} ETH for ${account} with node ${node}; its credit is now ` +
       `${formatEther(credit)} ETH`,
   );

@@ -11,9 +11,9 @@ import { type Logger, silentLogger } from "../log.js";
 import { quantizeInput } from "../model/quantize.js";
 import type { InferenceNode } from "../node/node.js";
 import { PACKAGE_ROOT } from "../paths.js";
-import { attachPipe } from "../pipe/attach.js";
 import { modelCid } from "../pipe/cid.js";
-import { PipeLayer } from "../pipe/layer.js";
+import { startInProcessPipe } from "../pipe/inProcess.js";
+import type { PipeLayer } from "../pipe/layer.js";
 import { RequestState } from "../protocol/state.js";
 import { releaseIdleProverThreads } from "../zk/prover.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
@@ -137,8 +137,7 @@ export async function deploySibyl(
   let detach: (() => void) | undefined;
   const run = async (fromBlock?: number) => {
     node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock });
-    pipe = new PipeLayer({ precompile: stack.precompile, node, log });
-    detach = attachPipe(connection, pipe);
+    ({ layer: pipe, detach } = startInProcessPipe(env, stack.precompile, node, log));
   };
   if (opts.node !== false) await run();
   return testbed(
@@ -195,7 +194,9 @@ function testbed(
     modelCid: (name) => modelCid(model(name).modelId),
     async deposit(account, amount) {
       await (
-        await precompile.connect(deployer).depositFor(account, await nodeSigner.getAddress(), { value: amount })
+        await precompile
+          .connect(deployer)
+          .depositFor(account, await nodeSigner.getAddress(), { value: amount })
       ).wait();
     },
     modelId: (name) => model(name).modelId,

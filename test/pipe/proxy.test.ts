@@ -52,10 +52,11 @@ const CREDIT = parseEther("0.1");
 const NODE_ACCOUNT = 1;
 
 /** Centimetres as value·10^-1, as the classifier takes them. */
-const SETOSA = [51n, 35n, 14n, 2n];
-const VERSICOLOR = [59n, 30n, 42n, 15n];
-const VIRGINICA = [63n, 33n, 60n, 25n];
-const BETWEEN = [61n, 28n, 47n, 12n];
+type Cm = [bigint, bigint, bigint, bigint];
+const SETOSA: Cm = [51n, 35n, 14n, 2n];
+const VERSICOLOR: Cm = [59n, 30n, 42n, 15n];
+const VIRGINICA: Cm = [63n, 33n, 60n, 25n];
+const BETWEEN: Cm = [61n, 28n, 47n, 12n];
 
 describe("pipe/proxy: the pre-execution layer as a JSON-RPC server, in front of a hardhat node process", function () {
   this.timeout(300_000);
@@ -83,8 +84,11 @@ describe("pipe/proxy: the pre-execution layer as a JSON-RPC server, in front of 
     node = await startNode(stack, { signer: signers[NODE_ACCOUNT], log: silentLogger, pollMs: 50 });
     const layer = new PipeLayer({ precompile: stack.precompile, node });
     server = await startPipeProxy({ upstream: httpUpstream(chainUrl), layer, port: 0 });
-    provider = new JsonRpcProvider(server.url, 31337, { staticNetwork: true, pollingInterval: 50 });
-    direct = new JsonRpcProvider(chainUrl, 31337, { staticNetwork: true, pollingInterval: 50 });
+    // cacheTimeout -1: ethers otherwise answers a repeated request within 250 ms from its cache, and a
+    // wallet's next transaction on a fast chain would take the nonce its previous one took
+    const options = { staticNetwork: true, pollingInterval: 50, cacheTimeout: -1 };
+    provider = new JsonRpcProvider(server.url, 31337, options);
+    direct = new JsonRpcProvider(chainUrl, 31337, options);
 
     const { modelId, artifacts } = stack.models.iris;
     cid = modelCid(modelId);
@@ -236,8 +240,13 @@ describe("pipe/proxy: the pre-execution layer as a JSON-RPC server, in front of 
     const iris = await deployIris(broke, VANILLA);
     const nonce = await direct.getTransactionCount(await broke.getAddress());
 
-    const error = await errorOf(() => iris.classify(SETOSA, 1));
-    expect(error.message).to.match(/has 0\.0 ETH of inference credit with node[\s\S]*sibyl:deposit/);
+    const error = (await errorOf(() => iris.classify(SETOSA, 1))) as Error & {
+      info?: { error?: { message?: string } };
+    };
+    // ethers reports any failed estimate as CALL_EXCEPTION; the layer's words are in `info`
+    expect(String(error.info?.error?.message)).to.match(
+      /has 0\.0 ETH of inference credit with node[\s\S]*sibyl:deposit/,
+    );
     expect(await direct.getTransactionCount(await broke.getAddress())).to.equal(nonce);
   });
 
@@ -250,6 +259,7 @@ describe("pipe/proxy: the pre-execution layer as a JSON-RPC server, in front of 
         amount: parseEther("0.05"),
         account: beneficiary.address,
         signerIndex: 0,
+        log: silentLogger,
       });
 
       expect(done.node).to.equal(nodeSigner.address);
