@@ -1,9 +1,11 @@
 /**
  * Sibyl benchmark: per model, constraints, proving time (median of ≥ 5 proofs), verifier
- * and settlement gas, and request → answered / settled latency with an in-process node.
+ * and settlement gas, request → answered / settled latency with an in-process node, and
+ * synchronous calls (gas of the call and of its preparation, latency in-process and through
+ * the proxy, beside the async path: `sync.deferred`, `sync.proofCarrying`, `sync.async`).
  * Prints a table and writes bench/results.json.
  *
- *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n to change the sample sizes)
+ *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n, BENCH_SYNC_RUNS=n to change the sample sizes)
  */
 import os from "node:os";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,6 +29,7 @@ import { PROJECT_ROOT } from "../src/paths.js";
 import { type QDense, runQuantized } from "../src/runtime/fixed.js";
 import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/prover.js";
 import { createRequire } from "node:module";
+import { benchSync } from "./bench-sync.js";
 
 const require = createRequire(import.meta.url);
 
@@ -39,6 +42,8 @@ const MODELS: Array<{ path: string; data: string }> = [
 const ONCHAIN_SAMPLES = Number(process.env.BENCH_ONCHAIN ?? 50);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5);
 const PROOFS = Math.max(5, Number(process.env.BENCH_PROOFS ?? 7));
+/** synchronous calls of each finality per model, each way (in-process, through the proxy) */
+const SYNC_RUNS = Math.max(1, Number(process.env.BENCH_SYNC_RUNS ?? 3));
 
 /**
  * The adversarial cases the test suite exercises, counted from its sources: every `it(` in
@@ -151,6 +156,20 @@ async function main(): Promise<void> {
       await node.stop();
     }
 
+    // synchronous calls (deferred and proof-carrying) beside the async path, in-process and through the proxy
+    log.info(`  synchronous calls: ${SYNC_RUNS} of each finality, in-process and through the proxy…`);
+    const syncNode = await startNode(stack, {
+      signer: nodeSigner,
+      pollMs: 50,
+      log: prefixed(silentLogger, ""),
+    });
+    let sync;
+    try {
+      sync = await benchSync(env, stack, model, syncNode, requester, input, SYNC_RUNS);
+    } finally {
+      await syncNode.stop();
+    }
+
     // a slash: an answer nobody settles, slashed by a bystander after the settlement deadline
     const signers = await ethers.getSigners();
     const [lazyNode, bystander] = [signers[signers.length - 3], signers[signers.length - 2]];
@@ -243,6 +262,7 @@ async function main(): Promise<void> {
       onChainSamples: accuracy.onChainSamples,
       compileMs: a.timings.compileMs,
       setupMs: a.timings.setupMs,
+      sync,
     });
   }
   await releaseProverThreads();
@@ -275,6 +295,26 @@ async function main(): Promise<void> {
       "runtime=witness=chain": pct(r.circuitAgreement),
       "decoded on-chain": r.onChainSamples,
     })),
+  );
+  console.table(
+    results.flatMap((r) => [
+      ...(["deferred", "proofCarrying"] as const).map((k) => ({
+        model: r.name,
+        path: `sync ${k}`,
+        "call gas": r.sync[k].callGas,
+        "prepare gas": r.sync[k].prepareGas,
+        "sent → result (ms)": r.sync[k].latencyMs,
+        "via proxy (ms)": r.sync[k].proxyLatencyMs,
+      })),
+      {
+        model: r.name,
+        path: "async request",
+        "call gas": r.sync.async.requestGas,
+        "prepare gas": 0,
+        "sent → result (ms)": r.sync.async.latencyMs,
+        "via proxy (ms)": r.sync.async.proxyLatencyMs,
+      },
+    ]),
   );
   const adversarial = adversarialCases();
   console.log(

@@ -1,3 +1,5 @@
+import { ZeroAddress } from "ethers";
+
 import { RequestState } from "../protocol/state.js";
 import { type DeclineReason, formatEth } from "../node/policy.js";
 import type { InferencePrecompile } from "../../typechain-types/index.js";
@@ -24,7 +26,11 @@ export type PendingReason =
   /** answered, within the settlement deadline: the node is expected to settle with a proof */
   | "awaiting-proof"
   /** answered, past the settlement deadline: anyone may slash it */
-  | "overdue";
+  | "overdue"
+  /** a synchronous call's result, prepared and waiting for its transaction */
+  | "awaiting-transaction"
+  /** prepared, past the answer window: no transaction can consume it, anyone may expire it */
+  | "prepared-window-passed";
 
 /** How a final request ended, from its closing event. */
 export interface Closing {
@@ -70,8 +76,10 @@ export interface RequestStatus {
   /** why the registered nodes could not be listed */
   nodesError?: string;
   requestedAt?: bigint;
-  /** the end of the answer window: unanswered, it can be expired by anyone after this time */
+  /** the end of the answer window: unanswered (or prepared and unconsumed), it can be expired by anyone after this time */
   expiresAfter?: bigint;
+  /** for a synchronous call: the transaction sender it was prepared for (it paid the fee) */
+  origin?: string;
   node?: string;
   answeredAt?: bigint;
   /** the last second the answer can be settled; anyone can slash it after this time */
@@ -122,12 +130,16 @@ export async function explainRequest(
     requestedAt: req.requestedAt,
     lines: [],
   };
-  const answered = state !== RequestState.Requested && state !== RequestState.Expired;
+  const answered =
+    state !== RequestState.Requested && state !== RequestState.Expired && state !== RequestState.Prepared;
+  const origin = await precompile.originOf(requestId);
+  if (origin !== ZeroAddress) status.origin = origin;
   if (answered) {
     status.node = req.node;
     status.answeredAt = req.answeredAt;
     status.settlementDeadline = await precompile.settlementDeadline(requestId);
   } else {
+    if (state === RequestState.Prepared) status.node = req.node;
     status.expiresAfter = req.requestedAt + (await precompile.answerWindow());
   }
   if (final) status.closing = await closingOf(precompile, requestId, state);
@@ -148,6 +160,10 @@ export async function explainRequest(
   const lines = status.lines;
   lines.push(`request ${requestId} is ${RequestState[state]} (${final ? "final" : "not final"})`);
   lines.push(`  consumer   ${req.consumer}`);
+  if (status.origin)
+    lines.push(
+      `  origin     ${status.origin} (a synchronous call: prepared for this sender's transaction, paid from its credit)`,
+    );
   lines.push(`  model      ${req.modelId}`);
   lines.push(`  fee        ${eth(req.fee)} ${feeFate(state)}`);
   lines.push(`  requested  ${when(req.requestedAt, at)}`);
@@ -177,6 +193,8 @@ export async function explainRequest(
 }
 
 function pendingReason(s: RequestStatus): PendingReason {
+  if (s.state === RequestState.Prepared)
+    return s.now > s.expiresAfter! ? "prepared-window-passed" : "awaiting-transaction";
   if (s.state === RequestState.Requested)
     return s.now > s.expiresAfter! ? "answer-window-passed" : "awaiting-answer";
   return s.now > s.settlementDeadline! ? "overdue" : "awaiting-proof";
@@ -196,6 +214,17 @@ function pendingLine(s: RequestStatus): string {
           "refund the fee to the consumer";
   }
   switch (s.pending!) {
+    case "awaiting-transaction":
+      return (
+        `prepared by ${s.node ?? "its node"} for a coming transaction of ${s.origin}; if none consumes it by ` +
+        `${iso(s.expiresAfter!)} (${span(s.expiresAfter! - s.now)} from now), anyone can expire it: the node's stake ` +
+        "is released and the fee, already paid from the origin's credit, goes to the node"
+      );
+    case "prepared-window-passed":
+      return (
+        `prepared, never consumed: since ${iso(s.expiresAfter!)} (${span(s.now - s.expiresAfter!)} ago) no ` +
+        "transaction can use it and anyone can call expire (the stake returns to the node, the fee goes to it)"
+      );
     case "awaiting-answer":
       return (
         `waiting for an answer: no node has answered yet; it can be expired by anyone after ` +
@@ -228,6 +257,8 @@ function feeFate(state: RequestState): string {
     case RequestState.Slashed:
     case RequestState.Expired:
       return "(refunded to the consumer)";
+    case RequestState.Prepared:
+      return "(paid from the origin's credit; escrowed)";
     default:
       return "(escrowed)";
   }
@@ -242,6 +273,8 @@ function bondLine(s: RequestStatus): string {
         `${eth(s.bondBacking!)} of ${s.node}'s bond is locked behind this answer until it is settled or slashed; ` +
         `a slash would credit the consumer ${eth(s.coverage!)} and refund its fee`
       );
+    case RequestState.Prepared:
+      return `${eth(s.bondBacking!)} of ${s.node}'s bond is locked behind this prepared result until it is consumed and proved, or expires`;
     case RequestState.Settled:
       return `none: the ${eth(s.stake!)} locked behind the answer was released when it was proved`;
     case RequestState.Slashed:

@@ -193,12 +193,19 @@ export class PipeLayer {
     const node = this.node.account;
     const credit = await this.precompile.creditOf(origin, node);
     if (credit < cost)
+      // a revert with the precompile's custom error, so that ethers, wallets and chai matchers decode it
       throw new RpcError(
-        -32000,
-        `Sibyl: ${origin} has ${formatEther(credit)} ETH of inference credit with node ${node}; this transaction's ` +
+        3,
+        `execution reverted: Sibyl: ${origin} has ${formatEther(credit)} ETH of inference credit with node ${node}; this transaction's ` +
           `${calls.length} synchronous inference(s) cost ${formatEther(cost)} ETH. Deposit first: ` +
           `precompile.deposit(${node}, { value }) from ${origin}, or depositFor(${origin}, ${node}) from any account ` +
           `(npx hardhat sibyl:deposit --node ${node})`,
+        this.precompile.interface.encodeErrorResult("Inference__InsufficientCredit", [
+          origin,
+          node,
+          credit,
+          cost,
+        ]),
       );
   }
 

@@ -43,7 +43,10 @@ const INTERNAL_ERROR = -32603;
  * upstream rejects as -32603 naming the URL, so the user behind the proxy learns which chain to
  * start rather than seeing a bare "fetch failed".
  */
-export function httpUpstream(url: string, opts: { timeoutMs?: number } = {}): RpcCall {
+export function httpUpstream(
+  url: string,
+  opts: { timeoutMs?: number; headers?: Record<string, string> } = {},
+): RpcCall {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   let nextId = 1;
   return async (method, params) => {
@@ -53,7 +56,7 @@ export function httpUpstream(url: string, opts: { timeoutMs?: number } = {}): Rp
     try {
       const response = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...opts.headers, "content-type": "application/json" },
         body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -146,7 +146,7 @@ export const sibylTasks: TaskDefinition[] = [
 
   task(
     "sibyl:register",
-    "Registers a built model: the registry deploys its verifier's code; prints the model id",
+    "Registers a built model: the registry deploys its verifier's code; prints the model id and CID",
   )
     .addOption(text("model", MODEL_FILE + " (built now if it is not)"))
     .addOption(text("fee", "fee per request in ETH (default 0.001)"))
@@ -161,6 +161,12 @@ export const sibylTasks: TaskDefinition[] = [
       name: "unbonded",
       description: "answers lock no stake: nothing repays a wrong answer before its proof",
     })
+    .addOption(
+      text(
+        "bindName",
+        "also bind this name to the model for good (a modelCID an existing OpenGradient contract hard-codes; first come, by the model's owner)",
+      ),
+    )
     .setAction(() => import("../tasks/register.js"))
     .build(),
 

@@ -17,7 +17,7 @@ import {
   startStandaloneNode,
   untilInterrupted,
 } from "./node.js";
-import { rpcUrlOf } from "./rpcUrl.js";
+import { rpcHeadersOf, rpcUrlOf } from "./rpcUrl.js";
 
 export interface ProxyOptions extends StandaloneNodeOptions {
   port: number;
@@ -59,11 +59,11 @@ export async function runPipeProxy(
   try {
     const layer = new PipeLayer({ precompile, node, log });
     const server = await startPipeProxy({
-      upstream: httpUpstream(upstreamUrl),
+      upstream: httpUpstream(upstreamUrl, { headers: rpcHeadersOf(hre, env.networkName) }),
       layer,
       port: opts.port,
       host: opts.host,
-      log,
+      log: { ...log, info: () => {} }, // the server's own "listening" line: said below, with more
     });
     const run: ProxyRun = {
       url: server.url,

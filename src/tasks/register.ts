@@ -1,9 +1,12 @@
-import { formatEther, formatUnits } from "ethers";
+import { ZeroHash, formatEther, formatUnits } from "ethers";
 
 import { connectSibyl } from "../chain/connect.js";
 import { type RegisteredModel, registerModel } from "../chain/models.js";
 import { buildModels } from "../chain/stack.js";
 import { consoleLogger } from "../log.js";
+import { modelCid, modelIdFromCid } from "../pipe/cid.js";
+import { ChainError } from "../errors.js";
+import type { ModelRegistry } from "../../typechain-types/index.js";
 import { sibylAction } from "./action.js";
 import { etherOption, gweiOption, intOption, modelFileOption } from "./args.js";
 
@@ -14,6 +17,28 @@ export interface RegisterArgs {
   stake?: string;
   window?: string;
   unbonded: boolean;
+  bindName?: string;
+}
+
+/** Binds `name` to the model unless it already is; a name bound to another model is refused. */
+async function bindName(registry: ModelRegistry, name: string, modelId: string): Promise<void> {
+  const bound = await registry.modelIdOfName(name);
+  if (bound === modelId) {
+    console.log(`  name              "${name}" (already bound to this model)`);
+    return;
+  }
+  if (bound !== ZeroHash)
+    throw new ChainError(
+      `the name "${name}" is bound to another model, ${bound}, for good`,
+      "names are first come and permanent: use the model's CID, or another name",
+    );
+  if (modelIdFromCid(name) !== undefined)
+    throw new ChainError(
+      `"${name}" is a Sibyl content id: it already resolves to its own model and cannot be bound`,
+      "bind a name of your own, or use the CID as it is",
+    );
+  await (await registry.bindName(name, modelId)).wait();
+  console.log(`  name              "${name}" now resolves to this model`);
 }
 
 /** `sibyl:register`: builds the model if needed and registers it; returns the registration. */
@@ -33,6 +58,7 @@ export default sibylAction(async (args: RegisterArgs, env): Promise<RegisteredMo
   const t = reg.terms;
   console.log(`${reg.created ? "registered" : "already registered"} ${artifacts.name}`);
   console.log(`  modelId           ${reg.modelId}`);
+  console.log(`  modelCID          ${modelCid(reg.modelId)}  (OpenGradient-style contracts pass this)`);
   console.log(`  owner             ${reg.owner}`);
   console.log(`  verifier          ${reg.verifier}`);
   console.log(`  verifier code     ${reg.verifierCodeHash}`);
@@ -41,5 +67,6 @@ export default sibylAction(async (args: RegisterArgs, env): Promise<RegisteredMo
       `stake ${formatEther(t.stake)} ETH, window ${t.settlementWindow} s${t.unbonded ? ", unbonded" : ""}`,
   );
   console.log(`  registration gas  ${reg.gasUsed === undefined ? "none (already registered)" : reg.gasUsed}`);
+  if (args.bindName !== undefined) await bindName(registry, args.bindName, reg.modelId);
   return reg;
 });

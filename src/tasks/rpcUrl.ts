@@ -15,3 +15,9 @@ export async function rpcUrlOf(
   const variable = url as { getUrl?: () => Promise<string>; get?: () => Promise<string> };
   return variable.getUrl ? variable.getUrl() : variable.get!();
 }
+
+/** The HTTP headers a network in the Hardhat config sends with each request (an API key, say). */
+export function rpcHeadersOf(hre: HardhatRuntimeEnvironment, networkName: string): Record<string, string> {
+  const config = hre.config.networks[networkName];
+  return config?.type === "http" ? { ...config.httpHeaders } : {};
+}

@@ -7,6 +7,8 @@ import { formatEth } from "../../src/node/policy.js";
 import {
   ANSWER_WINDOW,
   CALLBACK_GAS,
+  INPUT,
+  OUTPUT,
   REQUEST_FEE,
   MIN_BOND,
   NODE_BOND,
@@ -16,6 +18,7 @@ import {
   networkHelpers,
   sibylFixture,
   slashCompensation,
+  timestampOf,
 } from "../contracts/fixtures.js";
 
 // the fixture's chain: its loadFixture snapshots, and its clock, are those of the fixtures' connection
@@ -304,5 +307,55 @@ describe("client/explainRequest", function () {
       "1 d 1 h",
       "42 s",
     ]);
+  });
+
+  describe("Prepared (a synchronous call's result)", function () {
+    async function prepared() {
+      const f = await loadFixture(sibylFixture);
+      const { precompile, node, user, stranger, modelId } = f;
+      await (await precompile.connect(user).deposit(node.address, { value: REQUEST_FEE })).wait();
+      const salt = keccak256(toUtf8Bytes("status"));
+      const tx = precompile.connect(node).prepare([
+        {
+          origin: user.address,
+          consumer: stranger.address,
+          modelId,
+          finality: 0,
+          legacyLayout: false,
+          salt,
+          input: [...INPUT],
+          output: [...OUTPUT],
+          proof: [...PROOF],
+        },
+      ]);
+      const preparedAt = await timestampOf(tx);
+      const [ev] = await precompile.queryFilter(precompile.filters.InferencePrepared());
+      return { ...f, id: ev.args.requestId, preparedAt };
+    }
+
+    it("waits for its transaction: names the origin, the node, the bond behind it and when it can be expired", async function () {
+      const { precompile, node, user, stranger, id, preparedAt } = await prepared();
+      const status = await explainRequest(precompile, id, preparedAt + 5n);
+      expect(status.state).to.equal(RequestState.Prepared);
+      expect(status.final).to.equal(false);
+      expect(status.pending).to.equal("awaiting-transaction");
+      expect(status.origin).to.equal(user.address);
+      expect(line(status.lines, "consumer")).to.equal(stranger.address);
+      expect(line(status.lines, "origin")).to.contain(user.address);
+      expect(line(status.lines, "bond")).to.equal(
+        `${formatEth(STAKE)} of ${node.address}'s bond is locked behind this prepared result until it is consumed and proved, or expires`,
+      );
+      expect(line(status.lines, "pending")).to.contain(
+        `if none consumes it by ${iso(preparedAt + ANSWER_WINDOW)}`,
+      );
+    });
+
+    it("past the answer window, says anyone can expire it, and expire then succeeds", async function () {
+      const { precompile, id, preparedAt } = await prepared();
+      const status = await explainRequest(precompile, id, preparedAt + ANSWER_WINDOW + 1n);
+      expect(status.pending).to.equal("prepared-window-passed");
+      await time.increaseTo(preparedAt + ANSWER_WINDOW + 1n);
+      await expect(precompile.expire(id)).to.emit(precompile, "InferenceExpired");
+    });
   });
 });

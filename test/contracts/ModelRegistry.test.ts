@@ -191,6 +191,17 @@ describe("ModelRegistry", function () {
         .withArgs(field);
     });
 
+    it("reverts an output scale finer than the model's fracBits with Registry__InvalidOutputScale; accepts 0 (a class index) and fracBits", async function () {
+      const { registry, code, config } = await loadFixture(registryFixture);
+      const fracBits = Number(config.fracBits);
+      await expect(registry.register({ ...config, outputFracBits: fracBits + 1 }, code, "x"))
+        .to.be.revertedWithCustomError(registry, "Registry__InvalidOutputScale")
+        .withArgs(fracBits + 1, fracBits);
+      for (const outputFracBits of [0, fracBits]) {
+        await (await registry.register({ ...config, outputFracBits }, code, "ok")).wait();
+      }
+    });
+
     it("counts the weight commitment and packs inputs with inputBits", async function () {
       const { registry, owner, code, codeHash, config } = await loadFixture(registryFixture);
       // 30 inputs of 8 bits: 31 per word → 1 word; 3 outputs of 24 bits → 1 word; + binding + commitment

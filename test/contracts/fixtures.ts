@@ -179,7 +179,8 @@ export function modelConfig(
     fracBits: FRAC_BITS,
     valueBits: VALUE_BITS,
     inputBits: VALUE_BITS,
-    outputFracBits: FRAC_BITS,
+    // outputs scaled like the activations, unless the test changes the scale
+    outputFracBits: overrides.fracBits ?? FRAC_BITS,
     fee: FEE,
     callbackGasPrice: CALLBACK_GAS_PRICE,
     stake: STAKE,

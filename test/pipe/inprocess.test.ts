@@ -241,17 +241,13 @@ describe("pipe: synchronous inference in-process (real node, real proofs)", func
       }
     });
 
-    it("an origin without credit with the node gets an error that says how to pay", async function () {
+    it("an origin without credit with the node: refused before anything is prepared, with the precompile's custom error", async function () {
       const [, , , , , , , , , , , stranger] = await ethers.getSigners();
       const og = await ethers.deployContract("IrisClassifierOG", [sibyl.modelCid(), VANILLA]);
-      const error = await og
-        .connect(stranger)
-        .classify(SETOSA, 1)
-        .then(
-          () => undefined,
-          (e: Error) => e,
-        );
-      expect(error?.message).to.match(/has 0\.0 ETH of inference credit with node .*Deposit first/s);
+      const node = await sibyl.nodeSigner.getAddress();
+      await expect(og.connect(stranger).classify(SETOSA, 1))
+        .to.be.revertedWithCustomError(sibyl.precompile, "Inference__InsufficientCredit")
+        .withArgs(stranger.address, node, 0n, await sibyl.fee());
       expect(await og.classifications()).to.equal(0n);
     });
   });

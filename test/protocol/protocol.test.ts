@@ -4,7 +4,7 @@ import { dirname, join, normalize, relative } from "node:path";
 
 import { PACKAGE_ROOT } from "../../src/paths.js";
 import * as constants from "../../src/protocol/constants.js";
-import { Mode, RequestState } from "../../src/protocol/state.js";
+import { Finality, Mode, RequestState } from "../../src/protocol/state.js";
 
 /**
  * The protocol's facts are stated once on the TypeScript side (src/protocol) and must say
@@ -37,9 +37,10 @@ const names = (e: Record<string, string | number>) =>
     .map(([k]) => k);
 
 describe("protocol facts", function () {
-  it("RequestState and Mode number their members as IInference does", function () {
+  it("RequestState, Mode and Finality number their members as IInference and ISyncInference do", function () {
     expect(names(RequestState)).to.deep.equal(solidityEnum("interfaces/IInference.sol", "RequestState"));
     expect(names(Mode)).to.deep.equal(solidityEnum("interfaces/IInference.sol", "Mode"));
+    expect(names(Finality)).to.deep.equal(solidityEnum("interfaces/ISyncInference.sol", "Finality"));
   });
 
   it("each constant equals the Sibyl library's", function () {
