@@ -2,7 +2,7 @@ import type { PipeLayer } from "./layer.js";
 
 /**
  * Which Hardhat network connections have a pre-execution layer in front of them. The plugin's
- * network hook (`src/plugin/networkHook.ts`) looks a connection up here on every JSON-RPC
+ * network hook (`hook.ts`, registered by the plugin) looks a connection up here on every JSON-RPC
  * request; the testing fixture attaches a layer when it starts its node. A connection without
  * a layer is served exactly as Hardhat serves it.
  */

@@ -14,7 +14,7 @@ const sibyl: HardhatPlugin = {
   dependencies: () => [import("@nomicfoundation/hardhat-ethers")],
   tasks: sibylTasks,
   // synchronous inference: routes a connection's transactions through its pre-execution layer, if it has one
-  hookHandlers: { network: () => import("./networkHook.js") },
+  hookHandlers: { network: () => import("../pipe/hook.js") },
 };
 
 export default sibyl;

@@ -6,6 +6,7 @@ import { coreArtifact } from "../../src/env.js";
 import { Finality, RequestState } from "../../src/protocol/state.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { DEFAULT_CREDIT, type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
+import { ogToFixed } from "../helpers/opengradient.js";
 
 /**
  * Synchronous inference on Hardhat's in-process network, end to end with real parts: the
@@ -29,17 +30,8 @@ const TEE = 2;
 const precompileEvents = new Interface(coreArtifact("InferencePrecompile").abi as never);
 const adapter = new Interface(coreArtifact("OpenGradientAdapter").abi as never);
 
-/** `round(value · 2^f / 10^decimals)`, half to even: the adapter's conversion, written out. */
-function fixedOf(value: bigint, decimals: bigint): bigint {
-  const num = value * 2n ** BigInt(FRAC_BITS);
-  const den = 10n ** decimals;
-  const sign = num < 0n ? -1n : 1n;
-  const abs = num * sign;
-  let q = abs / den;
-  const twice = (abs % den) * 2n;
-  if (twice > den || (twice === den && q % 2n === 1n)) q++;
-  return q * sign;
-}
+/** The adapter's conversion of `value · 10^-decimals` to Iris's fixed point. */
+const fixedOf = (value: bigint, decimals: bigint) => ogToFixed(value, decimals, FRAC_BITS);
 
 /** What the model answers for centimetres given as value·10^-1. */
 function speciesOf(cm: readonly bigint[]): bigint {

@@ -33,6 +33,7 @@ import {
 import { errorOf, taskErrorOf } from "../helpers/errors.js";
 import { type HardhatProcess, startHardhatNode } from "../helpers/hardhat-node.js";
 import { IRIS_MODEL_PATH } from "../helpers/models.js";
+import { ogToFixed } from "../helpers/opengradient.js";
 
 /**
  * `sibyl:proxy`'s server: the pre-execution layer as a JSON-RPC endpoint in front of a
@@ -96,7 +97,7 @@ describe("pipe/proxy: the pre-execution layer as a JSON-RPC server, in front of 
     expectedOf = (cm) =>
       runQuantized(
         artifacts.quantized,
-        cm.map((v) => toFixed(v, 1n, fracBits)),
+        cm.map((v) => ogToFixed(v, 1n, fracBits)),
       ).output[0];
   });
 
@@ -300,15 +301,3 @@ describe("pipe/proxy: the pre-execution layer as a JSON-RPC server, in front of 
     });
   });
 });
-
-/** `round(value · 2^fracBits / 10^decimals)`, half to even: the adapter's conversion of an input. */
-function toFixed(value: bigint, decimals: bigint, fracBits: number): bigint {
-  const num = value << BigInt(fracBits);
-  const den = 10n ** decimals;
-  const sign = num < 0n ? -1n : 1n;
-  const abs = num * sign;
-  let q = abs / den;
-  const twice = (abs % den) * 2n;
-  if (twice > den || (twice === den && q % 2n === 1n)) q++;
-  return q * sign;
-}

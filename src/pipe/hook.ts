@@ -2,11 +2,11 @@ import type { HookContext, NetworkHooks } from "hardhat/types/hooks";
 import type { ChainType, NetworkConnection } from "hardhat/types/network";
 import type { JsonRpcRequest, JsonRpcResponse } from "hardhat/types/providers";
 
-import { pipeOf } from "../pipe/attach.js";
-import { RpcError } from "../pipe/rpcServer.js";
+import { pipeOf } from "./attach.js";
+import { RpcError } from "./rpcServer.js";
 
 /**
- * Sibyl's network hook: on a connection with a pre-execution layer attached (the testing
+ * Sibyl's network hook (the plugin registers it; it is loaded on the first connection): on a connection with a pre-execution layer attached (the testing
  * fixture attaches one when it starts its node), transactions, gas estimates and calls go
  * through the layer, so a contract's synchronous inference "just works" in a Hardhat test or
  * script. The layer reaches the chain through `next`, never through itself; every other
