@@ -30,9 +30,9 @@ import { type BlockMark, type ChainChange, ChainWatch } from "./chainWatch.js";
 import { publishPolicy } from "./publish.js";
 import { findUnsettledAnswers } from "./recovery.js";
 import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
-import { Finality, RequestState } from "../protocol/state.js";
+import { RequestState } from "../protocol/state.js";
 import { TxSender } from "./txSender.js";
-import { type PreparedSync, type SyncCall, prepareSync, runServedModel } from "./sync.js";
+import { type PreparedSync, PreparedResults, type SyncCall, prepareSync, runServedModel } from "./sync.js";
 
 /**
  * The inference node: watch requests → apply its policy → run the model once (fixed-point
@@ -219,8 +219,9 @@ export class InferenceNode extends EventEmitter {
   private address = "";
   private chainId = 0n;
   private precompileAddress = "";
-  /** deferred synchronous results this node prepared, by request id, until a transaction consumes them */
-  private readonly syncDeferred = new Map<string, PreparedSync>();
+  /** synchronous results this node prepared that no transaction has consumed yet */
+  private readonly prepared = new PreparedResults();
+  private answerWindow?: bigint;
 
   constructor(opts: NodeOptions) {
     super();
@@ -354,7 +355,7 @@ export class InferenceNode extends EventEmitter {
           this.nextBlock,
           latest,
         );
-        if (this.syncDeferred.size > 0) await this.settleConsumed(this.nextBlock, latest);
+        if (this.prepared.size > 0) await this.settleConsumed(this.nextBlock, latest);
         this.nextBlock = latest + 1;
         for (const ev of events) {
           if (!("args" in ev)) continue; // a log this event cannot decode: not one of ours
@@ -407,7 +408,8 @@ export class InferenceNode extends EventEmitter {
       origin,
       calls,
     );
-    for (const p of prepared) if (p.finality === Finality.Deferred) this.syncDeferred.set(p.requestId, p);
+    const block = await this.provider.getBlock(receipt.blockNumber);
+    this.prepared.add(prepared, BigInt(block?.timestamp ?? 0));
     this.log.info(
       `prepared ${prepared.length} synchronous result(s) for ${short(origin)} (${receipt.gasUsed} gas)`,
     );
@@ -416,20 +418,22 @@ export class InferenceNode extends EventEmitter {
     return prepared;
   }
 
-  /** Deferred results consumed in blocks `from`…`to` are now Answered: prove and settle them. */
+  /**
+   * Results consumed in blocks `from`…`to` leave the waiting list; the deferred ones are now
+   * Answered: prove and settle them. Then expire those left past the answer window.
+   */
   private async settleConsumed(from: number, to: number): Promise<void> {
     const events = await this.precompile.queryFilter(
       this.precompile.filters.SyncInferenceConsumed(),
       from,
       to,
     );
-    for (const ev of events) {
-      if (!("args" in ev)) continue;
-      const requestId = ev.args.requestId;
-      const prepared = this.syncDeferred.get(requestId);
-      if (!prepared || this.seen.has(requestId)) continue;
-      this.syncDeferred.delete(requestId);
+    const consumed = events.flatMap((ev) => ("args" in ev ? [ev] : []));
+    for (const prepared of this.prepared.consumed(consumed.map((ev) => ev.args.requestId))) {
+      const { requestId } = prepared;
+      if (this.seen.has(requestId)) continue;
       this.seen.add(requestId);
+      const ev = consumed.find((e) => e.args.requestId === requestId)!;
       const job: Job = {
         epoch: this.epoch,
         requestId,
@@ -447,6 +451,49 @@ export class InferenceNode extends EventEmitter {
       this.log.info(`[${short(requestId)}] synchronous result consumed; proving`);
       this.emit("consumed", { requestId, txHash: ev.transactionHash });
       this.enqueueProof(job);
+    }
+    if (this.prepared.size > 0) await this.expireStale(to);
+  }
+
+  /**
+   * Expires this node's prepared results that no transaction can consume any more (past the
+   * answer window): their stake comes back and the fee, paid from the origin's credit, is
+   * credited to the node.
+   */
+  private async expireStale(block: number): Promise<void> {
+    this.answerWindow ??= await this.retrier.read("answer window", undefined, () =>
+      this.precompile.answerWindow(),
+    );
+    const now = BigInt((await this.provider.getBlock(block))?.timestamp ?? 0);
+    for (const stale of this.prepared.stale(now, this.answerWindow)) {
+      const { requestId } = stale;
+      this.prepared.forget(requestId);
+      const subject = { requestId, stage: "expire", maybeSent: false };
+      this.track(
+        this.txSender
+          .send({
+            subject,
+            needed: async () => Number(await this.precompile.stateOf(requestId)) === RequestState.Prepared,
+            landed: async (fromBlock) =>
+              (
+                await this.precompile.queryFilter(
+                  this.precompile.filters.InferenceExpired(requestId),
+                  fromBlock,
+                )
+              )[0]?.transactionHash,
+            send: (overrides) => this.precompile.expire(requestId, overrides),
+          })
+          .then(
+            (receipt) => {
+              if (receipt)
+                this.log.info(
+                  `[${short(requestId)}] expired its unconsumed synchronous result (stake released)`,
+                );
+            },
+            (e: Error) =>
+              this.log.warn(`[${short(requestId)}] expiring its unconsumed result failed: ${brief(e)}`),
+          ),
+      );
     }
   }
 
@@ -493,6 +540,8 @@ export class InferenceNode extends EventEmitter {
     this.epoch++;
     this.jobs.clear();
     this.seen.clear();
+    this.prepared.clear();
+    this.answerWindow = undefined;
     this.minBond = undefined;
     this.publicationDue = this.recoveryDue = false;
     // the old sender may be waiting for a receipt the new chain will never have

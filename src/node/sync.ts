@@ -146,3 +146,51 @@ export async function prepareSync(
     throw new ChainError(`the prepare transaction for ${short(first)} was not sent`, "see the node's log");
   return { prepared, receipt };
 }
+
+/** A prepared result the node follows until a transaction consumes it or it expires. */
+interface Waiting extends PreparedSync {
+  /** the chain time of the prepare transaction's block */
+  preparedAt: bigint;
+}
+
+/**
+ * The node's prepared results that no transaction has consumed yet. A consumed deferred one
+ * is handed back to be proved and settled like an answer; one left past the answer window is
+ * expired by the node itself, which releases its stake and collects the fee the origin paid.
+ */
+export class PreparedResults {
+  private readonly waiting = new Map<string, Waiting>();
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  add(prepared: readonly PreparedSync[], preparedAt: bigint): void {
+    for (const p of prepared) this.waiting.set(p.requestId, { ...p, preparedAt });
+  }
+
+  /** Forgets the consumed results among `requestIds`; returns the deferred ones (to prove and settle). */
+  consumed(requestIds: readonly string[]): PreparedSync[] {
+    const deferred: PreparedSync[] = [];
+    for (const id of requestIds) {
+      const p = this.waiting.get(id);
+      if (!p) continue;
+      this.waiting.delete(id);
+      if (p.finality === Finality.Deferred) deferred.push(p);
+    }
+    return deferred;
+  }
+
+  /** The results past the answer window at chain time `now` (no transaction can consume them). */
+  stale(now: bigint, answerWindow: bigint): PreparedSync[] {
+    return [...this.waiting.values()].filter((p) => now > p.preparedAt + answerWindow);
+  }
+
+  forget(requestId: string): void {
+    this.waiting.delete(requestId);
+  }
+
+  clear(): void {
+    this.waiting.clear();
+  }
+}

@@ -244,22 +244,23 @@ describe("pipe: synchronous inference in-process (real node, real proofs)", func
     });
   });
 
-  it("a prepared result never consumed expires: the node's stake comes back, the origin paid the fee", async function () {
+  it("a prepared result never consumed expires: the node expires it itself, gets its stake back and the fee the origin paid", async function () {
     const og = await ethers.deployContract("IrisClassifierOG", [sibyl.modelCid(), VANILLA]);
     const node = await sibyl.nodeSigner.getAddress();
     const lockedBefore = (await sibyl.precompile.nodeOf(node)).locked;
     const creditBefore = await sibyl.precompile.creditOf(alice.address, node);
     await og.connect(alice).classify.estimateGas(VERSICOLOR, 1); // prepares; nothing is sent
-    const { requestId } = sibyl.pipe!.history.at(-1)!.pre!.prepared[0];
+    const { requestId } = lastPre().prepared[0];
     const fee = await sibyl.fee();
     expect(await sibyl.stateOf(requestId)).to.equal(RequestState.Prepared);
     expect(await sibyl.precompile.creditOf(alice.address, node)).to.equal(creditBefore - fee);
     expect((await sibyl.precompile.nodeOf(node)).locked).to.be.greaterThan(lockedBefore);
+    const pendingBefore = await sibyl.precompile.pendingWithdrawal(node);
 
     await connection.networkHelpers.time.increase(Number(await sibyl.precompile.answerWindow()) + 1);
-    const pendingBefore = await sibyl.precompile.pendingWithdrawal(node);
-    await (await sibyl.precompile.connect(deployer).expire(requestId)).wait();
-    expect(await sibyl.stateOf(requestId)).to.equal(RequestState.Expired);
+    expect(await sibyl.waitFinal(requestId)).to.equal(RequestState.Expired);
+    const [expired] = await sibyl.precompile.queryFilter(sibyl.precompile.filters.InferenceExpired(requestId));
+    expect((await expired.getTransaction()).from).to.equal(node); // the node did it
     expect((await sibyl.precompile.nodeOf(node)).locked).to.equal(lockedBefore);
     expect(await sibyl.precompile.pendingWithdrawal(node)).to.equal(pendingBefore + fee);
   });
