@@ -2,10 +2,12 @@
 pragma solidity 0.8.30;
 
 import {InferenceConsumer} from "hardhat-sibyl/contracts/InferenceConsumer.sol";
+import {ISyncInference} from "hardhat-sibyl/contracts/interfaces/ISyncInference.sol";
 import {Sibyl} from "hardhat-sibyl/contracts/libraries/SibylAddresses.sol";
 
 /// @notice Asks the Iris classifier which species a flower is. A node's answer arrives at
 /// once (provisional, backed by its stake); the proved answer arrives when the node settles.
+/// Or, synchronously: the answer and its verified proof inside the caller's own transaction.
 contract SpeciesOracle is InferenceConsumer {
     bytes32 public immutable MODEL_ID;
 
@@ -13,6 +15,7 @@ contract SpeciesOracle is InferenceConsumer {
     mapping(bytes32 requestId => int256) public proved;
     mapping(bytes32 requestId => bool) public isProved;
     mapping(bytes32 requestId => uint8) public failedWith;
+    mapping(address caller => int256) public classifiedNow;
 
     event Classified(bytes32 indexed requestId, int256 species, bool proved);
 
@@ -25,6 +28,14 @@ contract SpeciesOracle is InferenceConsumer {
         RequestOptions memory options = _defaultOptions();
         options.fee = msg.value;
         requestId = _requestInference(MODEL_ID, features, options);
+    }
+
+    /// @notice Classifies within this transaction, the proof verified inside the call (the fee
+    /// comes from the sender's credit with the node; the transaction must go through Sibyl's
+    /// pre-execution layer, which the testing fixture puts in front of the network).
+    function classifyNow(int256[] calldata features) external returns (int256 species) {
+        species = Sibyl.inference().infer(MODEL_ID, features, ISyncInference.Finality.ProofCarrying)[0];
+        classifiedNow[msg.sender] = species;
     }
 
     /// @notice The fee `classify` must carry.

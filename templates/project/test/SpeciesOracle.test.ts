@@ -47,6 +47,12 @@ describe("SpeciesOracle", function () {
     await sibyl.startNode();
   });
 
+  it("classifies synchronously: the answer and its verified proof in the same transaction", async function () {
+    const [me] = await ethers.getSigners();
+    await (await oracle.classifyNow(sibyl.quantize([6.4, 3.2, 4.5, 1.5]))).wait(); // a versicolor
+    expect(await oracle.classifiedNow(me.address)).to.equal(1n);
+  });
+
   it("refuses a request without its fee", async function () {
     await expect(oracle.classify(sibyl.quantize([5.1, 3.5, 1.4, 0.2]), { value: 0n }))
       .to.be.revertedWithCustomError(sibyl.precompile, "Inference__FeeTooLow")
