@@ -20,7 +20,7 @@ export { PolicyError } from "./node/policy.js";
 export { RevertError, decodeRevert, explainRevert, type DecodedRevert } from "./protocol/revert.js";
 
 // protocol facts shared with the contracts
-export { Mode, RequestState } from "./protocol/state.js";
+export { Finality, Mode, RequestState } from "./protocol/state.js";
 export * from "./protocol/constants.js";
 
 // connecting to Hardhat
@@ -61,4 +61,13 @@ export {
 export { explainRequest, type RequestStatus } from "./client/status.js";
 
 // the node
-export { InferenceNode, type NodeOptions, type ServedModel } from "./node/node.js";
+export { InferenceNode, type NodeOptions, type PreparedEvent, type ServedModel } from "./node/node.js";
+export type { PreparedSync, SyncCall } from "./node/sync.js";
+
+// synchronous calls: the pre-execution layer, in-process or as a JSON-RPC proxy, and model CIDs
+export { PipeLayer, PIPE_METHODS, type PipeOptions, type PreExecution } from "./pipe/layer.js";
+export { startInProcessPipe } from "./pipe/inProcess.js";
+export { startPipeProxy, type PipeProxyOptions } from "./pipe/proxy.js";
+export { httpUpstream, RpcError, type RpcCall, type RpcServer } from "./pipe/rpcServer.js";
+export { modelCid, modelIdFromCid } from "./pipe/cid.js";
+export { callKeyOf, type SimulatedCall } from "./pipe/simulate.js";
