@@ -329,6 +329,7 @@ contract InferencePrecompile is SyncInference {
     /// @notice Calls in OpenGradient's ABI (`runModelInference`, and the LLM functions it refuses)
     /// go to the adapter, with the caller appended to the calldata (20 bytes, as ERC-2771 does);
     /// the adapter calls back `inferFrom`, and its answer or revert is returned as it is.
+    // solhint-disable-next-line no-complex-fallback
     fallback() external {
         address adapter_ = _adapter;
         if (adapter_ == address(0)) revert Inference__NoAdapter(msg.sig);

@@ -87,6 +87,7 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
 
     /// @notice Every other selector: OpenGradient's LLM functions are refused with
     /// `OpenGradient__LLMNotServed`, anything else with `OpenGradient__UnknownFunction`.
+    // solhint-disable-next-line no-complex-fallback
     fallback() external {
         bytes4 selector = msg.sig;
         if (selector == _RUN_LLM_COMPLETION || selector == _RUN_LLM_CHAT || selector == _RUN_LLM_INFERENCE)

@@ -12,6 +12,8 @@ import {Sibyl} from "../libraries/SibylAddresses.sol";
 /// the request machine (`InferencePrecompile`) and synchronous calls (`SyncInference`).
 /// @dev Keep the storage layout append-only: re-installing code at 0x…F4 keeps the storage it
 /// finds. Everything here is `internal` so both halves read the same variables.
+// The precompile's whole state is declared here, in the order it was appended.
+// solhint-disable-next-line max-states-count
 abstract contract InferenceStorage is IInference {
     using SafeCast for uint256;
 

@@ -16,6 +16,10 @@ import {ISimulator} from "../pipe/Simulator.sol";
 /// take the simulation branch, and the simulator's code exists only inside simulations. There,
 /// each synchronous call goes to the simulator, which checks it, records it and answers it
 /// (see `contracts/pipe/Simulator.sol`).
+/// Binding to `tx.origin` is the design, not an authorisation check: a result is prepared for
+/// one sender's transaction, and only that transaction (whoever the contracts in between) may
+/// consume it; it authorises nothing else.
+/* solhint-disable avoid-tx-origin */
 abstract contract SyncInference is InferenceStorage {
     /// @dev `eth_call` state overrides set this slot to simulate; nothing on-chain writes it. Its
     /// value: bit 0 simulate, bit 1 legacy OpenGradient layout, bits 8… the simulator's address.
@@ -281,12 +285,7 @@ abstract contract SyncInference is InferenceStorage {
         uint128 stake = proofCarrying || config.unbonded ? 0 : config.stake;
         _lockStake(node, stake);
 
-        uint256[] memory inWords = FixedPointPacking.pack(
-            item.input,
-            config.inputBits,
-            config.weightCommitment
-        );
-        uint256[] memory outWords = FixedPointPacking.pack(item.output, config.valueBits);
+        uint256 inWords = _storeVectors(requestId, item, config, proofCarrying);
         _requests[requestId] = RequestRecord({
             consumer: item.consumer,
             requestedAt: uint48(block.timestamp),
@@ -298,7 +297,7 @@ abstract contract SyncInference is InferenceStorage {
             answeredAt: 0,
             state: RequestState.Prepared,
             // The registry caps lengths at 4096, so these casts never truncate.
-            inWords: uint16(inWords.length),
+            inWords: uint16(inWords),
             outputLength: uint16(config.outputLength),
             syncFlags: _SYNC_PREPARED |
                 (proofCarrying ? _SYNC_PROOF_CARRYING : 0) |
@@ -309,10 +308,27 @@ abstract contract SyncInference is InferenceStorage {
             settlementWindow: config.settlementWindow,
             verifySelector: model.verifySelector
         });
+        _enqueue(requestId, item);
+    }
+
+    /// @dev Stores a prepared result's packed input and output words (and the proof of a
+    /// proof-carrying one after them); returns the number of input words.
+    function _storeVectors(
+        bytes32 requestId,
+        Preparation calldata item,
+        IModelRegistry.ModelConfig memory config,
+        bool proofCarrying
+    ) private returns (uint256) {
+        uint256[] memory inWords = FixedPointPacking.pack(
+            item.input,
+            config.inputBits,
+            config.weightCommitment
+        );
+        uint256[] memory outWords = FixedPointPacking.pack(item.output, config.valueBits);
         _writeWords(requestId, 0, inWords);
         _writeWords(requestId, inWords.length, outWords);
         if (proofCarrying) _storeProof(requestId, inWords.length + outWords.length, item.proof);
-        _enqueue(requestId, item);
+        return inWords.length;
     }
 
     /// @dev Queues a prepared result under its call key and announces it.

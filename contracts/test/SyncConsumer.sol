@@ -102,7 +102,8 @@ contract SyncConsumer {
     /// without data while unset (like a contract without the function).
     function adapter() external view returns (address) {
         address named = _namedAdapter;
-        if (named == address(0)) revert();
+        // solhint-disable-next-line reason-string
+        if (named == address(0)) revert(); // no data, on purpose: like a contract without the function
         return named;
     }
 

@@ -259,7 +259,9 @@ describe("pipe: synchronous inference in-process (real node, real proofs)", func
 
     await connection.networkHelpers.time.increase(Number(await sibyl.precompile.answerWindow()) + 1);
     expect(await sibyl.waitFinal(requestId)).to.equal(RequestState.Expired);
-    const [expired] = await sibyl.precompile.queryFilter(sibyl.precompile.filters.InferenceExpired(requestId));
+    const [expired] = await sibyl.precompile.queryFilter(
+      sibyl.precompile.filters.InferenceExpired(requestId),
+    );
     expect((await expired.getTransaction()).from).to.equal(node); // the node did it
     expect((await sibyl.precompile.nodeOf(node)).locked).to.equal(lockedBefore);
     expect(await sibyl.precompile.pendingWithdrawal(node)).to.equal(pendingBefore + fee);
