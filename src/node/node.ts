@@ -32,7 +32,7 @@ import { findUnsettledAnswers } from "./recovery.js";
 import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
 import { RequestState } from "../protocol/state.js";
 import { TxSender } from "./txSender.js";
-import { type PreparedSync, PreparedResults, type SyncCall, prepareSync, runServedModel } from "./sync.js";
+import { type PreparedSync, type SyncCall, SyncDesk } from "./sync.js";
 
 /**
  * The inference node: watch requests → apply its policy → run the model once (fixed-point
@@ -219,9 +219,8 @@ export class InferenceNode extends EventEmitter {
   private address = "";
   private chainId = 0n;
   private precompileAddress = "";
-  /** synchronous results this node prepared that no transaction has consumed yet */
-  private readonly prepared = new PreparedResults();
-  private answerWindow?: bigint;
+  /** prepares synchronous results and follows them until consumed or expired */
+  private desk?: SyncDesk;
 
   constructor(opts: NodeOptions) {
     super();
@@ -355,7 +354,7 @@ export class InferenceNode extends EventEmitter {
           this.nextBlock,
           latest,
         );
-        if (this.prepared.size > 0) await this.settleConsumed(this.nextBlock, latest);
+        if (this.desk && this.desk.size > 0) await this.desk.watch(this.nextBlock, latest);
         this.nextBlock = latest + 1;
         for (const ev of events) {
           if (!("args" in ev)) continue; // a log this event cannot decode: not one of ours
@@ -384,7 +383,7 @@ export class InferenceNode extends EventEmitter {
    * transaction). Throws a ChainError when this node does not serve the model.
    */
   previewSync(modelId: string, input: bigint[]): bigint[] {
-    return runServedModel({ modelOf: (id) => this.models.get(id.toLowerCase()) }, modelId, input);
+    return this.syncDesk.preview(modelId, input);
   }
 
   /**
@@ -395,21 +394,7 @@ export class InferenceNode extends EventEmitter {
   async prepareSync(origin: string, calls: readonly SyncCall[]): Promise<PreparedSync[]> {
     if (!this.running)
       throw new ChainError("the node is not running", "start it before sending synchronous calls");
-    const { prepared, receipt } = await prepareSync(
-      {
-        precompile: this.precompile,
-        precompileAddress: this.precompileAddress,
-        chainId: this.chainId,
-        address: this.address,
-        modelOf: (id) => this.models.get(id.toLowerCase()),
-        sender: this.txSender,
-        log: this.log,
-      },
-      origin,
-      calls,
-    );
-    const block = await this.provider.getBlock(receipt.blockNumber);
-    this.prepared.add(prepared, BigInt(block?.timestamp ?? 0));
+    const { prepared, receipt } = await this.syncDesk.prepare(origin, calls);
     this.log.info(
       `prepared ${prepared.length} synchronous result(s) for ${short(origin)} (${receipt.gasUsed} gas)`,
     );
@@ -418,83 +403,46 @@ export class InferenceNode extends EventEmitter {
     return prepared;
   }
 
-  /**
-   * Results consumed in blocks `from`…`to` leave the waiting list; the deferred ones are now
-   * Answered: prove and settle them. Then expire those left past the answer window.
-   */
-  private async settleConsumed(from: number, to: number): Promise<void> {
-    const events = await this.precompile.queryFilter(
-      this.precompile.filters.SyncInferenceConsumed(),
-      from,
-      to,
-    );
-    const consumed = events.flatMap((ev) => ("args" in ev ? [ev] : []));
-    for (const prepared of this.prepared.consumed(consumed.map((ev) => ev.args.requestId))) {
-      const { requestId } = prepared;
-      if (this.seen.has(requestId)) continue;
-      this.seen.add(requestId);
-      const ev = consumed.find((e) => e.args.requestId === requestId)!;
-      const job: Job = {
-        epoch: this.epoch,
-        requestId,
-        modelId: prepared.modelId,
-        model: this.models.get(prepared.modelId.toLowerCase())!,
-        input: prepared.input,
-        output: prepared.output,
-        stage: "settle",
-        seenAt: Date.now(),
-        since: ev.blockNumber - 1,
-        maybeSent: false,
-        rounds: 0,
-      };
-      this.jobs.set(requestId, job);
-      this.log.info(`[${short(requestId)}] synchronous result consumed; proving`);
-      this.emit("consumed", { requestId, txHash: ev.transactionHash });
-      this.enqueueProof(job);
-    }
-    if (this.prepared.size > 0) await this.expireStale(to);
+  /** The desk, made on first use (it needs the address and chain the node learns at start). */
+  private get syncDesk(): SyncDesk {
+    this.desk ??= new SyncDesk({
+      precompile: this.precompile,
+      precompileAddress: this.precompileAddress,
+      chainId: this.chainId,
+      address: this.address,
+      modelOf: (id) => this.models.get(id.toLowerCase()),
+      log: this.log,
+      provider: this.provider,
+      retrier: this.retrier,
+      sender: () => this.txSender,
+      track: (p) => this.track(p),
+      settle: (prepared, block, txHash) => this.settleConsumed(prepared, block, txHash),
+    });
+    return this.desk;
   }
 
-  /**
-   * Expires this node's prepared results that no transaction can consume any more (past the
-   * answer window): their stake comes back and the fee, paid from the origin's credit, is
-   * credited to the node.
-   */
-  private async expireStale(block: number): Promise<void> {
-    this.answerWindow ??= await this.retrier.read("answer window", undefined, () =>
-      this.precompile.answerWindow(),
-    );
-    const now = BigInt((await this.provider.getBlock(block))?.timestamp ?? 0);
-    for (const stale of this.prepared.stale(now, this.answerWindow)) {
-      const { requestId } = stale;
-      this.prepared.forget(requestId);
-      const subject = { requestId, stage: "expire", maybeSent: false };
-      this.track(
-        this.txSender
-          .send({
-            subject,
-            needed: async () => Number(await this.precompile.stateOf(requestId)) === RequestState.Prepared,
-            landed: async (fromBlock) =>
-              (
-                await this.precompile.queryFilter(
-                  this.precompile.filters.InferenceExpired(requestId),
-                  fromBlock,
-                )
-              )[0]?.transactionHash,
-            send: (overrides) => this.precompile.expire(requestId, overrides),
-          })
-          .then(
-            (receipt) => {
-              if (receipt)
-                this.log.info(
-                  `[${short(requestId)}] expired its unconsumed synchronous result (stake released)`,
-                );
-            },
-            (e: Error) =>
-              this.log.warn(`[${short(requestId)}] expiring its unconsumed result failed: ${brief(e)}`),
-          ),
-      );
-    }
+  /** A deferred synchronous result was consumed: it is an Answered request now; prove and settle it. */
+  private settleConsumed(prepared: PreparedSync, block: number, txHash: string): void {
+    const { requestId } = prepared;
+    if (this.seen.has(requestId)) return;
+    this.seen.add(requestId);
+    const job: Job = {
+      epoch: this.epoch,
+      requestId,
+      modelId: prepared.modelId,
+      model: this.models.get(prepared.modelId.toLowerCase())!,
+      input: prepared.input,
+      output: prepared.output,
+      stage: "settle",
+      seenAt: Date.now(),
+      since: block - 1,
+      maybeSent: false,
+      rounds: 0,
+    };
+    this.jobs.set(requestId, job);
+    this.log.info(`[${short(requestId)}] synchronous result consumed; proving`);
+    this.emit("consumed", { requestId, txHash });
+    this.enqueueProof(job);
   }
 
   /** The chain's latest block. */
@@ -540,8 +488,7 @@ export class InferenceNode extends EventEmitter {
     this.epoch++;
     this.jobs.clear();
     this.seen.clear();
-    this.prepared.clear();
-    this.answerWindow = undefined;
+    this.desk = undefined; // its results belong to the chain that is gone
     this.minBond = undefined;
     this.publicationDue = this.recoveryDue = false;
     // the old sender may be waiting for a receipt the new chain will never have

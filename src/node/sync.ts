@@ -1,14 +1,14 @@
-import { AbiCoder, hexlify, keccak256, randomBytes, type TransactionReceipt } from "ethers";
+import { AbiCoder, type Provider, hexlify, keccak256, randomBytes, type TransactionReceipt } from "ethers";
 
 import { circuitInputFor } from "../circuit/inputs.js";
 import { ChainError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { type ModelArtifacts, weightSecretsOf } from "../pipeline/artifacts.js";
-import { Finality } from "../protocol/state.js";
+import { Finality, RequestState } from "../protocol/state.js";
 import { runQuantized } from "../runtime/fixed.js";
 import { type Prover, toSolidityProof, verifyProof } from "../zk/prover.js";
 import type { InferencePrecompile } from "../../typechain-types/index.js";
-import { short } from "./rpc.js";
+import { type Retrier, brief, short } from "./rpc.js";
 import type { TxSender } from "./txSender.js";
 
 /**
@@ -192,5 +192,95 @@ export class PreparedResults {
 
   clear(): void {
     this.waiting.clear();
+  }
+}
+
+/** What the node lends its synchronous desk. */
+export interface SyncDeskOptions extends Omit<SyncContext, "sender"> {
+  provider: Provider;
+  retrier: Retrier;
+  /** the node's transaction sender now (it is replaced when the chain restarts) */
+  sender(): TxSender;
+  /** keeps a background job in the node's in-flight set */
+  track(job: Promise<unknown>): void;
+  /** a deferred result was consumed in block `block` by transaction `txHash`: prove and settle it */
+  settle(prepared: PreparedSync, block: number, txHash: string): void;
+}
+
+/**
+ * The node's synchronous desk: it prepares results for the pre-execution layer and follows
+ * them until a transaction consumes them (a consumed deferred one goes to the node to be
+ * proved and settled like an answer) or the answer window closes on them (the desk expires
+ * them: the stake comes back, the fee the origin paid is credited to the node).
+ */
+export class SyncDesk {
+  private readonly waiting = new PreparedResults();
+  private answerWindow?: bigint;
+
+  constructor(private readonly opts: SyncDeskOptions) {}
+
+  /** Results prepared and not yet consumed or expired. */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /** Forgets everything (the chain under the node was replaced). */
+  reset(): void {
+    this.waiting.clear();
+    this.answerWindow = undefined;
+  }
+
+  preview(modelId: string, input: bigint[]): bigint[] {
+    return runServedModel(this.opts, modelId, input);
+  }
+
+  /** Prepares `calls` on-chain for a coming transaction of `origin`, and follows them. */
+  async prepare(
+    origin: string,
+    calls: readonly SyncCall[],
+  ): Promise<{ prepared: PreparedSync[]; receipt: TransactionReceipt }> {
+    const done = await prepareSync({ ...this.opts, sender: this.opts.sender() }, origin, calls);
+    const block = await this.opts.provider.getBlock(done.receipt.blockNumber);
+    this.waiting.add(done.prepared, BigInt(block?.timestamp ?? 0));
+    return done;
+  }
+
+  /** Looks at blocks `from`…`to`: consumed results leave the list (deferred ones to be settled), stale ones are expired. */
+  async watch(from: number, to: number): Promise<void> {
+    const { precompile } = this.opts;
+    const events = await precompile.queryFilter(precompile.filters.SyncInferenceConsumed(), from, to);
+    const consumed = events.flatMap((ev) => ("args" in ev ? [ev] : []));
+    for (const prepared of this.waiting.consumed(consumed.map((ev) => ev.args.requestId))) {
+      const ev = consumed.find((e) => e.args.requestId === prepared.requestId)!;
+      this.opts.settle(prepared, ev.blockNumber, ev.transactionHash);
+    }
+    if (this.waiting.size > 0) await this.expireStale(to);
+  }
+
+  private async expireStale(block: number): Promise<void> {
+    const { precompile, provider, retrier, log } = this.opts;
+    this.answerWindow ??= await retrier.read("answer window", undefined, () => precompile.answerWindow());
+    const now = BigInt((await provider.getBlock(block))?.timestamp ?? 0);
+    for (const { requestId } of this.waiting.stale(now, this.answerWindow)) {
+      this.waiting.forget(requestId);
+      const expiring = this.opts
+        .sender()
+        .send({
+          subject: { requestId, stage: "expire", maybeSent: false },
+          needed: async () => Number(await precompile.stateOf(requestId)) === RequestState.Prepared,
+          landed: async (fromBlock) =>
+            (await precompile.queryFilter(precompile.filters.InferenceExpired(requestId), fromBlock))[0]
+              ?.transactionHash,
+          send: (overrides) => precompile.expire(requestId, overrides),
+        })
+        .then(
+          (receipt) => {
+            if (receipt)
+              log.info(`[${short(requestId)}] expired its unconsumed synchronous result (stake released)`);
+          },
+          (e: Error) => log.warn(`[${short(requestId)}] expiring its unconsumed result failed: ${brief(e)}`),
+        );
+      this.opts.track(expiring);
+    }
   }
 }
