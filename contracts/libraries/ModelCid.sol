@@ -25,38 +25,33 @@ library ModelCid {
         uint256 tail;
         bool valid;
         assembly ("memory-safe") {
+            // "a".."z" → 0..25 and "2".."7" → 26..31; anything else wraps or overshoots.
+            function digit(c) -> v, good {
+                good := 1
+                v := sub(c, 97)
+                if gt(v, 25) {
+                    v := sub(c, 24)
+                    if or(lt(v, 26), gt(v, 31)) {
+                        good := 0
+                    }
+                }
+            }
             let p := add(cid, 32)
             valid := eq(byte(0, mload(p)), 0x62) // "b"
             for {
                 let i := 1
-            } lt(i, 9) {
-                i := add(i, 1)
-            } {
-                let c := byte(0, mload(add(p, i)))
-                // "a".."z" → 0..25 and "2".."7" → 26..31; anything else wraps or overshoots.
-                let v := sub(c, 97)
-                if gt(v, 25) {
-                    v := sub(c, 24)
-                    if or(lt(v, 26), gt(v, 31)) {
-                        valid := 0
-                    }
-                }
-                head := or(shl(5, head), v)
-            }
-            for {
-                let i := 9
             } lt(i, 59) {
                 i := add(i, 1)
             } {
-                let c := byte(0, mload(add(p, i)))
-                let v := sub(c, 97)
-                if gt(v, 25) {
-                    v := sub(c, 24)
-                    if or(lt(v, 26), gt(v, 31)) {
-                        valid := 0
-                    }
+                let v, good := digit(byte(0, mload(add(p, i))))
+                valid := and(valid, good)
+                switch lt(i, 9)
+                case 1 {
+                    head := or(shl(5, head), v)
                 }
-                tail := or(shl(5, tail), v)
+                default {
+                    tail := or(shl(5, tail), v)
+                }
             }
         }
         if (!valid || head >> 8 != PREFIX || tail & 3 != 0) return (false, bytes32(0));
