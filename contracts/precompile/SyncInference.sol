@@ -32,8 +32,8 @@ abstract contract SyncInference is InferenceStorage {
     uint8 internal constant _SYNC_PROOF_CARRYING = 2;
     uint8 internal constant _SYNC_LEGACY = 4;
 
-    /// @dev `inferFrom` flags.
-    uint8 internal constant _FLAG_SIMULATED = 1;
+    /// @dev `inferFrom` flag bit 1: answer in the legacy OpenGradient layout (bit 0, "simulated",
+    /// is set by the `Simulator`, never by the precompile itself).
     uint8 internal constant _FLAG_LEGACY = 2;
 
     /// @dev Words of a stored Groth16 proof.
@@ -367,10 +367,6 @@ abstract contract SyncInference is InferenceStorage {
         IModelRegistry registry_ = _registry;
         if (!registry_.isActive(modelId)) revert Inference__UnknownModel(modelId);
         return registry_.getModel(modelId);
-    }
-
-    function _activeConfig(bytes32 modelId) private view returns (IModelRegistry.ModelConfig memory) {
-        return _activeModel(modelId).config;
     }
 
     /// @dev `keccak256(abi.encode(origin, consumer, modelId, finality, keccak256(abi.encodePacked(input))))`.

@@ -93,8 +93,15 @@ export function callKeyOf(
   );
 }
 
-/** The probe's runtime code with its two immutables (shadow, simulator) written in. */
+let probe: string | undefined;
+
+/** The probe's runtime code with its two immutables (shadow, simulator) written in (built once). */
 export function probeCode(): string {
+  probe ??= buildProbeCode();
+  return probe;
+}
+
+function buildProbeCode(): string {
   const artifact = coreArtifact("SimulationProbe");
   const refs = Object.entries(artifact.immutableReferences ?? {}).sort(([a], [b]) => Number(a) - Number(b));
   if (refs.length !== 2)
