@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IEnclaveRegistry} from "./interfaces/IEnclaveRegistry.sol";
 import {IInference} from "./interfaces/IInference.sol";
 import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
@@ -114,6 +115,16 @@ contract InferencePrecompile is SyncInference {
         emit AdminTransferred(previous, msg.sender);
     }
 
+    /// @inheritdoc IInference
+    function setEnclaveRegistry(address enclaveRegistry_) external nonReentrant {
+        _onlyAdmin();
+        address current = address(_enclaves);
+        if (current != address(0) || enclaveRegistry_.code.length == 0)
+            revert Inference__EnclaveRegistryNotSettable(current);
+        _enclaves = IEnclaveRegistry(enclaveRegistry_);
+        emit EnclaveRegistrySet(enclaveRegistry_);
+    }
+
     // ──────────────────────────────── nodes ──────────────────────────────
 
     /// @inheritdoc IInference
@@ -178,7 +189,9 @@ contract InferencePrecompile is SyncInference {
         uint32 callbackGasLimit,
         uint128 valueAtRisk
     ) external payable nonReentrant returns (bytes32 requestId) {
-        if (mode != Mode.ZK) revert Inference__UnsupportedMode(mode);
+        if (mode == Mode.VANILLA || (mode == Mode.TEE && address(_enclaves) == address(0))) {
+            revert Inference__UnsupportedMode(mode);
+        }
         if (callbackGasLimit > Sibyl.MAX_CALLBACK_GAS_LIMIT) {
             revert Inference__CallbackGasLimitTooHigh(callbackGasLimit, Sibyl.MAX_CALLBACK_GAS_LIMIT);
         }
@@ -202,6 +215,7 @@ contract InferencePrecompile is SyncInference {
         if (!node.registered) revert Inference__NotNode(msg.sender);
         RequestRecord storage req = _requests[requestId];
         _expectState(requestId, req.state, RequestState.Requested);
+        if (req.mode != Mode.ZK) revert Inference__WrongMode(requestId, req.mode);
         if (output.length != req.outputLength) revert Inference__WrongLength(req.outputLength, output.length);
         uint256[] memory outWords = FixedPointPacking.pack(output, req.valueBits);
         _lockStake(node, req.stake);
@@ -223,6 +237,58 @@ contract InferencePrecompile is SyncInference {
             _deadline(block.timestamp, req.settlementWindow),
             callbackOk
         );
+    }
+
+    /// @inheritdoc IInference
+    /// @dev State before calls: the request is `Settled` and the fee credited before either hook
+    /// runs, so `onInferenceAnswered` already sees a final request.
+    function answerAttested(
+        bytes32 requestId,
+        int256[] calldata output,
+        uint64 attestedAt,
+        bytes calldata signature
+    ) external nonReentrant {
+        if (!_nodes[msg.sender].registered) revert Inference__NotNode(msg.sender);
+        RequestRecord storage req = _requests[requestId];
+        _expectState(requestId, req.state, RequestState.Requested);
+        if (req.mode != Mode.TEE) revert Inference__WrongMode(requestId, req.mode);
+        if (output.length != req.outputLength) revert Inference__WrongLength(req.outputLength, output.length);
+        uint256[] memory outWords = FixedPointPacking.pack(output, req.valueBits);
+        uint256 inWords = req.inWords;
+        _enclaves.checkAnswer(
+            msg.sender,
+            requestId,
+            req.modelId,
+            keccak256(abi.encodePacked(_readWords(requestId, 0, inWords))),
+            keccak256(abi.encodePacked(outWords)),
+            attestedAt,
+            signature
+        );
+
+        req.node = msg.sender;
+        req.answeredAt = uint48(block.timestamp);
+        req.state = RequestState.Settled;
+        _writeWords(requestId, inWords, outWords);
+        _pending[msg.sender] += req.fee;
+        _deliverFinal(requestId, req, output);
+    }
+
+    /// @dev Both hooks of a request that is final as soon as it is answered, in order.
+    function _deliverFinal(bytes32 requestId, RequestRecord storage req, int256[] calldata output) private {
+        address consumer = req.consumer;
+        uint32 gasLimit = req.callbackGasLimit;
+        bool answeredOk = _callConsumer(
+            consumer,
+            gasLimit,
+            abi.encodeCall(IInferenceConsumer.onInferenceAnswered, (requestId, output))
+        );
+        emit InferenceAnswered(requestId, msg.sender, output, uint64(block.timestamp), answeredOk);
+        bool settledOk = _callConsumer(
+            consumer,
+            gasLimit,
+            abi.encodeCall(IInferenceConsumer.onInferenceSettled, (requestId, output))
+        );
+        emit InferenceSettled(requestId, msg.sender, msg.sender, settledOk);
     }
 
     /// @inheritdoc IInference
@@ -493,6 +559,11 @@ contract InferencePrecompile is SyncInference {
     /// @inheritdoc IInference
     function registry() external view returns (address) {
         return address(_registry);
+    }
+
+    /// @inheritdoc IInference
+    function enclaveRegistry() external view returns (address) {
+        return address(_enclaves);
     }
 
     /// @inheritdoc IInference

@@ -21,7 +21,8 @@ import {ModelInferenceMode, ModelInferenceRequest, TensorLib} from "./opengradie
 ///   to even (`f` = the model's `fracBits`), checked against the model's `inputBits` range;
 /// - output `y · 2^-f` → `Number(y · 5^f, f)` exactly (`f` = `outputFracBits`; 0 for a class index).
 /// Modes: `VANILLA` is a deferred result (answered now, proved later, slashable), `ZK` a
-/// proof-carrying one (verified in the call), `TEE` is not served yet.
+/// proof-carrying one (verified in the call), `TEE` an attested one (an enclave's signature,
+/// checked when the node prepares it).
 contract OpenGradientAdapter is IOpenGradientAdapter {
     /// @dev Selectors of the LLM functions of both generations (none is served).
     bytes4 private constant _RUN_LLM_COMPLETION = bytes4(
@@ -114,7 +115,7 @@ contract OpenGradientAdapter is IOpenGradientAdapter {
     function _finality(ModelInferenceMode mode) private pure returns (ISyncInference.Finality) {
         if (mode == ModelInferenceMode.VANILLA) return ISyncInference.Finality.Deferred;
         if (mode == ModelInferenceMode.ZK) return ISyncInference.Finality.ProofCarrying;
-        revert OpenGradient__ModeNotServed(uint8(mode));
+        return ISyncInference.Finality.Attested;
     }
 
     /// @dev A Sibyl content id resolves to its own model; any other string must be a bound name.

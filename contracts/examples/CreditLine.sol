@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {InferenceConsumer} from "../InferenceConsumer.sol";
+import {IInference} from "../interfaces/IInference.sol";
 
 /// @title CreditLine
 /// @notice The credit desk of a lending pool: a borrower applies with their (fixed-point)
@@ -107,16 +108,32 @@ contract CreditLine is InferenceConsumer {
     receive() external payable {}
 
     /// @notice Applies for credit. `msg.value` pays the model's fee, at least
-    /// `feeFor(MODEL_ID, DEFAULT_CALLBACK_GAS_LIMIT)` (all of it is escrowed).
+    /// `feeFor(MODEL_ID, DEFAULT_CALLBACK_GAS_LIMIT)` (all of it is escrowed). The answer is
+    /// settled in ZK mode: a provisional limit on the answer, the final one when a proof settles it.
     /// @param features the borrower's features, already quantized to the model's fixed point
     /// @return requestId the classifier request, also the application id
     function applyForCredit(int256[] calldata features) external payable returns (bytes32 requestId) {
+        return _apply(features, IInference.Mode.ZK);
+    }
+
+    /// @notice Applies for credit in another mode: with `TEE`, an attested enclave answers and
+    /// the answer is final in the same transaction (both hooks run there, in order), so the
+    /// desk's code is the same as for `ZK`.
+    function applyForCreditIn(
+        IInference.Mode mode,
+        int256[] calldata features
+    ) external payable returns (bytes32 requestId) {
+        return _apply(features, mode);
+    }
+
+    function _apply(int256[] calldata features, IInference.Mode mode) private returns (bytes32 requestId) {
         bytes32 open = _openApplication[msg.sender];
         if (open != bytes32(0)) revert CreditLine__ApplicationPending(msg.sender, open);
 
         RequestOptions memory options = _defaultOptions();
         options.fee = msg.value;
         options.valueAtRisk = VALUE_AT_RISK;
+        options.mode = mode;
         requestId = _requestInference(MODEL_ID, features, options);
 
         _applications[requestId] = Application({

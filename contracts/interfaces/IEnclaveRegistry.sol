@@ -8,11 +8,13 @@ import {IAttestationVerifier} from "./IAttestationVerifier.sol";
 /// attestation document; this contract verifies that document **on-chain** against a root
 /// certificate pinned at deployment and registers the key the enclave signs answers with. The
 /// precompile then settles a TEE-mode answer at once when `checkAnswer` accepts its signature.
-/// @dev A full document takes five P-384 signature checks (three intermediates and the leaf
+/// @dev Verification is the job of an `IAttestationVerifier` (its certificate cache is shared by
+/// every registration); this contract applies the policy and keeps the keys.
+/// A full document takes five P-384 signature checks (three intermediates and the leaf
 /// certificate, then the document's COSE signature), about 47M gas: more than a block holds. So
 /// registration is split into steps that each fit in one transaction, and nothing is trusted
 /// between them: a step only ever reads what an earlier step verified and stored.
-/// 1. `submitCertificate(der, issuer)` for each certificate below the root, parent first: its
+/// 1. `verifier().submitCertificate(der, issuer)` for each certificate below the root, parent first: its
 ///    signature is checked with the key of its issuer, itself a verified certificate (or the
 ///    pinned root), and it is cached under `keccak256(der)`. Intermediates are shared by many
 ///    documents, so later registrations submit only what is new (usually the leaf alone).
@@ -20,21 +22,21 @@ import {IAttestationVerifier} from "./IAttestationVerifier.sol";
 ///    the cache, checks every certificate of the chain was valid at the document's timestamp,
 ///    verifies the COSE signature with the leaf's key, then applies the policy (freshness,
 ///    nonce, the model's PCR allow-list, debug mode) and registers the document's `public_key`.
-interface IEnclaveRegistry is IAttestationVerifier {
-    /// @notice A registered answer key.
+interface IEnclaveRegistry {
+    /// @notice A registered answer key. Packed so that checking an answer reads two slots.
     /// @param operator who registered it: the only account that may submit its answers
-    /// @param measurement the enclave's keccak256(PCR0 ‖ PCR1 ‖ PCR2)
     /// @param debug the enclave ran in debug mode
-    /// @param registeredAt block timestamp of the registration
-    /// @param attestedAt the document's timestamp (seconds)
     /// @param revoked the key was revoked: its answers are refused from then on
+    /// @param registeredAt block timestamp of the registration
+    /// @param measurement the enclave's keccak256(PCR0 ‖ PCR1 ‖ PCR2)
+    /// @param attestedAt the document's timestamp (seconds)
     struct EnclaveKey {
         address operator;
-        bytes32 measurement;
         bool debug;
-        uint64 registeredAt;
-        uint64 attestedAt;
         bool revoked;
+        uint64 registeredAt;
+        bytes32 measurement;
+        uint64 attestedAt;
     }
 
     /// @notice An enclave's answer key was registered from a verified attestation document.
@@ -88,7 +90,7 @@ interface IEnclaveRegistry is IAttestationVerifier {
     // ── administration
     /// @notice Only the key's operator or the admin may revoke it.
     error Enclave__NotAllowedToRevoke(address key, address caller);
-    /// @notice A constructor argument is unusable (zero address, zero age, root not self-signed P-384).
+    /// @notice A constructor argument is unusable (no code at the verifier or precompile, a zero age).
     error Enclave__InvalidConfig();
 
     /// @notice Verifies `document` and registers its `public_key` as an answer key operated by
@@ -96,6 +98,9 @@ interface IEnclaveRegistry is IAttestationVerifier {
     /// clock, its nonce is `registrationNonce(msg.sender)` (then the counter moves on), and its
     /// measurement is allowed for `modelId` (a debug enclave only where the model allows it).
     function registerEnclave(bytes calldata document, bytes32 modelId) external returns (address key);
+
+    /// @notice The attestation verifier documents are checked by (it pins the root).
+    function verifier() external view returns (IAttestationVerifier);
 
     /// @notice Revokes an answer key (its operator or the admin).
     function revokeEnclave(address key) external;
@@ -135,11 +140,18 @@ interface IEnclaveRegistry is IAttestationVerifier {
         uint64 attestedAt
     ) external view returns (bytes32);
 
+    /// @notice A registered key (all zero if none).
     function enclaveOf(address key) external view returns (EnclaveKey memory);
+    /// @notice Whether enclaves with `measurement` may answer for the model.
     function isMeasurementAllowed(bytes32 modelId, bytes32 measurement) external view returns (bool);
+    /// @notice Whether debug-mode enclaves may answer for the model.
     function debugAllowed(bytes32 modelId) external view returns (bool);
+    /// @notice Who may revoke any key: the precompile's admin.
     function admin() external view returns (address);
+    /// @notice The precompile whose registry names each model's owner.
     function precompile() external view returns (address);
+    /// @notice The oldest a registration document may be, by the chain's clock (seconds).
     function maxDocumentAge() external view returns (uint64);
+    /// @notice The oldest a signed answer may be when it is delivered (seconds).
     function maxAnswerAge() external view returns (uint64);
 }

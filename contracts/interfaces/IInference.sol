@@ -22,7 +22,10 @@ import {ISyncInference} from "./ISyncInference.sol";
 /// payment is pulled with `withdraw`.
 interface IInference is ISyncInference {
     /// @notice How a request is settled.
-    /// @dev Only `ZK` is served today; the other modes are reserved (see docs/protocol.md).
+    /// @dev `ZK`: answered at once, settled later by a Groth16 proof. `TEE`: answered by an
+    /// enclave whose key was registered from a verified AWS Nitro attestation document
+    /// (`IEnclaveRegistry`); the signed answer is final in the transaction that delivers it
+    /// (`answerAttested`). `VANILLA` is reserved (see docs/protocol.md).
     enum Mode {
         ZK,
         TEE,
@@ -152,6 +155,8 @@ interface IInference is ISyncInference {
         uint256 refund,
         bool callbackOk
     );
+    /// @notice The enclave registry that TEE-mode answers are checked against was set (once).
+    event EnclaveRegistrySet(address indexed enclaveRegistry);
     /// @notice Pending payments (fees, refunds, compensation) were withdrawn.
     event Withdrawn(address indexed account, uint256 amount);
 
@@ -177,8 +182,13 @@ interface IInference is ISyncInference {
     error Inference__NotCoverable(bytes32 modelId, uint256 valueAtRisk);
     /// @notice The model id is not registered (or was deactivated).
     error Inference__UnknownModel(bytes32 modelId);
-    /// @notice The request mode is not served by this precompile.
+    /// @notice The request mode is not served by this precompile (`TEE` needs an enclave registry).
     error Inference__UnsupportedMode(Mode mode);
+    /// @notice The request's mode needs the other kind of answer: `answer` for `ZK`,
+    /// `answerAttested` for `TEE`.
+    error Inference__WrongMode(bytes32 requestId, Mode mode);
+    /// @notice The enclave registry is already set (it can be set once), or the address has no code.
+    error Inference__EnclaveRegistryNotSettable(address current);
     /// @notice The callback gas limit is above `Sibyl.MAX_CALLBACK_GAS_LIMIT`: such a request could
     /// become impossible to answer, settle, slash or expire within a block.
     error Inference__CallbackGasLimitTooHigh(uint32 callbackGasLimit, uint32 max);
@@ -281,6 +291,30 @@ interface IInference is ISyncInference {
     /// request's stake from the node's free bond until the answer is settled or slashed; the
     /// node's free bond must stay at least `minBond` after that.
     function answer(bytes32 requestId, int256[] calldata output) external;
+
+    /// @notice Answers a `TEE` request with an output signed by an attested enclave, which makes
+    /// it final at once (registered nodes only, and only the enclave key's operator): the
+    /// enclave registry checks the EIP-712 signature over (chain id, this precompile, request id,
+    /// model id, input and output hashes, `attestedAt`), the key's registration and revocation,
+    /// the model's PCR allow-list and the answer's age. The request goes straight to `Settled`
+    /// (no stake is locked, the fee is credited to the node) and the consumer gets both hooks in
+    /// this transaction, `onInferenceAnswered` then `onInferenceSettled`, each with its callback
+    /// gas limit, so a consumer's code reads the same in every mode.
+    /// @param attestedAt when the enclave signed (unix seconds)
+    /// @param signature the enclave key's 65-byte signature r ‖ s ‖ v (low s)
+    function answerAttested(
+        bytes32 requestId,
+        int256[] calldata output,
+        uint64 attestedAt,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Sets the enclave registry TEE answers are checked against (admin only, once).
+    /// Until it is set, `TEE` requests are refused.
+    function setEnclaveRegistry(address enclaveRegistry_) external;
+
+    /// @notice The enclave registry (zero if none: TEE mode is off).
+    function enclaveRegistry() external view returns (address);
 
     /// @notice Settles an answered request with a Groth16 proof of exactly this request's
     /// input and output. Anyone may call; the fee goes to the answering node.

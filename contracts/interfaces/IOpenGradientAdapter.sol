@@ -8,9 +8,6 @@ interface IOpenGradientAdapter {
     /// @notice Sibyl serves no LLM: `runLLMCompletion`, `runLLMChat` and the earlier
     /// `runLLMInference` always revert with this.
     error OpenGradient__LLMNotServed(bytes4 selector);
-    /// @notice The mode is not served: `TEE` (2) until Sibyl's TEE mode exists.
-    /// `VANILLA` (0) is served as a deferred result, `ZK` (1) as a proof-carrying one.
-    error OpenGradient__ModeNotServed(uint8 mode);
     /// @notice `modelCID` is neither a Sibyl content id (`sibyl:register` prints it) nor a name
     /// bound with `ModelRegistry.bindName`, or its model is not registered or was deactivated.
     error OpenGradient__UnknownModelCID(string modelCID);

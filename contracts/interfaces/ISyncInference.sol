@@ -8,12 +8,16 @@ pragma solidity 0.8.30;
 /// transaction first as a *simulation*, collects the inferences it asks for, has a bonded node
 /// run them (and prove them, for proof-carrying calls) and `prepare` the results on-chain, bound
 /// to the transaction's origin and the exact call; only then does it send the transaction.
-/// @dev Two finalities:
+/// @dev Three finalities:
 /// - `Deferred`: the prepared output is returned at once and becomes an ordinary `Answered`
 ///   request (deadline, `bondBacking`, slashing): the node settles it later with a Groth16 proof.
 ///   This is the trust gap, bounded by the stake the node locked when it prepared the result.
 /// - `ProofCarrying`: the node proved the output before the transaction was sent; the proof is
 ///   verified inside the call and the request is `Settled` when the transaction is mined.
+/// - `Attested` (TEE mode): an attested enclave signed the output; the signature is checked
+///   when the node prepares the result (`IEnclaveRegistry.checkAnswer`) and the request is
+///   `Settled` when the call consumes it. No stake, no proving delay: the trust is in the
+///   enclave hardware and the measured code.
 ///
 /// A transaction that reaches the chain without its prepared results (sent around the layer, or
 /// while no node served it) reverts with `Inference__NotPrepared`: a mined transaction never
@@ -28,7 +32,8 @@ interface ISyncInference {
     /// @notice When a synchronous result is final.
     enum Finality {
         Deferred,
-        ProofCarrying
+        ProofCarrying,
+        Attested
     }
 
     /// @notice A result a node prepares for one synchronous call of a coming transaction.
@@ -39,7 +44,10 @@ interface ISyncInference {
     /// (without `jsons`), the one the calling contract decodes
     /// @param salt chosen by the node: the request id is `keccak256(chainid, precompile, node, salt)`,
     /// known before the transaction so that a proof can bind to it
-    /// @param proof the Groth16 proof of a proof-carrying result (ignored for deferred ones)
+    /// @param proof the Groth16 proof of a proof-carrying result (ignored for the others)
+    /// @param attestedAt for an attested result: when the enclave signed it (unix seconds)
+    /// @param signature for an attested result: the enclave key's EIP-712 signature of the answer
+    /// (as for `answerAttested`), checked when the result is prepared
     struct Preparation {
         address origin;
         address consumer;
@@ -50,6 +58,8 @@ interface ISyncInference {
         int256[] input;
         int256[] output;
         uint256[8] proof;
+        uint64 attestedAt;
+        bytes signature;
     }
 
     /// @notice A node prepared a result for a coming synchronous call.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IEnclaveRegistry} from "../interfaces/IEnclaveRegistry.sol";
 import {IInference} from "../interfaces/IInference.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {FixedPointPacking} from "../libraries/FixedPointPacking.sol";
@@ -114,6 +115,8 @@ abstract contract InferenceStorage is IInference {
     address internal _adapter;
     /// @dev The transaction sender each synchronous result was prepared for (it paid the fee).
     mapping(bytes32 requestId => address origin) internal _origins;
+    /// @dev Appended for TEE mode: the registry of attested enclave keys (zero: TEE is off).
+    IEnclaveRegistry internal _enclaves;
 
     // ───────────────────────────── modifiers ─────────────────────────────
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IEnclaveRegistry} from "../interfaces/IEnclaveRegistry.sol";
 import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {ISyncInference} from "../interfaces/ISyncInference.sol";
 import {FixedPointPacking} from "../libraries/FixedPointPacking.sol";
@@ -203,11 +204,7 @@ abstract contract SyncInference is InferenceStorage {
             req.valueBits
         );
         req.answeredAt = uint48(block.timestamp);
-        if (finality == Finality.ProofCarrying) {
-            _settleCarried(requestId, req);
-            emit InferenceAnswered(requestId, req.node, output, uint64(block.timestamp), true);
-            emit InferenceSettled(requestId, req.node, consumer, true);
-        } else {
+        if (finality == Finality.Deferred) {
             req.state = RequestState.Answered;
             emit InferenceAnswered(
                 requestId,
@@ -216,16 +213,18 @@ abstract contract SyncInference is InferenceStorage {
                 _deadline(block.timestamp, req.settlementWindow),
                 true
             );
+        } else {
+            // Proof-carrying: the stored proof is checked now. Attested: the enclave's
+            // signature was checked when the result was prepared.
+            if (finality == Finality.ProofCarrying && !_storedProofValid(requestId, req))
+                revert Inference__InvalidProof(requestId);
+            req.state = RequestState.Settled;
+            _pending[req.node] += req.fee;
+            emit InferenceAnswered(requestId, req.node, output, uint64(block.timestamp), true);
+            emit InferenceSettled(requestId, req.node, consumer, true);
         }
         emit SyncInferenceConsumed(requestId, consumer, tx.origin, finality);
         if (req.syncFlags & _SYNC_LEGACY != 0) flags = _FLAG_LEGACY;
-    }
-
-    /// @dev Verifies the proof stored with a proof-carrying result and settles it: it locked no stake, so settling only pays the node its fee.
-    function _settleCarried(bytes32 requestId, RequestRecord storage req) private {
-        if (!_storedProofValid(requestId, req)) revert Inference__InvalidProof(requestId);
-        req.state = RequestState.Settled;
-        _pending[req.node] += req.fee;
     }
 
     /// @dev Whether the proof stored with a proof-carrying result (after its input and output
@@ -282,16 +281,18 @@ abstract contract SyncInference is InferenceStorage {
         _charge(item.origin, fee);
         _origins[requestId] = item.origin;
         bool proofCarrying = item.finality == Finality.ProofCarrying;
-        uint128 stake = proofCarrying || config.unbonded ? 0 : config.stake;
+        bool attested = item.finality == Finality.Attested;
+        // Only a deferred result leaves a trust gap for a stake to cover.
+        uint128 stake = item.finality != Finality.Deferred || config.unbonded ? 0 : config.stake;
         _lockStake(node, stake);
 
-        uint256 inWords = _storeVectors(requestId, item, config, proofCarrying);
+        uint256 inWords = _storeVectors(requestId, item, config, proofCarrying, attested);
         _requests[requestId] = RequestRecord({
             consumer: item.consumer,
             requestedAt: uint48(block.timestamp),
             callbackGasLimit: 0,
             valueBits: config.valueBits,
-            mode: Mode.ZK,
+            mode: attested ? Mode.TEE : Mode.ZK,
             modelId: item.modelId,
             node: msg.sender,
             answeredAt: 0,
@@ -317,7 +318,8 @@ abstract contract SyncInference is InferenceStorage {
         bytes32 requestId,
         Preparation calldata item,
         IModelRegistry.ModelConfig memory config,
-        bool proofCarrying
+        bool proofCarrying,
+        bool attested
     ) private returns (uint256) {
         uint256[] memory inWords = FixedPointPacking.pack(
             item.input,
@@ -328,6 +330,19 @@ abstract contract SyncInference is InferenceStorage {
         _writeWords(requestId, 0, inWords);
         _writeWords(requestId, inWords.length, outWords);
         if (proofCarrying) _storeProof(requestId, inWords.length + outWords.length, item.proof);
+        if (attested) {
+            IEnclaveRegistry enclaves = _enclaves;
+            if (address(enclaves) == address(0)) revert Inference__UnsupportedMode(Mode.TEE);
+            enclaves.checkAnswer(
+                msg.sender,
+                requestId,
+                item.modelId,
+                keccak256(abi.encodePacked(inWords)),
+                keccak256(abi.encodePacked(outWords)),
+                item.attestedAt,
+                item.signature
+            );
+        }
         return inWords.length;
     }
 

@@ -56,6 +56,20 @@ contract RecordingConsumer is InferenceConsumer {
     }
 
     /// @notice Withdraws refunds and compensation from the precompile.
+    /// @notice A request in `mode` (e.g. `TEE`) with `callbackGasLimit` and the attached fee.
+    function makeRequestInMode(
+        bytes32 modelId,
+        int256[] calldata input,
+        uint32 callbackGasLimit,
+        IInference.Mode mode
+    ) external payable returns (bytes32) {
+        RequestOptions memory options = _defaultOptions();
+        options.callbackGasLimit = callbackGasLimit;
+        options.fee = msg.value;
+        options.mode = mode;
+        return _requestInference(modelId, input, options);
+    }
+
     function collect() external {
         _collectPayments();
     }

@@ -326,6 +326,8 @@ describe("client/explainRequest", function () {
           input: [...INPUT],
           output: [...OUTPUT],
           proof: [...PROOF],
+          attestedAt: 0n,
+          signature: "0x",
         },
       ]);
       const preparedAt = await timestampOf(tx);

@@ -172,6 +172,8 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
         input: [...input],
         output: [...(opts.output ?? OUTPUT)],
         proof: [...PROOF],
+        attestedAt: 0n,
+        signature: "0x",
       };
       const [requestId] = await precompile.connect(node).prepare.staticCall([item]);
       await (await precompile.connect(node).prepare([item])).wait();

@@ -193,6 +193,8 @@ describe("synchronous inference: prepare and consume (MockVerifier/ToggleVerifie
       input: [...INPUT],
       output: [...OUTPUT],
       proof: [...PROOF],
+      attestedAt: 0n,
+      signature: "0x",
       ...over,
     });
     /** The request id a preparation by `by` with `salt` takes: keccak256(abi.encode(chainid, precompile, node, salt)). */
