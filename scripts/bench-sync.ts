@@ -84,7 +84,11 @@ export async function benchSync(
   const classifier = await deployCore("InstantClassifier", caller, model.modelId);
   const fee = (await stack.registry.getModel(model.modelId)).config.fee;
 
-  const figures = {
+  type Measured = Finality.Deferred | Finality.ProofCarrying;
+  const figures: Record<
+    Measured,
+    { callGas: number[]; prepareGas: number[]; latency: number[]; proxy: number[] }
+  > = {
     [Finality.Deferred]: {
       callGas: [] as number[],
       prepareGas: [] as number[],
@@ -112,7 +116,7 @@ export async function benchSync(
   const { detach } = startInProcessPipe(env, stack.precompile, node);
   try {
     for (let i = 0; i < runs; i++) {
-      for (const finality of [Finality.Deferred, Finality.ProofCarrying]) {
+      for (const finality of [Finality.Deferred, Finality.ProofCarrying] as const) {
         const before = prepareGas.length;
         const { ms, gas } = await timed(
           () => (classifier.connect(caller) as Contract).classify(input, finality),
@@ -138,7 +142,7 @@ export async function benchSync(
     const signer = await provider.getSigner(from);
     const viaProxy = classifier.connect(signer) as Contract;
     for (let i = 0; i < runs; i++) {
-      for (const finality of [Finality.Deferred, Finality.ProofCarrying]) {
+      for (const finality of [Finality.Deferred, Finality.ProofCarrying] as const) {
         const { ms } = await timed(() => viaProxy.classify(input, finality), provider);
         figures[finality].proxy.push(ms);
       }
@@ -150,7 +154,7 @@ export async function benchSync(
     node.off("prepared", onPrepared);
   }
 
-  const summary = (f: (typeof figures)[Finality]): SyncFigures => ({
+  const summary = (f: (typeof figures)[Measured]): SyncFigures => ({
     callGas: median(f.callGas),
     prepareGas: median(f.prepareGas),
     latencyMs: median(f.latency),

@@ -2,10 +2,12 @@
  * Sibyl benchmark: per model, constraints, proving time (median of ≥ 5 proofs), verifier
  * and settlement gas, request → answered / settled latency with an in-process node, and
  * synchronous calls (gas of the call and of its preparation, latency in-process and through
- * the proxy, beside the async path: `sync.deferred`, `sync.proofCarrying`, `sync.async`).
+ * the proxy, beside the async path: `sync.deferred`, `sync.proofCarrying`, `sync.async`); and,
+ * on Iris, TEE mode (`tee`: enclave registration gas cold and with cached intermediates, the gas
+ * of the answer that makes a TEE request final, request → final latency beside ZK's).
  * Prints a table and writes bench/results.json.
  *
- *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n, BENCH_SYNC_RUNS=n to change the sample sizes)
+ *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n, BENCH_SYNC_RUNS=n, BENCH_TEE_RUNS=n to change the sample sizes)
  */
 import os from "node:os";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -30,6 +32,7 @@ import { type QDense, runQuantized } from "../src/runtime/fixed.js";
 import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/prover.js";
 import { createRequire } from "node:module";
 import { benchSync } from "./bench-sync.js";
+import { type TeeBench, benchTee } from "./bench-tee.js";
 
 const require = createRequire(import.meta.url);
 
@@ -44,6 +47,8 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5);
 const PROOFS = Math.max(5, Number(process.env.BENCH_PROOFS ?? 7));
 /** synchronous calls of each finality per model, each way (in-process, through the proxy) */
 const SYNC_RUNS = Math.max(1, Number(process.env.BENCH_SYNC_RUNS ?? 3));
+/** TEE-mode requests on Iris (each answered by the local enclave process, final at once) */
+const TEE_RUNS = Math.max(1, Number(process.env.BENCH_TEE_RUNS ?? 3));
 
 /**
  * The adversarial cases the test suite exercises, counted from its sources: every `it(` in
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
   const stack = await setUpStack(env, { modelPaths: MODELS.map((m) => m.path), log });
   const [requester, nodeSigner] = await ethers.getSigners();
   const results = [];
+  let tee: TeeBench | undefined;
 
   for (const { path, data } of MODELS) {
     const model = Object.values(stack.models).find((m) => m.artifacts.modelPath === path)!;
@@ -168,6 +174,26 @@ async function main(): Promise<void> {
       sync = await benchSync(env, stack, model, syncNode, requester, input, SYNC_RUNS);
     } finally {
       await syncNode.stop();
+    }
+
+    // TEE mode (Iris): register an enclave key, then TEE requests answered final at once
+    if (a.name === "iris") {
+      log.info(`  TEE mode: enclave registration and ${TEE_RUNS} requests answered by the enclave…`);
+      const [deployer] = await ethers.getSigners();
+      tee = await benchTee(
+        stack,
+        model,
+        input,
+        deployer,
+        nodeSigner,
+        requester,
+        {
+          answerGas: median(gas.answer),
+          answerLatencyMs: median(answerLatency),
+          settledLatencyMs: median(settledLatency),
+        },
+        TEE_RUNS,
+      );
     }
 
     // a slash: an answer nobody settles, slashed by a bystander after the settlement deadline
@@ -316,6 +342,17 @@ async function main(): Promise<void> {
       },
     ]),
   );
+  if (tee)
+    console.table([
+      {
+        "register gas (cold)": tee.registerGasCold,
+        "register gas (cached intermediates)": tee.registerGasCached,
+        "final answer gas": tee.settleGas,
+        "beyond an answer": tee.settleGasOverAnswer,
+        "request → final ms (TEE)": tee.latencyMs.tee,
+        "request → settled ms (ZK)": tee.latencyMs.zk,
+      },
+    ]);
   const adversarial = adversarialCases();
   console.log(
     `adversarial cases exercised by the test suite: ${adversarial.total} (${Object.entries(adversarial.byFile)
@@ -331,6 +368,7 @@ async function main(): Promise<void> {
         generatedAt: new Date().toISOString(),
         machine: { cpus: os.cpus().length, node: process.version },
         models: results,
+        tee,
         adversarialCases: adversarial,
       },
       null,

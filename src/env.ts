@@ -192,6 +192,8 @@ export type CoreContract =
   | "InferencePrecompile"
   | "ModelRegistry"
   | "OpenGradientAdapter"
+  | "EnclaveRegistry"
+  | "AttestationVerifier"
   | "SimulationProbe"
   | "Simulator"
   | "CreditLine"
@@ -212,6 +214,8 @@ const SOURCES: Record<CoreContract, string> = {
   InferencePrecompile: "InferencePrecompile.sol",
   ModelRegistry: "ModelRegistry.sol",
   OpenGradientAdapter: "OpenGradientAdapter.sol",
+  EnclaveRegistry: "tee/EnclaveRegistry.sol",
+  AttestationVerifier: "tee/AttestationVerifier.sol",
   SimulationProbe: "pipe/SimulationProbe.sol",
   Simulator: "pipe/Simulator.sol",
   CreditLine: "examples/CreditLine.sol",

@@ -42,6 +42,8 @@ export let BUILD_DIR = "";
 export let SHARED_PTAU_DIR = "";
 /** Where Sibyl caches the development ptau files it generates itself. */
 export let PTAU_CACHE_DIR = "";
+/** Where the development root CA of local enclave processes is kept (insecure, for local use). */
+export let TEE_DEV_DIR = "";
 
 /** Points every project-relative path at `root` (the folder with hardhat.config.ts). */
 export function useProjectRoot(root: string): void {
@@ -53,5 +55,6 @@ export function useProjectRoot(root: string): void {
     : join(PROJECT_ROOT, "build");
   SHARED_PTAU_DIR = resolve(PROJECT_ROOT, "..", "shared", "ptau");
   PTAU_CACHE_DIR = join(BUILD_DIR, "ptau");
+  TEE_DEV_DIR = join(BUILD_DIR, "tee");
 }
 useProjectRoot(PACKAGE_ROOT);

@@ -6,10 +6,16 @@ import type { ModelArtifacts } from "../pipeline/artifacts.js";
 import { buildModel } from "../pipeline/buildModel.js";
 import { type Logger, consoleLogger } from "../log.js";
 import { InferenceNode, type NodeOptions } from "../node/node.js";
+import { type EnclaveRegistration, registerEnclave } from "../tee/register.js";
+import { loadOrCreateDevCa } from "../tee/devCa.js";
+import type { Enclave } from "../tee/enclave.js";
+import { LocalEnclaveProcess } from "../tee/localEnclaveProcess.js";
+import { TEE_DEV_DIR } from "../paths.js";
+import { allowMeasurement, ensureEnclaveRegistry } from "./enclaves.js";
 import { installPrecompile } from "./install.js";
 import { checkServable } from "./registration.js";
 import { type RegisterOptions, type RegisteredModel, registerModel } from "./models.js";
-import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
+import type { EnclaveRegistry, InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
 
 /**
  * One call from nothing to a working Sibyl chain: build the models (cached), compile
@@ -82,6 +88,8 @@ export interface NodeStartOptions extends Partial<Omit<NodeOptions, "precompile"
   bond?: bigint;
   /** which stack models to serve (default all) */
   serve?: string[];
+  /** attested enclaves that run models for TEE-mode requests, by model name (`startEnclaves`) */
+  enclaves?: Record<string, Enclave>;
 }
 
 /** Registers the signer as a node if needed, then starts an in-process node for the stack's models. */
@@ -97,9 +105,82 @@ export async function startNode(stack: SibylStack, opts: NodeStartOptions): Prom
   const node = new InferenceNode({
     ...opts,
     precompile,
-    models: names.map((n) => ({ modelId: stack.models[n].modelId, artifacts: stack.models[n].artifacts })),
+    models: names.map((n) => ({
+      modelId: stack.models[n].modelId,
+      artifacts: stack.models[n].artifacts,
+      ...(opts.enclaves?.[n] ? { enclave: opts.enclaves[n] } : {}),
+    })),
     fromBlock: opts.fromBlock ?? (await opts.signer.provider!.getBlockNumber()),
   });
   await node.start();
   return node;
+}
+
+export interface EnclaveStartOptions {
+  /** the precompile's admin: sets up the enclave registry if the precompile has none */
+  admin: Signer;
+  /** the models' owner: allows each enclave's measurement for its model */
+  owner: Signer;
+  /** the node account that registers the enclave keys and will submit their answers */
+  operator: Signer;
+  /** which stack models get an enclave (default all) */
+  models?: string[];
+  /** where the development root CA is kept (default `build/tee`) */
+  caDir?: string;
+  log?: Logger;
+}
+
+export interface StartedEnclave {
+  enclave: Enclave;
+  registration: EnclaveRegistration;
+}
+
+export interface StartedEnclaves {
+  registry: EnclaveRegistry;
+  enclaves: Record<string, StartedEnclave>;
+  /** stops every enclave process */
+  close(): Promise<void>;
+}
+
+/**
+ * TEE mode on a development chain: starts one local enclave process per model (under the
+ * project's development root CA, NOT hardware-backed), pins that root in the precompile's
+ * enclave registry (set up on first use), allows each enclave's measurement for its model and
+ * registers its answer key on-chain for `operator`, with the attestation document verified
+ * there. Pass `enclaves` to `startNode` so the node answers TEE requests with them.
+ */
+export async function startEnclaves(stack: SibylStack, opts: EnclaveStartOptions): Promise<StartedEnclaves> {
+  const log = opts.log ?? consoleLogger;
+  const ca = await loadOrCreateDevCa(opts.caDir ?? TEE_DEV_DIR);
+  const registry = await ensureEnclaveRegistry(stack.precompile, opts.admin, { rootDer: ca.rootDer });
+  const started: Record<string, StartedEnclave> = {};
+  const processes: Enclave[] = [];
+  const close = async () => {
+    await Promise.all(processes.map((e) => e.close()));
+  };
+  try {
+    for (const name of opts.models ?? Object.keys(stack.models)) {
+      const model = stack.models[name];
+      const enclave = await LocalEnclaveProcess.start({ ca, model: model.artifacts.quantized, log });
+      processes.push(enclave);
+      log.info(`enclave for ${name}: ${enclave.describe()}, answer key ${enclave.answerKey}`);
+      if (await allowMeasurement(registry, opts.owner, model.modelId, enclave.measurement))
+        log.info(`  model ${name} now allows enclave measurement ${enclave.measurement}`);
+      const registration = await registerEnclave({
+        registry: registry.connect(opts.operator),
+        enclave,
+        modelId: model.modelId,
+        log,
+      });
+      started[name] = { enclave, registration };
+      log.info(
+        `  key ${registration.key} registered: ${registration.steps.length} transaction(s), ${registration.gasUsed} gas` +
+          (registration.cached > 0 ? ` (${registration.cached} certificate(s) already verified)` : ""),
+      );
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { registry, enclaves: started, close };
 }

@@ -30,7 +30,9 @@ import { type BlockMark, type ChainChange, ChainWatch } from "./chainWatch.js";
 import { publishPolicy } from "./publish.js";
 import { findUnsettledAnswers } from "./recovery.js";
 import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
-import { RequestState } from "../protocol/state.js";
+import { Mode, RequestState } from "../protocol/state.js";
+import type { Enclave, TeeAnswer } from "../tee/enclave.js";
+import { type AttestedEvent, attestAnswer } from "./tee.js";
 import { TxSender } from "./txSender.js";
 import { type PreparedSync, type SyncCall, SyncDesk } from "./sync.js";
 
@@ -56,7 +58,11 @@ export interface ServedModel {
   modelId: string;
   artifacts: ModelArtifacts;
   prover?: Prover;
+  /** the attested enclave that runs the model for TEE-mode requests (registered on-chain) */
+  enclave?: Enclave;
 }
+
+export type { AttestedEvent } from "./tee.js";
 
 export interface NodeOptions {
   /** the precompile, connected to the node's signer */
@@ -159,6 +165,8 @@ interface Job {
   output: bigint[];
   /** what the request asks of its node (answer jobs; a recovered answer has none) */
   terms?: RequestTerms;
+  /** a TEE-mode request's answer, signed by the model's enclave: final when it lands */
+  attested?: TeeAnswer;
   stage: "answer" | "settle";
   seenAt: number;
   /** the block before this node's first transaction for the request: its own events are looked up from there */
@@ -358,9 +366,9 @@ export class InferenceNode extends EventEmitter {
         this.nextBlock = latest + 1;
         for (const ev of events) {
           if (!("args" in ev)) continue; // a log this event cannot decode: not one of ours
-          const { requestId, modelId, input, fee, callbackGasLimit, stake } = ev.args;
+          const { requestId, modelId, input, mode, fee, callbackGasLimit, stake } = ev.args;
           const terms = { fee, callbackGasLimit: Number(callbackGasLimit), stake };
-          this.track(this.handleRequest(requestId, modelId, [...input], terms));
+          this.track(this.handleRequest(requestId, modelId, [...input], terms, Number(mode) as Mode));
         }
       }
       this.pollFailures = 0;
@@ -528,6 +536,7 @@ export class InferenceNode extends EventEmitter {
     modelId: string,
     input: bigint[],
     terms: RequestTerms,
+    mode: Mode,
   ): Promise<void> {
     const log = prefixed(this.log, `[${short(requestId)}]`);
     if (this.seen.has(requestId)) return;
@@ -537,12 +546,22 @@ export class InferenceNode extends EventEmitter {
       log.info(`model ${short(modelId)} is not served by this node; skipping`);
       return;
     }
+    if (mode === Mode.TEE && !model.enclave) {
+      log.info(`TEE-mode request, but this node runs no enclave for ${model.artifacts.name}; skipping`);
+      return;
+    }
     const verdict = checkTerms(terms, this.policy);
     if (!verdict.answer) return this.decline(requestId, modelId, verdict);
     const seenAt = Date.now();
     let output: bigint[];
+    let attested: TeeAnswer | undefined;
     try {
-      output = runQuantized(model.artifacts.quantized, input).output;
+      if (mode === Mode.TEE) {
+        attested = await attestAnswer(this.attestContext, model, requestId, modelId, input);
+        output = attested.output;
+      } else {
+        output = runQuantized(model.artifacts.quantized, input).output;
+      }
     } catch (e) {
       return this.fail(requestId, "answer", e as Error);
     }
@@ -554,6 +573,7 @@ export class InferenceNode extends EventEmitter {
       input,
       output,
       terms,
+      ...(attested ? { attested } : {}),
       stage: "answer",
       seenAt,
       maybeSent: false,
@@ -563,11 +583,19 @@ export class InferenceNode extends EventEmitter {
     await this.answer(job);
   }
 
+  private get attestContext() {
+    return { provider: this.provider, chainId: this.chainId, precompileAddress: this.precompileAddress };
+  }
+
   private async answer(job: Job): Promise<void> {
     const { requestId, output } = job;
     const log = prefixed(this.log, `[${short(requestId)}]`);
     let receipt;
     try {
+      // taken up again after RPC failures: a fresh signature, so the answer is not stale
+      if (job.attested && job.rounds > 0 && !job.maybeSent)
+        job.attested = await attestAnswer(this.attestContext, job.model, requestId, job.modelId, job.input);
+      const attested = job.attested;
       receipt = await this.txSender.send({
         subject: job,
         needed: () => this.answerNeeded(job),
@@ -578,7 +606,16 @@ export class InferenceNode extends EventEmitter {
           );
           return events[0]?.transactionHash;
         },
-        send: (overrides) => this.precompile.answer(requestId, output, overrides),
+        send: (overrides) =>
+          attested
+            ? this.precompile.answerAttested(
+                requestId,
+                output,
+                attested.attestedAt,
+                attested.signature,
+                overrides,
+              )
+            : this.precompile.answer(requestId, output, overrides),
         cancelled: () => this.stale(job),
       });
     } catch (e) {
@@ -592,6 +629,23 @@ export class InferenceNode extends EventEmitter {
       this.forget(job);
       if (declined) return this.decline(requestId, job.modelId, declined);
       log.info("already answered or closed; skipping");
+      return;
+    }
+    if (job.attested) {
+      this.forget(job);
+      const event: AttestedEvent = {
+        requestId,
+        modelId: job.modelId,
+        output,
+        attestedAt: job.attested.attestedAt,
+        txHash: receipt.hash,
+        gasUsed: receipt.gasUsed,
+        finalMs: Date.now() - job.seenAt,
+      };
+      log.info(
+        `answered [${output.join(", ")}] with the enclave's signature: final (${event.finalMs} ms, ${receipt.gasUsed} gas)`,
+      );
+      this.emit("attested", event);
       return;
     }
     const answered: AnsweredEvent = {
@@ -619,8 +673,9 @@ export class InferenceNode extends EventEmitter {
       await this.retrier.read("state", requestId, () => this.precompile.stateOf(requestId)),
     );
     if (state !== RequestState.Requested) return false;
-    // an earlier attempt may still be mined: declining now could leave an answer unproved
-    if (job.maybeSent || !job.terms) return true;
+    // an earlier attempt may still be mined: declining now could leave an answer unproved;
+    // a TEE answer locks no stake, so the bond has no say
+    if (job.maybeSent || !job.terms || job.attested) return true;
     const verdict = decide(job.terms, this.policy, await this.bond(requestId));
     if (verdict.answer) return true;
     job.declined = verdict;

@@ -10,6 +10,8 @@ import { type Prover, toSolidityProof, verifyProof } from "../zk/prover.js";
 import type { InferencePrecompile } from "../../typechain-types/index.js";
 import { type Retrier, brief, short } from "./rpc.js";
 import type { TxSender } from "./txSender.js";
+import type { Enclave } from "../tee/enclave.js";
+import { attestAnswer } from "./tee.js";
 
 /**
  * The node's part in synchronous calls (`ISyncInference`): run a call's model for the
@@ -46,9 +48,10 @@ export interface SyncContext {
   chainId: bigint;
   /** the node's address */
   address: string;
-  modelOf(modelId: string): { artifacts: ModelArtifacts; prover: Prover } | undefined;
+  modelOf(modelId: string): { artifacts: ModelArtifacts; prover: Prover; enclave?: Enclave } | undefined;
   sender: TxSender;
   log: Logger;
+  provider: Provider;
 }
 
 /** The request id `prepare` gives a result: `keccak256(abi.encode(chainid, precompile, node, salt))`. */
@@ -67,13 +70,17 @@ export function runServedModel(
   modelId: string,
   input: bigint[],
 ): bigint[] {
+  return runQuantized(servedModel(ctx, modelId).artifacts.quantized, input).output;
+}
+
+function servedModel(ctx: Pick<SyncContext, "modelOf">, modelId: string) {
   const model = ctx.modelOf(modelId);
   if (!model)
     throw new ChainError(
       `model ${modelId} is not served by this node`,
       "start the node (or sibyl:proxy) with that model's file in --models",
     );
-  return runQuantized(model.artifacts.quantized, input).output;
+  return model;
 }
 
 /**
@@ -92,11 +99,26 @@ export async function prepareSync(
   for (const call of calls) {
     const salt = hexlify(randomBytes(32));
     const requestId = preparedRequestId(ctx.chainId, ctx.precompileAddress, ctx.address, salt);
-    const output = runServedModel(ctx, call.modelId, call.input);
+    let output: bigint[];
     let proof: bigint[] = new Array<bigint>(8).fill(0n);
     let proveMs: number | undefined;
+    let attestedAt = 0n;
+    let signature = "0x";
+    if (call.finality === Finality.Attested) {
+      // the enclave runs the model and signs; the precompile checks the signature in `prepare`
+      const signed = await attestAnswer(
+        ctx,
+        servedModel(ctx, call.modelId),
+        requestId,
+        call.modelId,
+        call.input,
+      );
+      ({ output, attestedAt, signature } = signed);
+    } else {
+      output = runServedModel(ctx, call.modelId, call.input);
+    }
     if (call.finality === Finality.ProofCarrying) {
-      const model = ctx.modelOf(call.modelId)!;
+      const model = servedModel(ctx, call.modelId);
       const result = await model.prover.prove(
         circuitInputFor(
           model.artifacts.quantized,
@@ -125,6 +147,8 @@ export async function prepareSync(
       input: call.input,
       output,
       proof,
+      attestedAt,
+      signature,
     });
   }
   const first = prepared[0].requestId;
@@ -197,7 +221,6 @@ export class PreparedResults {
 
 /** What the node lends its synchronous desk. */
 export interface SyncDeskOptions extends Omit<SyncContext, "sender"> {
-  provider: Provider;
   retrier: Retrier;
   /** the node's transaction sender now (it is replaced when the chain restarts) */
   sender(): TxSender;

@@ -1,4 +1,11 @@
-import type { AnsweredEvent, DeclinedEvent, FailedEvent, InferenceNode, SettledEvent } from "./node.js";
+import type {
+  AnsweredEvent,
+  AttestedEvent,
+  DeclinedEvent,
+  FailedEvent,
+  InferenceNode,
+  SettledEvent,
+} from "./node.js";
 
 /**
  * Records a node's events from the moment it is attached, so a caller can wait for a
@@ -7,6 +14,7 @@ import type { AnsweredEvent, DeclinedEvent, FailedEvent, InferenceNode, SettledE
 export class NodeTracker {
   private readonly answered = new Map<string, AnsweredEvent & { at: number }>();
   private readonly settled = new Map<string, SettledEvent & { at: number }>();
+  private readonly attested = new Map<string, AttestedEvent & { at: number }>();
   private readonly failed = new Map<string, FailedEvent & { at: number }>();
   private readonly declined = new Map<string, DeclinedEvent & { at: number }>();
   private readonly waiters: Array<() => void> = [];
@@ -14,6 +22,7 @@ export class NodeTracker {
   constructor(node: InferenceNode) {
     node.on("answered", (e: AnsweredEvent) => this.record(this.answered, e));
     node.on("settled", (e: SettledEvent) => this.record(this.settled, e));
+    node.on("attested", (e: AttestedEvent) => this.record(this.attested, e));
     node.on("failed", (e: FailedEvent) => this.record(this.failed, e));
     node.on("declined", (e: DeclinedEvent) => this.record(this.declined, e));
   }
@@ -34,6 +43,11 @@ export class NodeTracker {
 
   waitSettled(requestId: string, timeoutMs = 120_000): Promise<SettledEvent & { at: number }> {
     return this.waitFor(this.settled, requestId, timeoutMs, "settled");
+  }
+
+  /** Resolves when a TEE-mode request was answered with its enclave's signature (final at once). */
+  waitAttested(requestId: string, timeoutMs = 60_000): Promise<AttestedEvent & { at: number }> {
+    return this.waitFor(this.attested, requestId, timeoutMs, "answered by its enclave");
   }
 
   private waitFor<T>(map: Map<string, T>, requestId: string, timeoutMs: number, what: string): Promise<T> {

@@ -9,10 +9,17 @@ import { SibylError } from "../errors.js";
  * bubbled up through a consumer contract whose ABI does not declare it).
  */
 
-const ABI_SOURCES: CoreContract[] = ["InferencePrecompile", "ModelRegistry", "CreditLine", "FraudGate"];
+const ABI_SOURCES: CoreContract[] = [
+  "InferencePrecompile",
+  "ModelRegistry",
+  "EnclaveRegistry",
+  "AttestationVerifier",
+  "CreditLine",
+  "FraudGate",
+];
 let combined: Interface | undefined;
 
-/** Every custom error of Sibyl's contracts (precompile, registry, consumer base, examples). */
+/** Every custom error of Sibyl's contracts (precompile, registries, consumer base, examples). */
 export function sibylErrorsInterface(): Interface {
   if (combined) return combined;
   const seen = new Set<string>();

@@ -23,4 +23,6 @@ export enum Finality {
   Deferred = 0,
   /** the proof is verified in the call: final when the transaction is mined */
   ProofCarrying = 1,
+  /** TEE mode: an attested enclave signed the output; final when the transaction is mined */
+  Attested = 2,
 }

@@ -1,4 +1,4 @@
-import type { Contract, Log, Signer, TransactionReceipt } from "ethers";
+import type { Contract, Signer } from "ethers";
 import { formatEther, parseEther } from "ethers";
 
 import { type SibylEnv, deployCore } from "../env.js";
@@ -6,15 +6,14 @@ import { SibylError } from "../errors.js";
 import { sibylAction } from "./action.js";
 
 import { requestIdFrom } from "../client/client.js";
-import { type SibylStack, setUpStack, startNode } from "../chain/stack.js";
+import { type SibylStack, setUpStack, startEnclaves, startNode } from "../chain/stack.js";
+import { type ConsumerAction, SAMPLES, consumerActions, fmt } from "../demo/format.js";
+import { type SyncDemoCall, syncCalls } from "../demo/sync.js";
+import { type TeeDemo, showRegistration, teeApplication } from "../demo/tee.js";
 import { type Logger, consoleLogger, prefixed } from "../log.js";
 import { quantizeInput } from "../model/quantize.js";
 import { loadModelFile } from "../model/schema.js";
-import type { InferenceNode, PreparedEvent } from "../node/node.js";
 import { NodeTracker } from "../node/tracker.js";
-import { modelCid } from "../pipe/cid.js";
-import { startInProcessPipe } from "../pipe/inProcess.js";
-import { Finality, RequestState } from "../protocol/state.js";
 import { PACKAGE_ROOT } from "../paths.js";
 import { releaseProverThreads } from "../zk/prover.js";
 
@@ -22,7 +21,9 @@ import { releaseProverThreads } from "../zk/prover.js";
  * The end-to-end demo: on the in-process Hardhat network, install the precompile at
  * 0x…F4, build (or reuse) the Iris model, register it, start a node, deploy the example
  * CreditLine consumer and let borrowers apply (asynchronous: request → answered → settled).
- * Prints each request's timeline; then the synchronous calls beside it (see `syncCalls`).
+ * Prints each request's timeline; then an application in TEE mode, answered by an attested
+ * (local, NOT hardware-backed) enclave and final at once (`demo/tee.ts`); then the synchronous
+ * calls beside them (`demo/sync.ts`).
  */
 
 export interface DemoOptions {
@@ -30,11 +31,6 @@ export interface DemoOptions {
   requests?: number;
   log?: Logger;
   pollMs?: number;
-}
-
-export interface ConsumerAction {
-  event: string;
-  args: string;
 }
 
 export interface DemoTimeline {
@@ -53,30 +49,9 @@ export interface DemoTimeline {
   onSettled: ConsumerAction[];
 }
 
-// One borrower per Iris class, as raw measurements in cm.
-const SAMPLES: Array<{ features: number[]; species: string }> = [
-  { features: [5.1, 3.5, 1.4, 0.2], species: "setosa" },
-  { features: [6.4, 3.2, 4.5, 1.5], species: "versicolor" },
-  { features: [6.3, 3.3, 6.0, 2.5], species: "virginica" },
-];
-
-/** One synchronous call of the demo: a contract gets the model's output inside its own transaction. */
-export interface SyncDemoCall {
-  interface: "OpenGradient runModelInference" | "Sibyl infer";
-  finality: "deferred" | "proof-carrying";
-  label: string;
-  /** gas of the user's transaction */
-  callGas: bigint;
-  /** gas of the node's prepare transaction */
-  prepareGas: bigint;
-  /** ms from sending the transaction to its receipt, preparation included */
-  latencyMs: number;
-  /** the request's state right after the transaction: Answered (deferred) or Settled */
-  stateAfter: string;
-}
-
 export interface DemoResult {
   timelines: DemoTimeline[];
+  tee: TeeDemo;
   sync: SyncDemoCall[];
 }
 
@@ -92,10 +67,18 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
     `precompile at ${await stack.precompile.getAddress()}, registry at ${await stack.registry.getAddress()}`,
   );
 
+  log.info("starting a local enclave process for iris and registering it on-chain (TEE mode)…");
+  const tee = await startEnclaves(stack, {
+    admin: deployer,
+    owner: deployer,
+    operator: nodeSigner,
+    log: prefixed(log, "  tee"),
+  });
   const node = await startNode(stack, {
     signer: nodeSigner,
     pollMs: opts.pollMs ?? 50,
     log: prefixed(log, "  node"),
+    enclaves: { iris: tee.enclaves.iris.enclave },
   });
   const tracker = new NodeTracker(node);
   const creditLine = await deployCreditLine(env, stack, deployer);
@@ -105,6 +88,7 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
   const fee: bigint = await creditLine.applicationFee();
   const timelines: DemoTimeline[] = [];
   let sync: SyncDemoCall[] = [];
+  let teeDemo: TeeDemo;
   try {
     for (let i = 0; i < count; i++) {
       const sample = SAMPLES[i % SAMPLES.length];
@@ -153,9 +137,20 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
         onSettled,
       });
     }
-    sync = await syncCalls(env, stack, node, borrowers[0], log);
+    showRegistration(tee.enclaves.iris, log);
+    teeDemo = await teeApplication(
+      env,
+      stack,
+      tracker,
+      creditLine,
+      borrowers[count % borrowers.length],
+      tee.enclaves.iris,
+      log,
+    );
+    sync = await syncCalls(env, stack, node, borrowers[0], log, true);
   } finally {
     await node.stop();
+    await tee.close();
     await releaseProverThreads();
   }
 
@@ -184,6 +179,10 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
     const limit = await (creditLine as Contract).creditLimit(t.borrower);
     log.info(`final credit limit of ${t.borrower.slice(0, 10)}… (${t.label}): ${formatEther(limit)} ETH`);
   }
+  log.info(
+    `\nTEE mode: ${teeDemo.label} final ${teeDemo.finalMs} ms after the request (answer gas ${fmt(teeDemo.finalGas)}), ` +
+      `vs ZK settled ${timelines[0]?.settledLatencyMs ?? "?"} ms after it; enclave registration ${fmt(teeDemo.registrationGas)} gas, once`,
+  );
   log.info("\nsynchronous calls (the output inside the caller's own transaction)");
   console.table(
     sync.map((c) => ({
@@ -196,125 +195,7 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
       "state after": c.stateAfter,
     })),
   );
-  return { timelines, sync };
-}
-
-/**
- * The synchronous side, beside the async flow: the pre-execution layer in front of the
- * in-process network, then one contract written for OpenGradient's precompile (unmodified, its
- * `runModelInference` answered at 0x…F4) and one written with Sibyl's `infer`, each with both
- * finalities: deferred (answered now, proved later by the node: the trust gap) and
- * proof-carrying (the proof verified inside the call: final at once).
- */
-async function syncCalls(
-  env: SibylEnv,
-  stack: SibylStack,
-  node: InferenceNode,
-  caller: Signer,
-  log: Logger,
-): Promise<SyncDemoCall[]> {
-  const iris = stack.models.iris;
-  const { layer, detach } = startInProcessPipe(env, stack.precompile, node);
-  const prepareGas = new Map<string, bigint>();
-  const onPrepared = (e: PreparedEvent) => {
-    for (const p of e.prepared) prepareGas.set(p.requestId, e.gasUsed);
-  };
-  node.on("prepared", onPrepared);
-  const calls: SyncDemoCall[] = [];
-  try {
-    const from = await caller.getAddress();
-    const fee = (await stack.registry.getModel(iris.modelId)).config.fee;
-    await (await stack.precompile.connect(caller).deposit(node.account, { value: 10n * fee })).wait();
-    log.info(
-      `\n── synchronous calls: ${from.slice(0, 10)}… deposits ${formatEther(10n * fee)} ETH of credit with the node; model CID ${modelCid(iris.modelId)}`,
-    );
-    const sample = SAMPLES[2];
-    const cm = sample.features.map((v) => BigInt(Math.round(v * 10)));
-    for (const [finality, mode] of [
-      ["deferred", 0],
-      ["proof-carrying", 1],
-    ] as const) {
-      const og = await deployCore("IrisClassifierOG", caller, modelCid(iris.modelId), mode);
-      const t0 = Date.now();
-      const receipt = await (await (og.connect(caller) as Contract).classify(cm, 1)).wait();
-      const latencyMs = Date.now() - t0;
-      const species = Number(await (og as Contract).lastSpecies());
-      calls.push(
-        await describeSync(
-          stack,
-          receipt,
-          "OpenGradient runModelInference",
-          finality,
-          prepareGas,
-          latencyMs,
-          iris.artifacts.classes?.[species] ?? String(species),
-        ),
-      );
-    }
-    const instant = await deployCore("InstantClassifier", caller, iris.modelId);
-    const input = quantizeInput(iris.artifacts.quantized, sample.features);
-    for (const [finality, value] of [
-      ["deferred", Finality.Deferred],
-      ["proof-carrying", Finality.ProofCarrying],
-    ] as const) {
-      const t0 = Date.now();
-      const receipt = await (await (instant.connect(caller) as Contract).classify(input, value)).wait();
-      const latencyMs = Date.now() - t0;
-      const cls = Number(await (instant as Contract).lastClass());
-      calls.push(
-        await describeSync(
-          stack,
-          receipt,
-          "Sibyl infer",
-          finality,
-          prepareGas,
-          latencyMs,
-          iris.artifacts.classes?.[cls] ?? String(cls),
-        ),
-      );
-    }
-    for (const c of calls)
-      log.info(
-        `   ${c.interface}, ${c.finality}: ${c.label} in the same transaction  (${c.latencyMs} ms, call gas ${fmt(c.callGas)}, prepare gas ${fmt(c.prepareGas)}; request ${c.stateAfter})`,
-      );
-    log.info(`   (${layer.history.length} transactions went through the pre-execution layer)`);
-  } finally {
-    node.off("prepared", onPrepared);
-    detach();
-  }
-  return calls;
-}
-
-async function describeSync(
-  stack: SibylStack,
-  receipt: TransactionReceipt,
-  iface: SyncDemoCall["interface"],
-  finality: SyncDemoCall["finality"],
-  prepareGas: Map<string, bigint>,
-  latencyMs: number,
-  label: string,
-): Promise<SyncDemoCall> {
-  const consumed = receipt.logs
-    .map((l) => {
-      try {
-        return stack.precompile.interface.parseLog(l);
-      } catch {
-        return null;
-      }
-    })
-    .find((e) => e?.name === "SyncInferenceConsumed");
-  if (!consumed) throw new SibylError("the synchronous call consumed no prepared result");
-  const requestId = consumed.args.requestId as string;
-  const state = Number(await stack.precompile.stateOf(requestId));
-  return {
-    interface: iface,
-    finality,
-    label,
-    callGas: receipt.gasUsed,
-    prepareGas: prepareGas.get(requestId) ?? 0n,
-    latencyMs,
-    stateAfter: RequestState[state],
-  };
+  return { timelines, tee: teeDemo, sync };
 }
 
 async function deployCreditLine(env: SibylEnv, stack: SibylStack, deployer: Signer): Promise<Contract> {
@@ -329,30 +210,6 @@ async function deployCreditLine(env: SibylEnv, stack: SibylStack, deployer: Sign
     tierLimits,
     provisionalCap,
   );
-}
-
-/** The events the consumer emitted inside a transaction: what it did at that phase. */
-async function consumerActions(env: SibylEnv, consumer: Contract, txHash: string): Promise<ConsumerAction[]> {
-  const receipt = await env.ethers.provider.getTransactionReceipt(txHash);
-  const address = (await consumer.getAddress()).toLowerCase();
-  return (receipt?.logs ?? [])
-    .filter((l: Log) => l.address.toLowerCase() === address)
-    .map((l: Log) => consumer.interface.parseLog(l))
-    .filter((p): p is NonNullable<typeof p> => p !== null)
-    .map((p) => ({
-      event: p.name,
-      args: p.fragment.inputs.map((input, k) => `${input.name}=${formatArg(p.args[k])}`).join(", "),
-    }));
-}
-
-function formatArg(v: unknown): string {
-  if (typeof v === "bigint") return v > 10n ** 15n ? `${formatEther(v)} ETH` : v.toString();
-  if (typeof v === "string" && v.length > 20) return `${v.slice(0, 10)}…`;
-  return String(v);
-}
-
-function fmt(n: bigint): string {
-  return Number(n).toLocaleString("en-US");
 }
 
 /** `sibyl:demo`: the end-to-end demo; returns each application's timeline and the synchronous calls. */

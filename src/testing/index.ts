@@ -2,7 +2,15 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConnection } from "hardhat/types/network";
 import { type ContractTransactionReceipt, type Signer, parseEther } from "ethers";
 
-import { type SibylStack, type StackModel, setUpStack, startNode } from "../chain/stack.js";
+import {
+  type SibylStack,
+  type StackModel,
+  type StartedEnclave,
+  type StartedEnclaves,
+  setUpStack,
+  startEnclaves,
+  startNode,
+} from "../chain/stack.js";
 import type { RegisterOptions } from "../chain/models.js";
 import { requestIdFrom, requestInference, waitForState, type RequestOptions } from "../client/client.js";
 import { type SibylEnv, sibylEnv } from "../env.js";
@@ -48,6 +56,12 @@ export interface DeploySibylOptions {
    * pays the fees of their synchronous calls (default 0.1 ETH; 0 deposits nothing)
    */
   credit?: bigint;
+  /**
+   * TEE mode: start a local enclave process per model (NOT hardware-backed, under the project's
+   * development root CA), register its key on-chain and let the node answer TEE-mode requests
+   * with it (default false: starting and registering takes a few seconds per model)
+   */
+  tee?: boolean;
 }
 
 export interface SibylTestbed {
@@ -65,6 +79,8 @@ export interface SibylTestbed {
    * (`infer`, OpenGradient's `runModelInference`) in transactions sent on this connection work
    */
   pipe: PipeLayer | undefined;
+  /** the enclaves answering TEE-mode requests, by model name (with `tee: true`) */
+  enclaves: Record<string, StartedEnclave> | undefined;
   /** the content id of a model: what OpenGradient-style contracts pass as `modelCID` */
   modelCid(model?: string): string;
   /** deposits inference credit for `account` with the testbed's node (it pays the fees of its synchronous calls) */
@@ -100,7 +116,7 @@ export interface SibylTestbed {
   passSettlementWindow(requestId: string): Promise<void>;
   /** slashes an answer left unsettled past its deadline, from `by` (default the deployer) */
   slash(requestId: string, by?: Signer): Promise<ContractTransactionReceipt>;
-  /** stops the node and ends the prover's threads; call it in `after` */
+  /** stops the node and the enclaves, and ends the prover's threads; call it in `after` */
   close(): Promise<void>;
 }
 
@@ -132,11 +148,18 @@ export async function deploySibyl(
           await stack.precompile.depositFor(account.address, await nodeSigner.getAddress(), { value: credit })
         ).wait();
 
+  const tee = opts.tee
+    ? await startEnclaves(stack, { admin: signers[0], owner: signers[0], operator: nodeSigner, log })
+    : undefined;
+  const enclaves = tee
+    ? Object.fromEntries(Object.entries(tee.enclaves).map(([name, e]) => [name, e.enclave]))
+    : undefined;
+
   let node: InferenceNode | undefined;
   let pipe: PipeLayer | undefined;
   let detach: (() => void) | undefined;
   const run = async (fromBlock?: number) => {
-    node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock });
+    node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock, enclaves });
     ({ layer: pipe, detach } = startInProcessPipe(env, stack.precompile, node, log));
   };
   if (opts.node !== false) await run();
@@ -145,6 +168,7 @@ export async function deploySibyl(
     stack,
     nodeSigner,
     signers[0],
+    tee,
     () => ({ node, pipe }),
     async (next) => {
       if (next && !node) await run(0);
@@ -165,6 +189,7 @@ function testbed(
   stack: SibylStack,
   nodeSigner: Signer,
   deployer: Signer,
+  tee: StartedEnclaves | undefined,
   current: () => { node: InferenceNode | undefined; pipe: PipeLayer | undefined },
   setRunning: (running: boolean) => Promise<void>,
 ): SibylTestbed {
@@ -191,6 +216,7 @@ function testbed(
     get pipe() {
       return current().pipe;
     },
+    enclaves: tee?.enclaves,
     modelCid: (name) => modelCid(model(name).modelId),
     async deposit(account, amount) {
       await (
@@ -251,6 +277,7 @@ function testbed(
     },
     async close() {
       await setRunning(false);
+      await tee?.close();
       await releaseIdleProverThreads(); // snarkjs's threads would keep mocha's process alive
     },
   };

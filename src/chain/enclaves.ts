@@ -1,0 +1,104 @@
+import { type Signer, ZeroAddress, getAddress, hexlify, keccak256 } from "ethers";
+
+import { ChainError } from "../errors.js";
+import { coreContract, deployCore } from "../env.js";
+import type {
+  AttestationVerifier,
+  EnclaveRegistry,
+  InferencePrecompile,
+} from "../../typechain-types/index.js";
+
+/**
+ * TEE mode's on-chain set-up: the precompile's enclave registry (one per precompile) with its
+ * attestation verifier (pinned to the root certificate it trusts, and holding the cache of
+ * verified certificates), and each model's enclave allow-list.
+ */
+
+/** The oldest a registration document may be by the chain's clock (default: one hour, room for
+ * the certificate transactions of a cold registration on a public chain). */
+export const DEFAULT_MAX_DOCUMENT_AGE = 3600n;
+/** The oldest a signed answer may be when it is delivered (default: five minutes). */
+export const DEFAULT_MAX_ANSWER_AGE = 300n;
+
+export interface EnclaveRegistryOptions {
+  /** DER of the root certificate to pin: the AWS Nitro root, or a development root (`loadOrCreateDevCa`) */
+  rootDer: Uint8Array;
+  maxDocumentAge?: bigint;
+  maxAnswerAge?: bigint;
+}
+
+/**
+ * The precompile's enclave registry. When it has none and `signer` is the precompile's admin,
+ * deploys one pinned to `rootDer` and sets it (`setEnclaveRegistry` works once). Refuses an
+ * existing registry that pins another root: its documents would never verify for this enclave.
+ */
+export async function ensureEnclaveRegistry(
+  precompile: InferencePrecompile,
+  signer: Signer,
+  opts: EnclaveRegistryOptions,
+): Promise<EnclaveRegistry> {
+  const wantedRoot = keccak256(opts.rootDer);
+  const current = await precompile.enclaveRegistry();
+  if (current !== ZeroAddress) {
+    const registry = coreContract<EnclaveRegistry>("EnclaveRegistry", current, signer);
+    const pinned = await (await verifierOf(registry)).root();
+    if (pinned !== wantedRoot)
+      throw new ChainError(
+        `the precompile's enclave registry ${current} pins root ${pinned}, not this enclave's root ${wantedRoot}`,
+        "run the enclave under the root the registry pins (the AWS Nitro root on real hardware, the project's development root locally), or reinstall Sibyl on a development chain (sibyl:deploy --reset)",
+      );
+    return registry;
+  }
+  const admin = await precompile.admin();
+  if (getAddress(admin) !== getAddress(await signer.getAddress()))
+    throw new ChainError(
+      `the precompile has no enclave registry and only its admin ${admin} may set one`,
+      "run this as the precompile's admin (the account that deployed Sibyl)",
+    );
+  const verifier = await deployCore("AttestationVerifier", signer, hexlify(opts.rootDer));
+  const deployed = await deployCore(
+    "EnclaveRegistry",
+    signer,
+    await verifier.getAddress(),
+    await precompile.getAddress(),
+    opts.maxDocumentAge ?? DEFAULT_MAX_DOCUMENT_AGE,
+    opts.maxAnswerAge ?? DEFAULT_MAX_ANSWER_AGE,
+  );
+  const address = await deployed.getAddress();
+  await (await precompile.connect(signer).setEnclaveRegistry(address)).wait();
+  return coreContract<EnclaveRegistry>("EnclaveRegistry", address, signer);
+}
+
+/** The registry's attestation verifier (where certificates are submitted and cached). */
+export async function verifierOf(registry: EnclaveRegistry): Promise<AttestationVerifier> {
+  return coreContract<AttestationVerifier>("AttestationVerifier", await registry.verifier(), registry.runner);
+}
+
+/** The precompile's enclave registry, or a clear error when TEE mode is off. */
+export async function enclaveRegistryOf(
+  precompile: InferencePrecompile,
+  runner: Signer,
+): Promise<EnclaveRegistry> {
+  const address = await precompile.enclaveRegistry();
+  if (address === ZeroAddress)
+    throw new ChainError(
+      "this precompile has no enclave registry: TEE mode is off",
+      "its admin turns it on with sibyl:deploy --tee (or ensureEnclaveRegistry)",
+    );
+  return coreContract<EnclaveRegistry>("EnclaveRegistry", address, runner);
+}
+
+/**
+ * Allows enclaves with `measurement` (keccak256(PCR0 ‖ PCR1 ‖ PCR2)) to answer for a model,
+ * as its owner. Returns false when it was allowed already (nothing sent).
+ */
+export async function allowMeasurement(
+  registry: EnclaveRegistry,
+  owner: Signer,
+  modelId: string,
+  measurement: string,
+): Promise<boolean> {
+  if (await registry.isMeasurementAllowed(modelId, measurement)) return false;
+  await (await registry.connect(owner).setMeasurement(modelId, measurement, true)).wait();
+  return true;
+}
