@@ -54,6 +54,9 @@ interface IAttestationVerifier {
         uint64 notAfter,
         bool ca
     );
+    // ── configuration
+    /// @notice A constructor argument is unusable (zero address, zero age, root not a self-signed P-384 CA).
+    error Enclave__InvalidConfig();
     // ── certificates
     /// @notice The certificate is not DER as X.509 lays it out (at byte `offset`).
     error Enclave__MalformedCertificate(uint256 offset);
@@ -89,7 +92,9 @@ interface IAttestationVerifier {
     /// neither freshness, nonce, nor PCRs. Reverts with the reason when it does not verify.
     function verifyDocument(bytes calldata document) external view returns (Attestation memory);
 
+    /// @notice The cached certificate `certHash` (all fields zero when it is not cached).
     function certificateOf(bytes32 certHash) external view returns (Certificate memory);
+    /// @notice Whether the certificate `certHash` passed `submitCertificate` (or is the root).
     function isCached(bytes32 certHash) external view returns (bool);
     /// @notice keccak256 of the pinned root certificate's DER.
     function root() external view returns (bytes32);
