@@ -55,11 +55,10 @@ export async function benchTee(
   runs: number,
 ): Promise<TeeBench> {
   const name = model.artifacts.name;
-  const tee = await startEnclaves(stack, {
+  const tee = await startEnclaves(stack.precompile, [model], {
     admin: deployer,
     owner: deployer,
     operator: nodeSigner,
-    models: [name],
     log: silentLogger,
   });
   const { registration, enclave } = tee.enclaves[name];

@@ -11,7 +11,8 @@ import { loadOrCreateDevCa } from "../tee/devCa.js";
 import type { Enclave } from "../tee/enclave.js";
 import { LocalEnclaveProcess } from "../tee/localEnclaveProcess.js";
 import { TEE_DEV_DIR } from "../paths.js";
-import { allowMeasurement, ensureEnclaveRegistry } from "./enclaves.js";
+import { allowMeasurement, enclaveRegistryOf, ensureEnclaveRegistry } from "./enclaves.js";
+import { ChainError } from "../errors.js";
 import { installPrecompile } from "./install.js";
 import { checkServable } from "./registration.js";
 import { type RegisterOptions, type RegisteredModel, registerModel } from "./models.js";
@@ -118,13 +119,11 @@ export async function startNode(stack: SibylStack, opts: NodeStartOptions): Prom
 
 export interface EnclaveStartOptions {
   /** the precompile's admin: sets up the enclave registry if the precompile has none */
-  admin: Signer;
-  /** the models' owner: allows each enclave's measurement for its model */
-  owner: Signer;
+  admin?: Signer;
+  /** the models' owner: allows each enclave's measurement for its model when it is not yet allowed */
+  owner?: Signer;
   /** the node account that registers the enclave keys and will submit their answers */
   operator: Signer;
-  /** which stack models get an enclave (default all) */
-  models?: string[];
   /** where the development root CA is kept (default `build/tee`) */
   caDir?: string;
   log?: Logger;
@@ -137,6 +136,7 @@ export interface StartedEnclave {
 
 export interface StartedEnclaves {
   registry: EnclaveRegistry;
+  /** by model name */
   enclaves: Record<string, StartedEnclave>;
   /** stops every enclave process */
   close(): Promise<void>;
@@ -145,27 +145,33 @@ export interface StartedEnclaves {
 /**
  * TEE mode on a development chain: starts one local enclave process per model (under the
  * project's development root CA, NOT hardware-backed), pins that root in the precompile's
- * enclave registry (set up on first use), allows each enclave's measurement for its model and
- * registers its answer key on-chain for `operator`, with the attestation document verified
- * there. Pass `enclaves` to `startNode` so the node answers TEE requests with them.
+ * enclave registry (set up by `admin` on first use), has `owner` allow each enclave's measurement
+ * for its model, and registers each answer key on-chain for `operator`, the attestation document
+ * verified there. Pass the enclaves to the node (`ServedModel.enclave`) so it answers TEE-mode
+ * requests with them.
  */
-export async function startEnclaves(stack: SibylStack, opts: EnclaveStartOptions): Promise<StartedEnclaves> {
+export async function startEnclaves(
+  precompile: InferencePrecompile,
+  models: readonly { modelId: string; artifacts: ModelArtifacts }[],
+  opts: EnclaveStartOptions,
+): Promise<StartedEnclaves> {
   const log = opts.log ?? consoleLogger;
   const ca = await loadOrCreateDevCa(opts.caDir ?? TEE_DEV_DIR);
-  const registry = await ensureEnclaveRegistry(stack.precompile, opts.admin, { rootDer: ca.rootDer });
+  const registry = opts.admin
+    ? await ensureEnclaveRegistry(precompile, opts.admin, { rootDer: ca.rootDer })
+    : await enclaveRegistryOf(precompile, opts.operator);
   const started: Record<string, StartedEnclave> = {};
   const processes: Enclave[] = [];
   const close = async () => {
     await Promise.all(processes.map((e) => e.close()));
   };
   try {
-    for (const name of opts.models ?? Object.keys(stack.models)) {
-      const model = stack.models[name];
+    for (const model of models) {
+      const name = model.artifacts.name;
       const enclave = await LocalEnclaveProcess.start({ ca, model: model.artifacts.quantized, log });
       processes.push(enclave);
-      log.info(`enclave for ${name}: ${enclave.describe()}, answer key ${enclave.answerKey}`);
-      if (await allowMeasurement(registry, opts.owner, model.modelId, enclave.measurement))
-        log.info(`  model ${name} now allows enclave measurement ${enclave.measurement}`);
+      log.info(`enclave for ${name}: ${enclave.describe()}`);
+      await allowed(registry, model.modelId, name, enclave.measurement, opts.owner, log);
       const registration = await registerEnclave({
         registry: registry.connect(opts.operator),
         enclave,
@@ -183,4 +189,23 @@ export async function startEnclaves(stack: SibylStack, opts: EnclaveStartOptions
     throw e;
   }
   return { registry, enclaves: started, close };
+}
+
+/** Makes sure the model allows the enclave's measurement: as its owner if given, else says who must. */
+async function allowed(
+  registry: EnclaveRegistry,
+  modelId: string,
+  name: string,
+  measurement: string,
+  owner: Signer | undefined,
+  log: Logger,
+): Promise<void> {
+  if (await registry.isMeasurementAllowed(modelId, measurement)) return;
+  if (!owner)
+    throw new ChainError(
+      `model ${name} does not allow enclaves with measurement ${measurement}`,
+      `its owner allows it with setMeasurement(${modelId}, ${measurement}, true) on the enclave registry ${await registry.getAddress()}`,
+    );
+  await allowMeasurement(registry, owner, modelId, measurement);
+  log.info(`  model ${name} now allows enclave measurement ${measurement}`);
 }

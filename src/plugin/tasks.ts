@@ -84,6 +84,13 @@ function withNodeOptions<B extends NewTaskDefinitionBuilder<any>>(t: B) {
       description: "refuse to serve a registration whose settlement window is shorter than this many seconds",
       type: ArgumentType.INT,
       defaultValue: 60,
+    })
+    .addFlag({
+      name: "tee",
+      description:
+        "also answer TEE-mode requests: run each model in a local enclave process (NOT hardware-backed, under the " +
+        "project's development root CA) and register its key on-chain (account #0 sets up the enclave registry " +
+        "and allows the measurement when it is the admin and the models' owner)",
     });
 }
 

@@ -68,7 +68,7 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
   );
 
   log.info("starting a local enclave process for iris and registering it on-chain (TEE mode)…");
-  const tee = await startEnclaves(stack, {
+  const tee = await startEnclaves(stack.precompile, [iris], {
     admin: deployer,
     owner: deployer,
     operator: nodeSigner,

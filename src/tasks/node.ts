@@ -1,3 +1,4 @@
+import type { Signer } from "ethers";
 import type { SibylEnv } from "../env.js";
 
 import { builtModelOf } from "../pipeline/finalizeCeremony.js";
@@ -11,6 +12,9 @@ import { InferenceNode, type ServedModel } from "../node/node.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
 import { type NodePolicyOptions, formatEth, resolvePolicy } from "../node/policy.js";
 import { checkServable, checkedModelId } from "../chain/registration.js";
+import { type StartedEnclaves, startEnclaves } from "../chain/stack.js";
+import { coreContract } from "../env.js";
+import { sameAddress } from "../node/rpc.js";
 
 export interface StandaloneNodeOptions {
   /** model files (built with sibyl:build) */
@@ -25,18 +29,27 @@ export interface StandaloneNodeOptions {
   policy?: NodePolicyOptions;
   /** the shortest settlement window of a registration to serve (seconds) */
   minSettlementWindow?: bigint;
+  /** run each model in a local enclave process and answer TEE-mode requests (`startEnclaves`) */
+  tee?: boolean;
 }
 
 /**
  * The set-up `sibyl:node` and `sibyl:proxy` share: connects to the installation on the task's
  * network, checks each model's registration against its local build (`checkedModelId`) and
  * that it may be served, registers the signer as a node with `bond` if it is not one yet, warns
- * when the free bond cannot back a model's stake, and starts the node. The caller stops it.
+ * when the free bond cannot back a model's stake, starts the models' enclaves with `tee`, and
+ * starts the node. The caller stops it, then closes the enclaves (`close`).
  */
 export async function startStandaloneNode(
   env: SibylEnv,
   opts: StandaloneNodeOptions,
-): Promise<{ node: InferenceNode; precompile: InferencePrecompile; models: ServedModel[] }> {
+): Promise<{
+  node: InferenceNode;
+  precompile: InferencePrecompile;
+  models: ServedModel[];
+  /** stops the node's enclaves (after the node) */
+  close(): Promise<void>;
+}> {
   const log = consoleLogger;
   const policy = resolvePolicy(opts.policy); // a bad option fails before anything is sent
   const { precompile, registry } = await connectSibyl(env);
@@ -66,17 +79,59 @@ export async function startStandaloneNode(
     await (await nodeHandle.registerNode({ value: opts.bond })).wait();
   }
   await warnIfBondTooSmall(nodeHandle, signer.address, registry, served);
-  const latest = await env.ethers.provider.getBlockNumber();
-  const node = new InferenceNode({
-    precompile: nodeHandle,
-    models: served,
+  const tee = opts.tee ? await startNodeEnclaves(precompile, served, signers[0], signer, log) : undefined;
+  const models = served.map((m) => ({
+    ...m,
+    ...(tee ? { enclave: tee.enclaves[m.artifacts.name].enclave } : {}),
+  }));
+  const close = async () => {
+    await tee?.close();
+  };
+  try {
+    const latest = await env.ethers.provider.getBlockNumber();
+    const node = new InferenceNode({
+      precompile: nodeHandle,
+      models,
+      log,
+      pollMs: opts.pollMs,
+      policy,
+      fromBlock: opts.fromBlock ?? Math.max(0, latest - 1000),
+    });
+    await node.start();
+    return { node, precompile, models, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * The enclaves of a standalone node: account #0 sets up the enclave registry and allows the
+ * measurements where it may (it is the precompile's admin, the models' owner); otherwise the
+ * registry must exist and allow them already, and the error says who must act.
+ */
+async function startNodeEnclaves(
+  precompile: InferencePrecompile,
+  served: ServedModel[],
+  first: Signer,
+  operator: Signer,
+  log: Logger,
+): Promise<StartedEnclaves> {
+  const account = await first.getAddress();
+  const isAdmin = sameAddress(await precompile.admin(), account);
+  const registry = (await precompile.registry()) as string;
+  const owners = await Promise.all(
+    served.map(
+      async (m) =>
+        (await coreContract<ModelRegistry>("ModelRegistry", registry, first).getModel(m.modelId)).owner,
+    ),
+  );
+  return startEnclaves(precompile, served, {
+    ...(isAdmin ? { admin: first } : {}),
+    ...(owners.every((o) => sameAddress(o, account)) ? { owner: first } : {}),
+    operator,
     log,
-    pollMs: opts.pollMs,
-    policy,
-    fromBlock: opts.fromBlock ?? Math.max(0, latest - 1000),
   });
-  await node.start();
-  return { node, precompile, models: served };
 }
 
 /** Resolves at the first SIGINT or SIGTERM (Ctrl-C), saying that the process is stopping. */
@@ -98,10 +153,11 @@ export function untilInterrupted(log: Logger = consoleLogger): Promise<void> {
  * It serves only registrations that match the local builds (`checkedModelId`).
  */
 export async function runStandaloneNode(env: SibylEnv, opts: StandaloneNodeOptions): Promise<void> {
-  const { node } = await startStandaloneNode(env, opts);
+  const { node, close } = await startStandaloneNode(env, opts);
   consoleLogger.info("node running; Ctrl-C to stop");
   await untilInterrupted();
   await node.stop();
+  await close();
   await releaseProverThreads();
 }
 
@@ -152,6 +208,7 @@ export interface NodeCliArgs {
   maxCallbackGas?: string;
   maxStake?: string;
   minSettlementWindow: number;
+  tee?: boolean;
 }
 
 /** `sibyl:node`'s CLI options, checked, as `startStandaloneNode` takes them. */
@@ -165,6 +222,7 @@ export function standaloneOptionsFromCli(args: NodeCliArgs): StandaloneNodeOptio
     fromBlock: intOption(args.fromBlock, "--from-block"),
     policy: policyFromCli(args),
     minSettlementWindow: BigInt(args.minSettlementWindow),
+    tee: args.tee ?? false,
   };
 }
 

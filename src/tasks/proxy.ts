@@ -55,7 +55,7 @@ export async function runPipeProxy(
         "--network localhost), then run npx hardhat sibyl:proxy --network localhost",
     );
 
-  const { node, precompile, models } = await startStandaloneNode(env, opts);
+  const { node, precompile, models, close } = await startStandaloneNode(env, opts);
   try {
     const layer = new PipeLayer({ precompile, node, log });
     const server = await startPipeProxy({
@@ -87,6 +87,7 @@ export async function runPipeProxy(
     return run;
   } finally {
     await node.stop();
+    await close();
     await releaseProverThreads();
   }
 }

@@ -149,7 +149,12 @@ export async function deploySibyl(
         ).wait();
 
   const tee = opts.tee
-    ? await startEnclaves(stack, { admin: signers[0], owner: signers[0], operator: nodeSigner, log })
+    ? await startEnclaves(stack.precompile, Object.values(stack.models), {
+        admin: signers[0],
+        owner: signers[0],
+        operator: nodeSigner,
+        log,
+      })
     : undefined;
   const enclaves = tee
     ? Object.fromEntries(Object.entries(tee.enclaves).map(([name, e]) => [name, e.enclave]))
