@@ -28,10 +28,10 @@ contract EnclaveRegistry is IEnclaveRegistry {
     uint256 private constant _HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
     uint256 private constant _PUBLIC_KEY_LENGTH = 65;
 
-    IAttestationVerifier private immutable _verifier;
-    address private immutable _precompile;
-    uint64 private immutable _maxDocumentAge;
-    uint64 private immutable _maxAnswerAge;
+    IAttestationVerifier private immutable VERIFIER;
+    address private immutable PRECOMPILE;
+    uint64 private immutable MAX_DOCUMENT_AGE;
+    uint64 private immutable MAX_ANSWER_AGE;
 
     mapping(address key => EnclaveKey) private _keys;
     mapping(address registrant => uint256 count) private _registrations;
@@ -54,28 +54,28 @@ contract EnclaveRegistry is IEnclaveRegistry {
             maxDocumentAge_ == 0 ||
             maxAnswerAge_ == 0
         ) revert Enclave__InvalidConfig();
-        _verifier = verifier_;
-        _precompile = precompile_;
-        _maxDocumentAge = maxDocumentAge_;
-        _maxAnswerAge = maxAnswerAge_;
+        VERIFIER = verifier_;
+        PRECOMPILE = precompile_;
+        MAX_DOCUMENT_AGE = maxDocumentAge_;
+        MAX_ANSWER_AGE = maxAnswerAge_;
     }
 
     // ───────────────────────────── registration ─────────────────────────────
 
     /// @inheritdoc IEnclaveRegistry
     function registerEnclave(bytes calldata document, bytes32 modelId) external returns (address key) {
-        IAttestationVerifier.Attestation memory att = _verifier.verifyDocument(document);
+        IAttestationVerifier.Attestation memory att = VERIFIER.verifyDocument(document);
         uint64 attestedAt = att.timestampMs / 1000;
         uint64 now_ = uint64(block.timestamp);
         if (attestedAt > now_) revert Enclave__DocumentFromFuture(attestedAt, now_);
         // Safe: `attestedAt <= now_`.
         unchecked {
-            if (now_ - attestedAt > _maxDocumentAge)
-                revert Enclave__StaleDocument(attestedAt, now_, _maxDocumentAge);
+            if (now_ - attestedAt > MAX_DOCUMENT_AGE)
+                revert Enclave__StaleDocument(attestedAt, now_, MAX_DOCUMENT_AGE);
         }
+        _checkPolicy(modelId, att.measurement, att.debug);
         bytes32 expected = registrationNonce(msg.sender);
         if (att.nonce.length != 32 || bytes32(att.nonce) != expected) revert Enclave__WrongNonce(expected);
-        _checkPolicy(modelId, att.measurement, att.debug);
         key = _keyAddress(att.publicKey);
         if (_keys[key].operator != address(0)) revert Enclave__KeyExists(key);
 
@@ -144,8 +144,8 @@ contract EnclaveRegistry is IEnclaveRegistry {
         if (attestedAt > now_) revert Enclave__AnswerFromFuture(attestedAt, now_);
         // Safe: `attestedAt <= now_`.
         unchecked {
-            if (now_ - attestedAt > _maxAnswerAge)
-                revert Enclave__StaleAnswer(attestedAt, now_, _maxAnswerAge);
+            if (now_ - attestedAt > MAX_ANSWER_AGE)
+                revert Enclave__StaleAnswer(attestedAt, now_, MAX_ANSWER_AGE);
         }
     }
 
@@ -185,7 +185,7 @@ contract EnclaveRegistry is IEnclaveRegistry {
 
     /// @inheritdoc IEnclaveRegistry
     function verifier() external view returns (IAttestationVerifier) {
-        return _verifier;
+        return VERIFIER;
     }
 
     /// @inheritdoc IEnclaveRegistry
@@ -205,22 +205,22 @@ contract EnclaveRegistry is IEnclaveRegistry {
 
     /// @inheritdoc IEnclaveRegistry
     function admin() public view returns (address) {
-        return IInference(_precompile).admin();
+        return IInference(PRECOMPILE).admin();
     }
 
     /// @inheritdoc IEnclaveRegistry
     function precompile() external view returns (address) {
-        return _precompile;
+        return PRECOMPILE;
     }
 
     /// @inheritdoc IEnclaveRegistry
     function maxDocumentAge() external view returns (uint64) {
-        return _maxDocumentAge;
+        return MAX_DOCUMENT_AGE;
     }
 
     /// @inheritdoc IEnclaveRegistry
     function maxAnswerAge() external view returns (uint64) {
-        return _maxAnswerAge;
+        return MAX_ANSWER_AGE;
     }
 
     // ─────────────────────────────── internals ──────────────────────────────
@@ -236,7 +236,7 @@ contract EnclaveRegistry is IEnclaveRegistry {
     }
 
     function _onlyModelOwner(bytes32 modelId) private view {
-        address owner = IModelRegistry(IInference(_precompile).registry()).getModel(modelId).owner;
+        address owner = IModelRegistry(IInference(PRECOMPILE).registry()).getModel(modelId).owner;
         if (msg.sender != owner) revert Enclave__NotModelOwner(modelId, msg.sender);
     }
 
