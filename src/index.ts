@@ -71,3 +71,46 @@ export { startPipeProxy, type PipeProxyOptions } from "./pipe/proxy.js";
 export { httpUpstream, RpcError, type RpcCall, type RpcServer } from "./pipe/rpcServer.js";
 export { modelCid, modelIdFromCid } from "./pipe/cid.js";
 export { callKeyOf, type SimulatedCall } from "./pipe/simulate.js";
+
+// TEE mode: attestation documents, enclaves, registration and signed answers
+export {
+  AWS_NITRO_ROOT_SHA256,
+  AttestationError,
+  parseAttestation,
+  verifyAttestation,
+  type AttestationDocument,
+  type AttestationPolicy,
+} from "./tee/attestation.js";
+export {
+  EnclaveError,
+  type Enclave,
+  type TeeAnswer,
+  type TeeAnswerRequest,
+  enclaveMeasurement,
+} from "./tee/enclave.js";
+export { LocalEnclaveProcess, type LocalEnclaveProcessOptions } from "./tee/localEnclaveProcess.js";
+export { type DevCa, loadOrCreateDevCa } from "./tee/devCa.js";
+export {
+  TEE_ANSWER_TYPES,
+  TeeAnswerError,
+  recoverTeeSigner,
+  teeAnswerDigest,
+  inputWords,
+  outputWords,
+  wordsHash,
+} from "./tee/answer.js";
+export {
+  registerEnclave,
+  verifierOf,
+  type EnclaveRegistration,
+  type RegistrationStep,
+} from "./tee/register.js";
+export {
+  allowMeasurement,
+  enclaveRegistryOf,
+  ensureEnclaveRegistry,
+  DEFAULT_MAX_ANSWER_AGE,
+  DEFAULT_MAX_DOCUMENT_AGE,
+} from "./chain/enclaves.js";
+export { startEnclaves, type StartedEnclave, type StartedEnclaves } from "./chain/stack.js";
+export type { AttestedEvent } from "./node/tee.js";

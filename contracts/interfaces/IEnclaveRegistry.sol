@@ -55,7 +55,7 @@ interface IEnclaveRegistry {
     /// @notice A model's owner allowed or disallowed debug-mode enclaves for TEE answers.
     event DebugEnclavesAllowed(bytes32 indexed modelId, bool allowed);
 
-    /// @notice The document's timestamp is later than the chain's clock.
+    /// @notice The document's timestamp is more than `MAX_CLOCK_SKEW` later than the chain's clock.
     error Enclave__DocumentFromFuture(uint64 timestamp, uint64 now_);
     /// @notice The document is older than `maxDocumentAge`.
     error Enclave__StaleDocument(uint64 timestamp, uint64 now_, uint64 maxAge);
@@ -150,6 +150,11 @@ interface IEnclaveRegistry {
     function admin() external view returns (address);
     /// @notice The precompile whose registry names each model's owner.
     function precompile() external view returns (address);
+    /// @notice How far (seconds) a document's timestamp may be ahead of the chain's clock: the
+    /// enclave's clock and block timestamps differ, and a block may lag the time its transactions
+    /// were signed.
+    function MAX_CLOCK_SKEW() external view returns (uint64);
+
     /// @notice The oldest a registration document may be, by the chain's clock (seconds).
     function maxDocumentAge() external view returns (uint64);
     /// @notice The oldest a signed answer may be when it is delivered (seconds).

@@ -27,6 +27,8 @@ contract EnclaveRegistry is IEnclaveRegistry {
     /// @dev Half the secp256k1 group order: a larger s is the malleated twin of a valid signature.
     uint256 private constant _HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
     uint256 private constant _PUBLIC_KEY_LENGTH = 65;
+    /// @inheritdoc IEnclaveRegistry
+    uint64 public constant MAX_CLOCK_SKEW = 300;
 
     IAttestationVerifier private immutable VERIFIER;
     address private immutable PRECOMPILE;
@@ -67,10 +69,12 @@ contract EnclaveRegistry is IEnclaveRegistry {
         IAttestationVerifier.Attestation memory att = VERIFIER.verifyDocument(document);
         uint64 attestedAt = att.timestampMs / 1000;
         uint64 now_ = uint64(block.timestamp);
-        if (attestedAt > now_) revert Enclave__DocumentFromFuture(attestedAt, now_);
-        // Safe: `attestedAt <= now_`.
+        // The enclave's clock is not the chain's: a block's timestamp may lag the time its
+        // transactions were signed, so a document may be up to `MAX_CLOCK_SKEW` ahead of it.
+        if (attestedAt > now_ + MAX_CLOCK_SKEW) revert Enclave__DocumentFromFuture(attestedAt, now_);
+        // Safe: checked just before.
         unchecked {
-            if (now_ - attestedAt > MAX_DOCUMENT_AGE)
+            if (attestedAt < now_ && now_ - attestedAt > MAX_DOCUMENT_AGE)
                 revert Enclave__StaleDocument(attestedAt, now_, MAX_DOCUMENT_AGE);
         }
         _checkPolicy(modelId, att.measurement, att.debug);

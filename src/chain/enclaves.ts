@@ -2,11 +2,8 @@ import { type Signer, ZeroAddress, getAddress, hexlify, keccak256 } from "ethers
 
 import { ChainError } from "../errors.js";
 import { coreContract, deployCore } from "../env.js";
-import type {
-  AttestationVerifier,
-  EnclaveRegistry,
-  InferencePrecompile,
-} from "../../typechain-types/index.js";
+import { verifierOf } from "../tee/register.js";
+import type { EnclaveRegistry, InferencePrecompile } from "../../typechain-types/index.js";
 
 /**
  * TEE mode's on-chain set-up: the precompile's enclave registry (one per precompile) with its
@@ -67,11 +64,6 @@ export async function ensureEnclaveRegistry(
   const address = await deployed.getAddress();
   await (await precompile.connect(signer).setEnclaveRegistry(address)).wait();
   return coreContract<EnclaveRegistry>("EnclaveRegistry", address, signer);
-}
-
-/** The registry's attestation verifier (where certificates are submitted and cached). */
-export async function verifierOf(registry: EnclaveRegistry): Promise<AttestationVerifier> {
-  return coreContract<AttestationVerifier>("AttestationVerifier", await registry.verifier(), registry.runner);
 }
 
 /** The precompile's enclave registry, or a clear error when TEE mode is off. */

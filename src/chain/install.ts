@@ -21,7 +21,8 @@ const SET_CODE_NETWORKS = new Set(["default", "hardhat", "localhost", "node"]);
  * The storage slots of InferencePrecompile that hold its initialisation, by state variable
  * (solc's storage layout; test/chain/install.test.ts checks it against the compiler's):
  * slot 0 `_lock` (0 = not initialised), 1 `_admin`, 2 `_registry | _answerWindow`,
- * 3 `_minBond`, 9 `_pendingAdmin`, 10 `_pendingRegistry | _registryEffectiveAt`, 15 `_adapter`.
+ * 3 `_minBond`, 9 `_pendingAdmin`, 10 `_pendingRegistry | _registryEffectiveAt`, 15 `_adapter`,
+ * 17 `_enclaves` (the enclave registry).
  * `resetPrecompile` zeroes exactly these. It keeps slot 4 (`_nonce`), so request ids issued
  * after a reset never repeat one left in storage, and it cannot clear the mappings (slots 5–8
  * and 11: requests, their words, node bonds, pending withdrawals, node policies) because
@@ -37,6 +38,7 @@ export const INITIALIZATION_SLOTS: Readonly<Record<string, number>> = {
   _pendingRegistry: 10,
   _registryEffectiveAt: 10,
   _adapter: 15,
+  _enclaves: 17,
 };
 
 export interface InstallOptions {

@@ -1,6 +1,6 @@
 import { ZeroAddress } from "ethers";
 
-import { RequestState } from "../protocol/state.js";
+import { Mode, RequestState } from "../protocol/state.js";
 import { type DeclineReason, formatEth } from "../node/policy.js";
 import type { InferencePrecompile } from "../../typechain-types/index.js";
 import { type NodeVerdict, registeredNodeVerdicts, whyNoNodeAnswers } from "./nodes.js";
@@ -54,6 +54,8 @@ export interface RequestStatus {
   pending?: PendingReason;
   consumer?: string;
   modelId?: string;
+  /** how it settles: ZK (a proof after the answer) or TEE (an enclave's signed answer, final at once) */
+  mode?: Mode;
   /** wei escrowed with the request: the node's on settlement, the consumer's back otherwise */
   fee?: bigint;
   /** wei of the answering node's bond an answer locks */
@@ -122,6 +124,7 @@ export async function explainRequest(
     now: at,
     consumer: req.consumer,
     modelId: req.modelId,
+    mode: Number(req.mode) as Mode,
     fee: req.fee,
     stake: req.stake,
     bondBacking: await precompile.bondBacking(requestId),
@@ -165,17 +168,25 @@ export async function explainRequest(
       `  origin     ${status.origin} (a synchronous call: prepared for this sender's transaction, paid from its credit)`,
     );
   lines.push(`  model      ${req.modelId}`);
+  if (status.mode === Mode.TEE)
+    lines.push(
+      "  mode       TEE: answered by an attested enclave's signed output, final in the answer's transaction (no proof, no stake)",
+    );
   lines.push(`  fee        ${eth(req.fee)} ${feeFate(state)}`);
   lines.push(`  requested  ${when(req.requestedAt, at)}`);
   if (answered) {
     lines.push(
       `  answered   by ${req.node} at ${iso(req.answeredAt)} (${span(req.answeredAt - req.requestedAt)} after the request)`,
     );
+  }
+  if (answered && status.mode !== Mode.TEE) {
     const deadline = status.settlementDeadline!;
     const met = state === RequestState.Settled ? " (met)" : state === RequestState.Slashed ? " (missed)" : "";
     lines.push(`  deadline   ${met ? `${iso(deadline)}${met}` : when(deadline, at)}`);
   }
-  lines.push(`  bond       ${bondLine(status)}`);
+  lines.push(
+    `  bond       ${status.mode === Mode.TEE && state === RequestState.Settled ? "none: a TEE answer locks no stake" : bondLine(status)}`,
+  );
   if (state === RequestState.Requested) lines.push(...nodeLines(status));
   if (status.closing) {
     const c = status.closing;

@@ -10,8 +10,8 @@ import {
 
 import { ChainError } from "../errors.js";
 import { type Logger, consoleLogger } from "../log.js";
-import type { EnclaveRegistry } from "../../typechain-types/index.js";
-import { verifierOf } from "../chain/enclaves.js";
+import { coreContract } from "../env.js";
+import type { AttestationVerifier, EnclaveRegistry } from "../../typechain-types/index.js";
 import { parseAttestation } from "./attestation.js";
 
 /**
@@ -20,6 +20,11 @@ import { parseAttestation } from "./attestation.js";
  * verified in its own transaction (parent first), then the document itself. The enclave is
  * asked for the document only after the registry named the nonce it must carry.
  */
+
+/** The registry's attestation verifier (where certificates are submitted and cached). */
+export async function verifierOf(registry: EnclaveRegistry): Promise<AttestationVerifier> {
+  return coreContract<AttestationVerifier>("AttestationVerifier", await registry.verifier(), registry.runner);
+}
 
 /** What registration needs of an enclave. */
 export interface AttestingEnclave {

@@ -379,12 +379,14 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
       }
     });
 
-    it("TEE reverts OpenGradient__ModeNotServed(2)", async function () {
-      const { og, cid, adapter } = await loadFixture(ogFixture);
+    it("TEE (2) asks for an attested result: a proof-carrying one prepared for the same input does not serve it", async function () {
+      const { og, cid, precompile, prepareFor } = await loadFixture(ogFixture);
       const four = [vector("x", [num(1n, 0n), num(2n, 0n), num(3n, 0n), num(4n, 0n)])];
-      await expect(og().runModelInference.staticCall(request(cid, four, OGMode.TEE)))
-        .to.be.revertedWithCustomError(adapter, "OpenGradient__ModeNotServed")
-        .withArgs(2);
+      await prepareFor([256n, 512n, 768n, 1024n]); // ZK's finality
+      await expect(
+        og().runModelInference.staticCall(request(cid, four, OGMode.TEE)),
+      ).to.be.revertedWithCustomError(precompile, "Inference__NotPrepared");
+      await og().runModelInference.staticCall(request(cid, four, OGMode.ZK));
     });
 
     it("every LLM function reverts OpenGradient__LLMNotServed(selector)", async function () {
@@ -874,7 +876,6 @@ describe("OpenGradient adapter (MockVerifier: tests conversions and the state ma
     const iface = adapter.interface as unknown as Interface;
     for (const name of [
       "OpenGradient__LLMNotServed",
-      "OpenGradient__ModeNotServed",
       "OpenGradient__UnknownModelCID",
       "OpenGradient__ShapeMismatch",
       "OpenGradient__WrongInputLength",

@@ -265,14 +265,23 @@ describe("TEE mode", function () {
         .withArgs(stampedAt, anyValue, MAX_DOCUMENT_AGE);
     });
 
-    it("refuses a document stamped later than the chain's clock", async function () {
+    it("refuses a document stamped more than MAX_CLOCK_SKEW later than the chain's clock, and accepts one within it", async function () {
       const { enclaves, node, document, modelId } = await loadFixture(teeFixture);
-      const doc = await document(await enclaves.registrationNonce(node.address), {
-        at: (await time.latest()) + 120,
+      const skew = await enclaves.MAX_CLOCK_SKEW();
+      expect(skew).to.equal(300n);
+      const ahead = await document(await enclaves.registrationNonce(node.address), {
+        at: (await time.latest()) + Number(skew) + 60,
       });
-      await expect(enclaves.connect(node).registerEnclave(doc, modelId)).to.be.revertedWithCustomError(
+      await expect(enclaves.connect(node).registerEnclave(ahead, modelId)).to.be.revertedWithCustomError(
         enclaves,
         "Enclave__DocumentFromFuture",
+      );
+      const slightly = await document(await enclaves.registrationNonce(node.address), {
+        at: (await time.latest()) + 60,
+      });
+      await expect(enclaves.connect(node).registerEnclave(slightly, modelId)).to.emit(
+        enclaves,
+        "EnclaveRegistered",
       );
     });
 

@@ -4,6 +4,7 @@ import { type Contract, JsonRpcProvider } from "ethers";
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import { requestInference } from "../../src/client/client.js";
+import { explainRequest } from "../../src/client/status.js";
 import { deployCore } from "../../src/env.js";
 import { quantizeInput } from "../../src/model/quantize.js";
 import { loadArtifacts } from "../../src/pipeline/artifacts.js";
@@ -76,6 +77,12 @@ describe("e2e/tee: TEE mode with a local enclave process", function () {
       expect(answered).to.have.length(1);
       expect(settled).to.have.length(1);
       expect(settled[0].transactionHash).to.equal(answered[0].transactionHash);
+      // sibyl:status says how it settled, and claims no deadline or stake for it
+      const status = await explainRequest(bed.precompile, id);
+      const text = status.lines.join("\n");
+      expect(text).to.contain("mode       TEE: answered by an attested enclave");
+      expect(text).to.contain("bond       none: a TEE answer locks no stake");
+      expect(text).to.not.contain("deadline");
     });
 
     it("serves OpenGradient's runModelInference with mode TEE (2): the class in the caller's transaction, Settled", async function () {

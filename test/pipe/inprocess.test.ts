@@ -1,5 +1,6 @@
 import hre, { network } from "hardhat";
 import { expect } from "chai";
+import { errorOf } from "../helpers/errors.js";
 import { type ContractTransactionReceipt, Interface, type Log, parseEther } from "ethers";
 
 import { coreArtifact } from "../../src/env.js";
@@ -172,15 +173,17 @@ describe("pipe: synchronous inference in-process (real node, real proofs)", func
         .withArgs("input", 2n, fixedOf(10n ** 7n, 1n), 24n);
     });
 
-    it("an unknown modelCID and the TEE mode revert with clear custom errors", async function () {
+    it("an unknown modelCID reverts with a clear custom error; TEE without an enclave is refused before sending", async function () {
       const unknown = await ethers.deployContract("IrisClassifierOG", ["QmNotAModelOfThisChain", VANILLA]);
       await expect(unknown.connect(alice).classify(SETOSA, 1))
         .to.be.revertedWithCustomError({ interface: adapter }, "OpenGradient__UnknownModelCID")
         .withArgs("QmNotAModelOfThisChain");
+      // this testbed's node runs no enclave: it cannot prepare an attested result
       const tee = await ethers.deployContract("IrisClassifierOG", [sibyl.modelCid(), TEE]);
-      await expect(tee.connect(alice).classify(SETOSA, 1))
-        .to.be.revertedWithCustomError({ interface: adapter }, "OpenGradient__ModeNotServed")
-        .withArgs(2n);
+      const before = await ethers.provider.getTransactionCount(alice.address);
+      const error = await errorOf(() => tee.connect(alice).classify(SETOSA, 1));
+      expect(error.message).to.contain("runs no enclave");
+      expect(await ethers.provider.getTransactionCount(alice.address)).to.equal(before);
     });
 
     it("a model bound under a hard-coded name answers that name", async function () {
