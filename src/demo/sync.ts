@@ -66,48 +66,43 @@ export async function syncCalls(
       ["proof-carrying", 1],
       ...(tee ? ([["attested (TEE)", 2]] as const) : []),
     ] as const;
-    for (const [finality, mode] of ogModes) {
-      const og = await deployCore("IrisClassifierOG", caller, modelCid(iris.modelId), mode);
+    /** Sends one classifying transaction and describes the synchronous call it made. */
+    const classify = async (
+      iface: SyncDemoCall["interface"],
+      finality: SyncDemoCall["finality"],
+      send: () => Promise<{ wait(): Promise<TransactionReceipt | null> }>,
+      classOf: () => Promise<bigint>,
+    ) => {
       const t0 = Date.now();
-      const receipt = await (await (og.connect(caller) as Contract).classify(cm, 1)).wait();
+      const receipt = (await (await send()).wait())!;
       const latencyMs = Date.now() - t0;
-      const species = Number(await (og as Contract).lastSpecies());
-      calls.push(
-        await describeSync(
-          stack,
-          receipt,
-          "OpenGradient runModelInference",
-          finality,
-          prepareGas,
-          latencyMs,
-          iris.artifacts.classes?.[species] ?? String(species),
-        ),
+      const cls = Number(await classOf());
+      const label = iris.artifacts.classes?.[cls] ?? String(cls);
+      calls.push(await describeSync(stack, receipt, iface, finality, prepareGas, latencyMs, label));
+    };
+    for (const [finality, mode] of ogModes) {
+      const og = (await deployCore("IrisClassifierOG", caller, modelCid(iris.modelId), mode)) as Contract;
+      await classify(
+        "OpenGradient runModelInference",
+        finality,
+        () => (og.connect(caller) as Contract).classify(cm, 1),
+        () => og.lastSpecies(),
       );
     }
-    const instant = await deployCore("InstantClassifier", caller, iris.modelId);
+    const instant = (await deployCore("InstantClassifier", caller, iris.modelId)) as Contract;
     const input = quantizeInput(iris.artifacts.quantized, sample.features);
     const finalities = [
       ["deferred", Finality.Deferred],
       ["proof-carrying", Finality.ProofCarrying],
       ...(tee ? ([["attested (TEE)", Finality.Attested]] as const) : []),
     ] as const;
-    for (const [finality, value] of finalities) {
-      const t0 = Date.now();
-      const receipt = await (await (instant.connect(caller) as Contract).classify(input, value)).wait();
-      const latencyMs = Date.now() - t0;
-      const cls = Number(await (instant as Contract).lastClass());
-      calls.push(
-        await describeSync(
-          stack,
-          receipt,
-          "Sibyl infer",
-          finality,
-          prepareGas,
-          latencyMs,
-          iris.artifacts.classes?.[cls] ?? String(cls),
-        ),
+    for (const [finality, value] of finalities)
+      await classify(
+        "Sibyl infer",
+        finality,
+        () => (instant.connect(caller) as Contract).classify(input, value),
+        () => instant.lastClass(),
       );
-    }
     for (const c of calls)
       log.info(
         `   ${c.interface}, ${c.finality}: ${c.label} in the same transaction  (${c.latencyMs} ms, call gas ${fmt(c.callGas)}, prepare gas ${fmt(c.prepareGas)}; request ${c.stateAfter})`,

@@ -12,7 +12,7 @@ import { Mode, RequestState } from "../../src/protocol/state.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
 import { EnclaveRegistry__factory, InferencePrecompile__factory } from "../../typechain-types/index.js";
-import { HardhatProcess, freePort, runTask, waitForChain } from "../helpers/hardhat-node.js";
+import { HardhatProcess, runTask, startHardhatNode } from "../helpers/hardhat-node.js";
 import { IRIS_MODEL_PATH } from "../helpers/models.js";
 
 /**
@@ -117,11 +117,8 @@ describe("e2e/tee: TEE mode with a local enclave process", function () {
     });
 
     it("sets up the enclave registry, registers its enclave and answers a TEE request, final at once", async function () {
-      const port = await freePort();
-      const rpcUrl = `http://127.0.0.1:${port}`;
-      const chain = new HardhatProcess(["node", "--hostname", "127.0.0.1", "--port", String(port)]);
+      const { chain, url: rpcUrl } = await startHardhatNode();
       processes.push(chain);
-      await waitForChain(rpcUrl, chain, 60_000);
       provider = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true, pollingInterval: 100 });
       const env = { SIBYL_RPC_URL: rpcUrl };
       await runTask(["sibyl:deploy", "--network", "localhost"], env);

@@ -11,7 +11,6 @@ import {
   generateKeyPairSync,
   sign,
   verify as nodeVerify,
-  webcrypto,
 } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { keccak256 } from "ethers";
@@ -19,6 +18,7 @@ import { network } from "hardhat";
 
 import { AWS_NITRO_ROOT_SHA256, parseAttestation, sigStructure } from "../../src/tee/attestation.js";
 import { LocalEnclave } from "../../src/tee/localEnclave.js";
+import { type Made, makeCert } from "../helpers/certificates.js";
 import type { AttestationVerifier, P384Probe } from "../../typechain-types/index.js";
 
 /**
@@ -30,7 +30,6 @@ import type { AttestationVerifier, P384Probe } from "../../typechain-types/index
 
 const DATA = new URL("../data/nitro/", import.meta.url);
 const TX_GAS_CAP = 16_777_216n; // EIP-7825, Osaka's default
-const provider = webcrypto as unknown as Crypto;
 
 const hex = (b: Uint8Array | undefined): string => "0x" + Buffer.from(b ?? new Uint8Array()).toString("hex");
 const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
@@ -88,51 +87,6 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array | string): number {
 }
 
 // ------------------------------------------------------------------ certificates and documents made here
-
-interface Made {
-  der: Uint8Array;
-  keys: CryptoKeyPair;
-}
-
-let serial = 1;
-
-/** A certificate, self-signed unless `issuer` is given; ES384 over P-384 unless told. */
-async function makeCert(opts: {
-  name: string;
-  issuer?: Made;
-  notBefore?: Date;
-  notAfter?: Date;
-  basic?: { ca: boolean; pathLength?: number };
-  curve?: "P-384" | "P-256";
-  hash?: "SHA-384" | "SHA-256";
-}): Promise<Made> {
-  const keys = (await webcrypto.subtle.generateKey(
-    { name: "ECDSA", namedCurve: opts.curve ?? "P-384" },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
-  const basic = opts.basic ?? { ca: true };
-  const common = {
-    serialNumber: (serial++).toString(16).padStart(4, "0"),
-    notBefore: opts.notBefore ?? new Date("2025-01-01T00:00:00Z"),
-    notAfter: opts.notAfter ?? new Date("2045-01-01T00:00:00Z"),
-    signingAlgorithm: { name: "ECDSA", hash: opts.hash ?? "SHA-384" },
-    extensions: [new x509.BasicConstraintsExtension(basic.ca, basic.pathLength, true)],
-  };
-  const cert = opts.issuer
-    ? await x509.X509CertificateGenerator.create(
-        {
-          ...common,
-          subject: opts.name,
-          issuer: new x509.X509Certificate(new Uint8Array(opts.issuer.der)).subjectName,
-          publicKey: keys.publicKey,
-          signingKey: opts.issuer.keys.privateKey,
-        },
-        provider,
-      )
-    : await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: opts.name, keys }, provider);
-  return { der: new Uint8Array(cert.rawData), keys };
-}
 
 /** A document in Nitro's format (an indefinite-length payload map, Nitro's key order), signed by `signer`. */
 function makeDocument(opts: {

@@ -2,12 +2,13 @@ import { expect } from "chai";
 import "reflect-metadata"; // before @peculiar/x509: its tsyringe needs the Reflect metadata API
 import * as x509 from "@peculiar/x509";
 import fc from "fast-check";
-import { X509Certificate, verify as nodeVerify, webcrypto } from "node:crypto";
+import { X509Certificate, verify as nodeVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { network } from "hardhat";
 
 import { parseAttestation } from "../../src/tee/attestation.js";
 import { LocalEnclave } from "../../src/tee/localEnclave.js";
+import { makeCert } from "../helpers/certificates.js";
 
 /**
  * contracts/libraries/X509.sol (through contracts/test/X509Harness.sol) against node:crypto and
@@ -16,7 +17,6 @@ import { LocalEnclave } from "../../src/tee/localEnclave.js";
  */
 
 const DATA = new URL("../data/nitro/", import.meta.url);
-const provider = webcrypto as unknown as Crypto;
 const { ethers } = await network.create();
 
 const hex = (b: Uint8Array): string => "0x" + Buffer.from(b).toString("hex");
@@ -95,56 +95,6 @@ function withEcdsaSig(cert: Der, r: Uint8Array, s: Uint8Array): Uint8Array {
 }
 
 // ------------------------------------------------------------------ certificates made here
-
-interface Made {
-  der: Uint8Array;
-  keys: CryptoKeyPair;
-}
-
-let serial = 1;
-
-/** A certificate, self-signed unless `issuer` is given (ES384 over P-384 unless told). */
-async function makeCert(opts: {
-  name: string;
-  issuer?: Made;
-  notBefore?: Date;
-  notAfter?: Date;
-  basic?: { ca: boolean; pathLength?: number } | null;
-  extraExtensions?: x509.Extension[];
-  curve?: "P-384" | "P-256";
-  hash?: "SHA-384" | "SHA-256";
-}): Promise<Made> {
-  const keys = (await webcrypto.subtle.generateKey(
-    { name: "ECDSA", namedCurve: opts.curve ?? "P-384" },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
-  const basic = opts.basic === undefined ? { ca: true } : opts.basic;
-  const extensions: x509.Extension[] = [
-    ...(basic ? [new x509.BasicConstraintsExtension(basic.ca, basic.pathLength, true)] : []),
-    ...(opts.extraExtensions ?? []),
-  ];
-  const common = {
-    serialNumber: (serial++).toString(16).padStart(4, "0"),
-    notBefore: opts.notBefore ?? new Date("2025-01-01T00:00:00Z"),
-    notAfter: opts.notAfter ?? new Date("2035-01-01T00:00:00Z"),
-    signingAlgorithm: { name: "ECDSA", hash: opts.hash ?? "SHA-384" },
-    extensions,
-  };
-  const cert = opts.issuer
-    ? await x509.X509CertificateGenerator.create(
-        {
-          ...common,
-          subject: opts.name,
-          issuer: new x509.X509Certificate(new Uint8Array(opts.issuer.der)).subjectName,
-          publicKey: keys.publicKey,
-          signingKey: opts.issuer.keys.privateKey,
-        },
-        provider,
-      )
-    : await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: opts.name, keys }, provider);
-  return { der: new Uint8Array(cert.rawData), keys };
-}
 
 /** x ‖ y of a certificate's P-384 key, as node:crypto reads it. */
 function rawKey(cert: X509Certificate): Buffer {
