@@ -12,7 +12,7 @@ import { Mode, RequestState } from "../../src/protocol/state.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
 import { EnclaveRegistry__factory, InferencePrecompile__factory } from "../../typechain-types/index.js";
-import { HardhatProcess, runTask, startHardhatNode } from "../helpers/hardhat-node.js";
+import { HardhatProcess, deployAndRegister, startHardhatNode } from "../helpers/hardhat-node.js";
 import { IRIS_MODEL_PATH } from "../helpers/models.js";
 
 /**
@@ -121,13 +121,7 @@ describe("e2e/tee: TEE mode with a local enclave process", function () {
       processes.push(chain);
       provider = new JsonRpcProvider(rpcUrl, 31337, { staticNetwork: true, pollingInterval: 100 });
       const env = { SIBYL_RPC_URL: rpcUrl };
-      await runTask(["sibyl:deploy", "--network", "localhost"], env);
-      const registered = await runTask(
-        ["sibyl:register", "--network", "localhost", "--model", IRIS_MODEL_PATH],
-        env,
-      );
-      const modelId = /modelId\s+(0x[0-9a-f]{64})/.exec(registered)?.[1];
-      expect(modelId, registered).to.be.a("string");
+      const modelId = await deployAndRegister(env, IRIS_MODEL_PATH);
 
       const node = new HardhatProcess(
         ["sibyl:node", "--network", "localhost", "--models", IRIS_MODEL_PATH, "--poll-ms", "100", "--tee"],
@@ -140,7 +134,7 @@ describe("e2e/tee: TEE mode with a local enclave process", function () {
 
       const precompile = InferencePrecompile__factory.connect(INFERENCE_ADDRESS, await provider.getSigner(0));
       const input = quantizeInput(loadArtifacts("iris").quantized, SETOSA);
-      const { requestId } = await requestInference(precompile, modelId!, input, { mode: Mode.TEE });
+      const { requestId } = await requestInference(precompile, modelId, input, { mode: Mode.TEE });
       await node.waitFor(
         `[${requestId.slice(0, 10)}…] answered [0] with the enclave's signature: final`,
         60_000,

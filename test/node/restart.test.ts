@@ -8,7 +8,7 @@ import { quantizeInput } from "../../src/model/quantize.js";
 import { RequestState } from "../../src/node/node.js";
 import { InferencePrecompile__factory } from "../../typechain-types/index.js";
 import { FaultyRpc, type RpcCall } from "../helpers/faulty-rpc.js";
-import { HardhatProcess, freePort, runTask, waitForChain } from "../helpers/hardhat-node.js";
+import { HardhatProcess, deployAndRegister, freePort, waitForChain } from "../helpers/hardhat-node.js";
 import { IRIS_MODEL_PATH } from "../helpers/models.js";
 
 /**
@@ -49,13 +49,7 @@ describe("node/restart: a node killed between answer and settlement, against a h
 
   it("the restarted node finds its unsettled answer on-chain and settles it, sending no transaction twice", async function () {
     const env = { SIBYL_RPC_URL: rpcUrl };
-    await runTask(["sibyl:deploy", "--network", "localhost"], env);
-    const registered = await runTask(
-      ["sibyl:register", "--network", "localhost", "--model", IRIS_MODEL_PATH],
-      env,
-    );
-    const modelId = /modelId\s+(0x[0-9a-f]{64})/.exec(registered)?.[1];
-    expect(modelId, registered).to.be.a("string");
+    const modelId = await deployAndRegister(env, IRIS_MODEL_PATH);
 
     const precompile = InferencePrecompile__factory.connect(INFERENCE_ADDRESS, await provider.getSigner(0));
     const nodeAddress = await (await provider.getSigner(NODE_ACCOUNT)).getAddress();
@@ -82,7 +76,7 @@ describe("node/restart: a node killed between answer and settlement, against a h
 
     const input = quantizeInput(loadArtifacts("iris").quantized, [5.1, 3.5, 1.4, 0.2]);
     // the fee the registry asks (feeFor), as sibyl:infer sends it
-    const { requestId } = await requestInference(precompile, modelId!, input);
+    const { requestId } = await requestInference(precompile, modelId, input);
     await first.waitFor(`[${short(requestId)}] answered`, 30_000);
     await proxy.waitForHeld(1, 30_000);
     first.kill("SIGKILL");
