@@ -95,8 +95,9 @@ interface IEnclaveRegistry {
 
     /// @notice Verifies `document` and registers its `public_key` as an answer key operated by
     /// the caller, after the policy: the document is at most `maxDocumentAge` old by the chain's
-    /// clock, its nonce is `registrationNonce(msg.sender)` (then the counter moves on), and its
-    /// measurement is allowed for `modelId` (a debug enclave only where the model allows it).
+    /// clock (and at most `MAX_CLOCK_SKEW` ahead of it), its measurement is allowed for `modelId`
+    /// (a debug enclave only where the model allows it), and its nonce is
+    /// `registrationNonce(msg.sender)` (then the counter moves on).
     function registerEnclave(bytes calldata document, bytes32 modelId) external returns (address key);
 
     /// @notice The attestation verifier documents are checked by (it pins the root).
