@@ -173,12 +173,12 @@ describe("the packed package in a fresh Hardhat 3 project", function () {
     expect(existsSync(join(project, "build", "models", "iris", "iris.zkey"))).to.equal(true);
   });
 
-  it("runs the consumer's test: answered, settled, slashed, and a synchronous proof-carrying call, against the in-process network", async function () {
+  it("runs the consumer's test: answered, settled, slashed, a synchronous proof-carrying call and a TEE answer from a local enclave process, against the in-process network", async function () {
     const env: Record<string, string> = ptauDir ? { SIBYL_PTAU_DIR: ptauDir } : {};
     const test = await run("npx", ["hardhat", "test"], project, env);
     expectOk("npx hardhat test", test);
     expect(test.out).to.include("gets an answer at once and its proof later");
-    expect(test.out).to.match(/\b4 passing\b/);
+    expect(test.out).to.match(/\b5 passing\b/);
     expect(test.out).not.to.match(/\bfailing\b/);
   });
 });

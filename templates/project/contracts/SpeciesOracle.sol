@@ -2,12 +2,14 @@
 pragma solidity 0.8.30;
 
 import {InferenceConsumer} from "hardhat-sibyl/contracts/InferenceConsumer.sol";
+import {IInference} from "hardhat-sibyl/contracts/interfaces/IInference.sol";
 import {ISyncInference} from "hardhat-sibyl/contracts/interfaces/ISyncInference.sol";
 import {Sibyl} from "hardhat-sibyl/contracts/libraries/SibylAddresses.sol";
 
 /// @notice Asks the Iris classifier which species a flower is. A node's answer arrives at
 /// once (provisional, backed by its stake); the proved answer arrives when the node settles.
 /// Or, synchronously: the answer and its verified proof inside the caller's own transaction.
+/// Or in TEE mode: an attested enclave's signed answer, final in the transaction that delivers it.
 contract SpeciesOracle is InferenceConsumer {
     bytes32 public immutable MODEL_ID;
 
@@ -27,6 +29,15 @@ contract SpeciesOracle is InferenceConsumer {
     function classify(int256[] calldata features) external payable returns (bytes32 requestId) {
         RequestOptions memory options = _defaultOptions();
         options.fee = msg.value;
+        requestId = _requestInference(MODEL_ID, features, options);
+    }
+
+    /// @notice Like `classify`, answered by an attested enclave (TEE mode): both hooks run, in
+    /// order, in the one transaction that delivers the signed answer, which is already final.
+    function classifyAttested(int256[] calldata features) external payable returns (bytes32 requestId) {
+        RequestOptions memory options = _defaultOptions();
+        options.fee = msg.value;
+        options.mode = IInference.Mode.TEE;
         requestId = _requestInference(MODEL_ID, features, options);
     }
 

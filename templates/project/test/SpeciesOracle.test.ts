@@ -3,7 +3,8 @@ import hre, { network } from "hardhat";
 import { deploySibyl, RequestState, type SibylTestbed } from "hardhat-sibyl/testing";
 
 // One in-process chain for this file, with Sibyl installed, the Iris model built (cached
-// after the first run), registered, and a node answering and proving.
+// after the first run), registered, and a node answering and proving; `tee: true` also starts
+// a local enclave process (NOT hardware-backed) and registers it, for TEE-mode requests.
 const connection = await network.create();
 const { ethers } = connection;
 
@@ -12,7 +13,7 @@ describe("SpeciesOracle", function () {
   let oracle: any;
 
   before(async function () {
-    sibyl = await deploySibyl(hre, connection);
+    sibyl = await deploySibyl(hre, connection, { tee: true });
     oracle = await ethers.deployContract("SpeciesOracle", [sibyl.modelId()]);
   });
 
@@ -51,6 +52,17 @@ describe("SpeciesOracle", function () {
     const [me] = await ethers.getSigners();
     await (await oracle.classifyNow(sibyl.quantize([6.4, 3.2, 4.5, 1.5]))).wait(); // a versicolor
     expect(await oracle.classifiedNow(me.address)).to.equal(1n);
+  });
+
+  it("gets a final answer at once from an attested enclave (TEE mode)", async function () {
+    const features = sibyl.quantize([6.4, 3.2, 4.5, 1.5]); // a versicolor
+    const tx = await oracle.classifyAttested(features, { value: await oracle.fee() });
+    const id = sibyl.requestIdOf(await tx.wait());
+    expect(await sibyl.waitFinal(id)).to.equal(RequestState.Settled);
+    // both hooks ran, in the one transaction that brought the enclave's signed answer
+    expect(await oracle.provisional(id)).to.equal(1n);
+    expect(await oracle.isProved(id)).to.equal(true);
+    expect(await oracle.proved(id)).to.equal(1n);
   });
 
   it("refuses a request without its fee", async function () {
