@@ -75,7 +75,7 @@ export async function enclaveRegistryOf(
   if (address === ZeroAddress)
     throw new ChainError(
       "this precompile has no enclave registry: TEE mode is off",
-      "its admin turns it on with sibyl:deploy --tee (or ensureEnclaveRegistry)",
+      "its admin turns it on: sibyl:node --tee with account #0 as the admin sets the registry up (the library: ensureEnclaveRegistry)",
     );
   return coreContract<EnclaveRegistry>("EnclaveRegistry", address, runner);
 }
