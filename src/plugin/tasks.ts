@@ -251,6 +251,10 @@ export const sibylTasks: TaskDefinition[] = [
     .addOption(text("id", "the model id to request (default: the id sibyl:register recorded)"))
     .addOption(text("input", 'comma-separated real values, e.g. "5.1,3.5,1.4,0.2"'))
     .addFlag({ name: "raw", description: "the input is already fixed-point integers" })
+    .addFlag({
+      name: "tee",
+      description: "ask in TEE mode: answered by an attested enclave (a node run with --tee), final at once",
+    })
     .addOption({
       name: "timeout",
       description: "seconds to wait for settlement",

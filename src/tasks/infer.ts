@@ -5,7 +5,7 @@ import { intOption, modelFileOption, required } from "./args.js";
 import { connectSibyl } from "../chain/connect.js";
 import { InputShapeError } from "../errors.js";
 import { dequantize, quantizeInput } from "../model/quantize.js";
-import { RequestState } from "../protocol/state.js";
+import { Mode, RequestState } from "../protocol/state.js";
 import { checkedModelId } from "../chain/registration.js";
 import { formatEth } from "../node/policy.js";
 import { type QuantizedModel, checkInput } from "../runtime/fixed.js";
@@ -20,6 +20,8 @@ export interface InferArgs {
   input: string;
   raw: boolean;
   timeoutMs: number;
+  /** ask in TEE mode: answered by an attested enclave, final at once */
+  tee?: boolean;
 }
 
 export interface InferResult {
@@ -66,7 +68,8 @@ export function parseInput(text: string, quantized: QuantizedModel, raw: boolean
 
 /**
  * `sibyl:infer`: one request from the CLI's first account, with the fee the registry asks
- * (`feeFor`), then wait for answer and settlement. Only a registration that matches the
+ * (`feeFor`), in ZK mode or (`tee`) TEE mode, then wait for answer and settlement (one
+ * transaction in TEE mode). Only a registration that matches the
  * local build is used (`checkedModelId`).
  */
 export async function inferFromCli(env: SibylEnv, args: InferArgs): Promise<InferResult> {
@@ -78,9 +81,10 @@ export async function inferFromCli(env: SibylEnv, args: InferArgs): Promise<Infe
   const modelId = await checkedModelId(env, registry, artifacts, args.id);
   const fee = await registry.feeFor(modelId, 0); // no hooks: an EOA has no code to call
   const t0 = Date.now();
-  const { requestId, receipt } = await requestInference(precompile, modelId, input, { fee });
+  const mode = args.tee ? Mode.TEE : Mode.ZK;
+  const { requestId, receipt } = await requestInference(precompile, modelId, input, { fee, mode });
   console.log(
-    `requested ${requestId} (model ${modelId}, fee ${formatEth(fee)})\n` +
+    `requested ${requestId} (model ${modelId}, ${Mode[mode]} mode, fee ${formatEth(fee)})\n` +
       `  input [${input.join(", ")}] (fixed point, 2^-${q.fracBits})  gas ${receipt.gasUsed}`,
   );
 
@@ -106,7 +110,7 @@ export async function inferFromCli(env: SibylEnv, args: InferArgs): Promise<Infe
 /** `sibyl:infer` */
 export default sibylAction(
   async (
-    args: { model?: string; id?: string; input?: string; raw: boolean; timeout: number },
+    args: { model?: string; id?: string; input?: string; raw: boolean; tee: boolean; timeout: number },
     env,
   ): Promise<InferResult> =>
     inferFromCli(env, {
@@ -114,6 +118,7 @@ export default sibylAction(
       id: args.id,
       input: required(args.input, "--input", '"6.3,3.3,6.0,2.5"'),
       raw: args.raw,
+      tee: args.tee,
       timeoutMs: (intOption(String(args.timeout), "--timeout") ?? 120) * 1000,
     }),
 );

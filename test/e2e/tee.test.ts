@@ -3,16 +3,13 @@ import hre, { network } from "hardhat";
 import { type Contract, JsonRpcProvider } from "ethers";
 
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
-import { requestInference } from "../../src/client/client.js";
 import { explainRequest } from "../../src/client/status.js";
 import { deployCore } from "../../src/env.js";
-import { quantizeInput } from "../../src/model/quantize.js";
-import { loadArtifacts } from "../../src/pipeline/artifacts.js";
 import { Mode, RequestState } from "../../src/protocol/state.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
 import { EnclaveRegistry__factory, InferencePrecompile__factory } from "../../typechain-types/index.js";
-import { HardhatProcess, deployAndRegister, startHardhatNode } from "../helpers/hardhat-node.js";
+import { HardhatProcess, deployAndRegister, runTask, startHardhatNode } from "../helpers/hardhat-node.js";
 import { IRIS_MODEL_PATH } from "../helpers/models.js";
 
 /**
@@ -132,14 +129,32 @@ describe("e2e/tee: TEE mode with a local enclave process", function () {
       expect(node.output).to.contain("local enclave process, NOT hardware-backed");
       expect(node.output).to.match(/key 0x[0-9a-fA-F]{40} registered: 5 transaction\(s\)/);
 
-      const precompile = InferencePrecompile__factory.connect(INFERENCE_ADDRESS, await provider.getSigner(0));
-      const input = quantizeInput(loadArtifacts("iris").quantized, SETOSA);
-      const { requestId } = await requestInference(precompile, modelId, input, { mode: Mode.TEE });
+      // a user's TEE request, from the CLI
+      const out = await runTask(
+        [
+          "sibyl:infer",
+          "--network",
+          "localhost",
+          "--model",
+          IRIS_MODEL_PATH,
+          "--input",
+          SETOSA.join(","),
+          "--tee",
+        ],
+        env,
+      );
+      expect(out).to.contain("TEE mode");
+      expect(out).to.contain("= setosa (already settled)");
+      const requestId = /requested (0x[0-9a-f]{64})/.exec(out)?.[1];
+      expect(requestId, out).to.be.a("string");
       await node.waitFor(
-        `[${requestId.slice(0, 10)}…] answered [0] with the enclave's signature: final`,
+        `[${requestId!.slice(0, 10)}…] answered [0] with the enclave's signature: final`,
         60_000,
       );
-      expect(Number(await precompile.stateOf(requestId))).to.equal(RequestState.Settled);
+      const precompile = InferencePrecompile__factory.connect(INFERENCE_ADDRESS, provider);
+      expect(Number(await precompile.stateOf(requestId!))).to.equal(RequestState.Settled);
+      expect(Number((await precompile.getRequest(requestId!)).mode)).to.equal(Mode.TEE);
+      expect(modelId).to.equal((await precompile.getRequest(requestId!)).modelId);
       await node.stop();
     });
   });
