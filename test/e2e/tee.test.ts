@@ -5,6 +5,7 @@ import { type Contract, JsonRpcProvider } from "ethers";
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import { explainRequest } from "../../src/client/status.js";
 import { deployCore } from "../../src/env.js";
+import type { FailedEvent } from "../../src/node/node.js";
 import { Mode, RequestState } from "../../src/protocol/state.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
@@ -100,6 +101,21 @@ describe("e2e/tee: TEE mode with a local enclave process", function () {
       expect(await bed.stateOf(id)).to.equal(RequestState.Settled);
       expect((await bed.precompile.getRequest(id)).mode).to.equal(BigInt(Mode.TEE));
       expect(Number(await (og as Contract).lastSpecies())).to.equal(0); // setosa
+    });
+
+    it("reports a TEE answer the registry refuses (its key revoked) as failed, naming the error; the request waits", async function () {
+      const registry = EnclaveRegistry__factory.connect(
+        await bed.precompile.enclaveRegistry(),
+        bed.nodeSigner,
+      );
+      await (await registry.revokeEnclave(bed.enclaves!.iris.enclave.answerKey)).wait();
+      const failed = new Promise<FailedEvent>((resolve) => bed.node!.once("failed", resolve));
+      const id = await bed.request(bed.quantize(SETOSA), { mode: Mode.TEE });
+      const event = await failed;
+      expect(event.requestId).to.equal(id);
+      expect(event.stage).to.equal("answer");
+      expect(event.error.message).to.contain("Enclave__KeyRevoked");
+      expect(await bed.stateOf(id)).to.equal(RequestState.Requested); // nothing lost: it can expire, refunded
     });
   });
 
