@@ -1,6 +1,7 @@
-import { type Signer, ZeroAddress, getAddress, hexlify, keccak256 } from "ethers";
+import { type Provider, type Signer, ZeroAddress, getAddress, hexlify, keccak256 } from "ethers";
 
 import { ChainError } from "../errors.js";
+import type { Logger } from "../log.js";
 import { coreContract, deployCore } from "../env.js";
 import { verifierOf } from "../tee/register.js";
 import type { EnclaveRegistry, InferencePrecompile } from "../../typechain-types/index.js";
@@ -93,4 +94,27 @@ export async function allowMeasurement(
   if (await registry.isMeasurementAllowed(modelId, measurement)) return false;
   await (await registry.connect(owner).setMeasurement(modelId, measurement, true)).wait();
   return true;
+}
+
+/**
+ * Moves a development chain's clock up to the wall clock, which an enclave's documents carry.
+ * Hardhat 3 starts the clock of every in-process network at the time the process loaded its
+ * config, so a network created minutes later runs minutes behind, and a document stamped now
+ * would look as if it came from the future. A chain that refuses `evm_increaseTime` (not a
+ * development chain) is left as it is. Returns the seconds the clock moved.
+ */
+export async function catchUpDevClock(provider: Provider, log: Logger): Promise<number> {
+  const latest = await provider.getBlock("latest");
+  const lag = Math.floor(Date.now() / 1000) - (latest?.timestamp ?? 0);
+  if (!latest || lag <= 1) return 0;
+  const rpc = provider as Provider & { send(method: string, params: unknown[]): Promise<unknown> };
+  if (typeof rpc.send !== "function") return 0;
+  try {
+    await rpc.send("evm_increaseTime", [lag]);
+    await rpc.send("evm_mine", []);
+  } catch {
+    return 0; // not a development chain: its clock is the network's own
+  }
+  log.info(`  the development chain's clock was ${lag} s behind the wall clock; moved it forward`);
+  return lag;
 }

@@ -11,7 +11,7 @@ import { loadOrCreateDevCa } from "../tee/devCa.js";
 import type { Enclave } from "../tee/enclave.js";
 import { LocalEnclaveProcess } from "../tee/localEnclaveProcess.js";
 import { TEE_DEV_DIR } from "../paths.js";
-import { allowMeasurement, enclaveRegistryOf, ensureEnclaveRegistry } from "./enclaves.js";
+import { allowMeasurement, catchUpDevClock, enclaveRegistryOf, ensureEnclaveRegistry } from "./enclaves.js";
 import { ChainError } from "../errors.js";
 import { installPrecompile } from "./install.js";
 import { checkServable } from "./registration.js";
@@ -160,6 +160,8 @@ export async function startEnclaves(
   const registry = opts.admin
     ? await ensureEnclaveRegistry(precompile, opts.admin, { rootDer: ca.rootDer })
     : await enclaveRegistryOf(precompile, opts.operator);
+  // the documents carry the wall clock's time; a development chain may run behind it
+  await catchUpDevClock(precompile.runner!.provider!, log);
   const started: Record<string, StartedEnclave> = {};
   const processes: Enclave[] = [];
   const close = async () => {
