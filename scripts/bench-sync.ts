@@ -16,6 +16,7 @@ import { startInProcessPipe } from "../src/pipe/inProcess.js";
 import { PipeLayer } from "../src/pipe/layer.js";
 import { startPipeProxy } from "../src/pipe/proxy.js";
 import { Finality } from "../src/protocol/state.js";
+import { median } from "./stats.js";
 
 export interface SyncFigures {
   /** gas of the user's transaction */
@@ -41,12 +42,6 @@ export interface SyncBench {
   proofCarrying: SyncFigures;
   async: AsyncFigures;
   runs: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : Math.round((s[m - 1] + s[m]) / 2);
 }
 
 /** Sends `send()`'s transaction and returns its receipt's gas and the ms until it was there. */

@@ -12,6 +12,7 @@ import { requestInference } from "../src/client/client.js";
 import { silentLogger } from "../src/log.js";
 import { NodeTracker } from "../src/node/tracker.js";
 import { Mode } from "../src/protocol/state.js";
+import { median } from "./stats.js";
 
 export interface TeeBench {
   /** gas of every transaction of the first registration: intermediates, leaf, document */
@@ -36,12 +37,6 @@ export interface TeeBench {
     zkAnswerToFinal: number;
   };
   runs: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : Math.round((s[m - 1] + s[m]) / 2);
 }
 
 export async function benchTee(

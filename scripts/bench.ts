@@ -33,6 +33,7 @@ import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/
 import { createRequire } from "node:module";
 import { benchSync } from "./bench-sync.js";
 import { type TeeBench, benchTee } from "./bench-tee.js";
+import { median } from "./stats.js";
 
 const require = createRequire(import.meta.url);
 
@@ -83,12 +84,6 @@ function adversarialCases(): { total: number; byFile: Record<string, number>; pr
 
 function pct(v: number | undefined): string {
   return v === undefined ? "—" : `${(v * 100).toFixed(2)}%`;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : Math.round((s[m - 1] + s[m]) / 2);
 }
 
 async function main(): Promise<void> {

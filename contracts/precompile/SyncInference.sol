@@ -286,7 +286,14 @@ abstract contract SyncInference is InferenceStorage {
         uint128 stake = item.finality != Finality.Deferred || config.unbonded ? 0 : config.stake;
         _lockStake(node, stake);
 
-        uint256 inWords = _storeVectors(requestId, item, config, proofCarrying, attested);
+        (uint256[] memory inPacked, uint256[] memory outPacked) = _storeVectors(
+            requestId,
+            item,
+            config,
+            proofCarrying
+        );
+        if (attested) _checkAttested(requestId, item, inPacked, outPacked);
+        uint256 inWords = inPacked.length;
         _requests[requestId] = RequestRecord({
             consumer: item.consumer,
             requestedAt: uint48(block.timestamp),
@@ -313,37 +320,39 @@ abstract contract SyncInference is InferenceStorage {
     }
 
     /// @dev Stores a prepared result's packed input and output words (and the proof of a
-    /// proof-carrying one after them); returns the number of input words.
+    /// proof-carrying one after them); returns the words.
     function _storeVectors(
         bytes32 requestId,
         Preparation calldata item,
         IModelRegistry.ModelConfig memory config,
-        bool proofCarrying,
-        bool attested
-    ) private returns (uint256) {
-        uint256[] memory inWords = FixedPointPacking.pack(
-            item.input,
-            config.inputBits,
-            config.weightCommitment
-        );
-        uint256[] memory outWords = FixedPointPacking.pack(item.output, config.valueBits);
+        bool proofCarrying
+    ) private returns (uint256[] memory inWords, uint256[] memory outWords) {
+        inWords = FixedPointPacking.pack(item.input, config.inputBits, config.weightCommitment);
+        outWords = FixedPointPacking.pack(item.output, config.valueBits);
         _writeWords(requestId, 0, inWords);
         _writeWords(requestId, inWords.length, outWords);
         if (proofCarrying) _storeProof(requestId, inWords.length + outWords.length, item.proof);
-        if (attested) {
-            IEnclaveRegistry enclaves = _enclaves;
-            if (address(enclaves) == address(0)) revert Inference__UnsupportedMode(Mode.TEE);
-            enclaves.checkAnswer(
-                msg.sender,
-                requestId,
-                item.modelId,
-                keccak256(abi.encodePacked(inWords)),
-                keccak256(abi.encodePacked(outWords)),
-                item.attestedAt,
-                item.signature
-            );
-        }
-        return inWords.length;
+    }
+
+    /// @dev An attested result: the enclave registry checks the signature over exactly the words
+    /// stored for it (as `answerAttested` does for an asynchronous request), now.
+    function _checkAttested(
+        bytes32 requestId,
+        Preparation calldata item,
+        uint256[] memory inWords,
+        uint256[] memory outWords
+    ) private view {
+        IEnclaveRegistry enclaves = _enclaves;
+        if (address(enclaves) == address(0)) revert Inference__UnsupportedMode(Mode.TEE);
+        enclaves.checkAnswer(
+            msg.sender,
+            requestId,
+            item.modelId,
+            keccak256(abi.encodePacked(inWords)),
+            keccak256(abi.encodePacked(outWords)),
+            item.attestedAt,
+            item.signature
+        );
     }
 
     /// @dev Queues a prepared result under its call key and announces it.

@@ -26,16 +26,18 @@ import type {
   SyncConsumer,
 } from "../../typechain-types/index.js";
 import {
+  ethers,
   FEE,
+  Finality,
+  networkHelpers,
   OUTPUT,
   PROOF,
-  ethers,
-  networkHelpers,
   registerMockModel,
   runtimeCodeOf,
   sibylFixture,
   slashCompensation,
   slashReward,
+  State,
 } from "./fixtures.js";
 
 /**
@@ -54,8 +56,6 @@ import {
 const { loadFixture, time } = networkHelpers;
 const abi = AbiCoder.defaultAbiCoder();
 
-const Finality = { Deferred: 0, ProofCarrying: 1 } as const;
-const State = { Answered: 2, Settled: 3, Slashed: 4, Prepared: 6 } as const;
 /** `ModelInferenceMode` */
 const OGMode = { VANILLA: 0, ZK: 1, TEE: 2 } as const;
 

@@ -16,25 +16,27 @@ import type { ISyncInference } from "../../typechain-types/InferencePrecompile.j
 import type { InferencePrecompile, SyncConsumer } from "../../typechain-types/index.js";
 import {
   ANSWER_WINDOW,
+  ethers,
   FEE,
+  Finality,
   INPUT,
   INPUT_LENGTH,
   MIN_BOND,
+  modelConfig,
+  networkHelpers,
   NODE_BOND,
   OUTPUT,
   OUTPUT_LENGTH,
-  PROOF,
-  SETTLEMENT_WINDOW,
-  STAKE,
-  ethers,
-  modelConfig,
-  networkHelpers,
   packReference,
+  PROOF,
   registerWithCode,
   runtimeCodeOf,
+  SETTLEMENT_WINDOW,
   sibylFixture,
   slashCompensation,
   slashReward,
+  STAKE,
+  State,
   timestampOf,
 } from "./fixtures.js";
 
@@ -52,19 +54,6 @@ import {
 
 const { loadFixture, time } = networkHelpers;
 const abi = AbiCoder.defaultAbiCoder();
-
-/** `ISyncInference.Finality` */
-const Finality = { Deferred: 0, ProofCarrying: 1 } as const;
-/** `IInference.RequestState`, with the synchronous `Prepared`. */
-const State = {
-  None: 0,
-  Requested: 1,
-  Answered: 2,
-  Settled: 3,
-  Slashed: 4,
-  Expired: 5,
-  Prepared: 6,
-} as const;
 
 const SIM_SLOT = keccak256(Buffer.from("sibyl.pipe.simulation"));
 const PREVIEW_SLOT = keccak256(Buffer.from("sibyl.pipe.preview"));

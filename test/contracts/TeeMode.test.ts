@@ -25,6 +25,7 @@ import type { EnclaveRegistry, ISyncInference } from "../../typechain-types/inde
 import {
   CALLBACK_GAS,
   FEE,
+  Finality,
   Hook,
   INPUT,
   Mode,
@@ -580,7 +581,7 @@ describe("TEE mode", function () {
           origin: t.user.address,
           consumer: await consumer.getAddress(),
           modelId: t.modelId,
-          finality: 2, // Attested
+          finality: Finality.Attested,
           legacyLayout: false,
           salt: s,
           input: [...INPUT],
@@ -602,9 +603,9 @@ describe("TEE mode", function () {
         attestedAt,
       );
       await (await tx).wait();
-      expect(await precompile.stateOf(requestId)).to.equal(6); // Prepared
+      expect(await precompile.stateOf(requestId)).to.equal(State.Prepared);
       expect(await precompile.bondBacking(requestId)).to.equal(0n); // no stake behind an attested result
-      const call = consumer.connect(user).consume(modelId, [...INPUT], 2);
+      const call = consumer.connect(user).consume(modelId, [...INPUT], Finality.Attested);
       await expect(call)
         .to.emit(precompile, "InferenceSettled")
         .withArgs(requestId, node.address, await consumer.getAddress(), true);

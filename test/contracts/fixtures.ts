@@ -94,7 +94,18 @@ export const REQUEST_FEE = feeFor(CALLBACK_GAS);
 /** `IInference.Mode` */
 export const Mode = { ZK: 0, TEE: 1, VANILLA: 2 } as const;
 /** `IInference.RequestState` */
-export const State = { None: 0, Requested: 1, Answered: 2, Settled: 3, Slashed: 4, Expired: 5 } as const;
+export const State = {
+  None: 0,
+  Requested: 1,
+  Answered: 2,
+  Settled: 3,
+  Slashed: 4,
+  Expired: 5,
+  /** a synchronous call's result, prepared for a coming transaction */
+  Prepared: 6,
+} as const;
+/** `ISyncInference.Finality` */
+export const Finality = { Deferred: 0, ProofCarrying: 1, Attested: 2 } as const;
 /** `onInferenceFailed` reasons (`Sibyl.FAILED_*`) */
 export const Failed = { Expired: 1, Slashed: 2 } as const;
 /** `RecordingConsumer.Hook` */
