@@ -286,14 +286,8 @@ abstract contract SyncInference is InferenceStorage {
         uint128 stake = item.finality != Finality.Deferred || config.unbonded ? 0 : config.stake;
         _lockStake(node, stake);
 
-        (uint256[] memory inPacked, uint256[] memory outPacked) = _storeVectors(
-            requestId,
-            item,
-            config,
-            proofCarrying
-        );
-        if (attested) _checkAttested(requestId, item, inPacked, outPacked);
-        uint256 inWords = inPacked.length;
+        (uint256[] memory ins, uint256[] memory outs) = _storeVectors(requestId, item, config, proofCarrying);
+        if (attested) _checkAttested(requestId, item, ins, outs);
         _requests[requestId] = RequestRecord({
             consumer: item.consumer,
             requestedAt: uint48(block.timestamp),
@@ -305,7 +299,7 @@ abstract contract SyncInference is InferenceStorage {
             answeredAt: 0,
             state: RequestState.Prepared,
             // The registry caps lengths at 4096, so these casts never truncate.
-            inWords: uint16(inWords),
+            inWords: uint16(ins.length),
             outputLength: uint16(config.outputLength),
             syncFlags: _SYNC_PREPARED |
                 (proofCarrying ? _SYNC_PROOF_CARRYING : 0) |
