@@ -8,6 +8,7 @@ import {IInferenceConsumer} from "./interfaces/IInferenceConsumer.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {FixedPointPacking} from "./libraries/FixedPointPacking.sol";
 import {Sibyl} from "./libraries/SibylAddresses.sol";
+import {BatchSettlement} from "./precompile/BatchSettlement.sol";
 import {SyncInference} from "./precompile/SyncInference.sol";
 
 /// @title InferencePrecompile
@@ -22,9 +23,10 @@ import {SyncInference} from "./precompile/SyncInference.sol";
 /// constructor runs: it has no immutables, keeps everything in storage and is set once by
 /// `initialize` (or by its constructor when deployed normally, e.g. through CREATE2).
 /// Keep the storage layout append-only: re-installing code keeps the storage it finds
-/// (`precompile/InferenceStorage.sol`). Synchronous calls are in `precompile/SyncInference.sol`;
+/// (`precompile/InferenceStorage.sol`). Synchronous calls are in `precompile/SyncInference.sol`,
+/// batch settlement in `precompile/BatchSettlement.sol`;
 /// calls in OpenGradient's ABI reach the adapter through `fallback`.
-contract InferencePrecompile is SyncInference {
+contract InferencePrecompile is SyncInference, BatchSettlement {
     using SafeCast for uint256;
 
     // ──────────────────────────── administration ─────────────────────────
@@ -304,12 +306,7 @@ contract InferencePrecompile is SyncInference {
 
         req.state = RequestState.Settled;
         address node = req.node;
-        uint256 fee = req.fee;
-        // Safe: this answer locked exactly `stake`, so `locked >= stake`.
-        unchecked {
-            _nodes[node].locked -= uint120(req.stake);
-        }
-        _pending[node] += fee;
+        _creditSettlement(node, req.stake, req.fee);
 
         bool callbackOk = _callConsumer(
             req.consumer,

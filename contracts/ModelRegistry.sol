@@ -24,6 +24,12 @@ contract ModelRegistry is IModelRegistry {
     /// @notice The longest settlement window a model may register (`Sibyl.MAX_SETTLEMENT_WINDOW`).
     uint64 public constant MAX_SETTLEMENT_WINDOW = Sibyl.MAX_SETTLEMENT_WINDOW;
 
+    /// @notice Largest batch a batch verifier may settle.
+    uint256 public constant MAX_BATCH_SIZE = 256;
+
+    /// @notice Bits of a request id a batch slot binds (docs/batching.md).
+    uint256 public constant BATCH_BINDING_BITS = 128;
+
     /// @notice Longest name `bindName` accepts, in bytes.
     uint256 public constant MAX_NAME_LENGTH = 128;
 
@@ -42,6 +48,8 @@ contract ModelRegistry is IModelRegistry {
     mapping(bytes32 codeHash => address verifier) private _verifiers;
     /// @dev keccak256(name) → the model it is bound to, for good.
     mapping(bytes32 nameHash => bytes32 modelId) private _names;
+    /// @dev A model's batch verifiers by batch size.
+    mapping(bytes32 modelId => mapping(uint256 k => BatchVerifier)) private _batchVerifiers;
 
     // ───────────────────────────── modifiers ─────────────────────────────
 
@@ -83,6 +91,43 @@ contract ModelRegistry is IModelRegistry {
             verifySelector: _verifySelector(numPublicSignals)
         });
         emit ModelRegistered(modelId, msg.sender, verifier, codeHash, name);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function registerBatchVerifier(
+        bytes32 modelId,
+        uint256 k,
+        bytes calldata verifierCode,
+        bytes32 zkeyHash
+    ) external onlyModelOwner(modelId) returns (address verifier) {
+        if (k == 0 || k > MAX_BATCH_SIZE) revert Registry__InvalidBatchSize(k);
+        if (_batchVerifiers[modelId][k].verifier != address(0))
+            revert Registry__BatchVerifierExists(modelId, k);
+        bytes32 codeHash = keccak256(verifierCode);
+        verifier = _deployVerifier(codeHash, verifierCode);
+        uint256 slotSignals = _batchSlotSignals(_models[modelId].config);
+        _batchVerifiers[modelId][k] = BatchVerifier({
+            verifier: verifier,
+            registeredAt: uint48(block.timestamp),
+            // At most 256 * 4098 signals; a slot count fits uint16 (see `register`).
+            slotSignals: uint16(slotSignals),
+            verifySelector: _verifySelector(k * slotSignals),
+            settlementWindow: _models[modelId].config.settlementWindow,
+            zkeyHash: zkeyHash
+        });
+        emit BatchVerifierRegistered(modelId, k, verifier, codeHash, zkeyHash);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function batchVerifierOf(bytes32 modelId, uint256 k) external view returns (BatchVerifier memory) {
+        return _batchVerifiers[modelId][k];
+    }
+
+    /// @inheritdoc IModelRegistry
+    function batchSlotSignals(bytes32 modelId) external view returns (uint256) {
+        Model storage model = _models[modelId];
+        if (model.owner == address(0)) revert Registry__UnknownModel(modelId);
+        return _batchSlotSignals(model.config);
     }
 
     /// @inheritdoc IModelRegistry
@@ -171,6 +216,27 @@ contract ModelRegistry is IModelRegistry {
             revert Registry__InvalidSettlementWindow(config.settlementWindow, MAX_SETTLEMENT_WINDOW);
         if ((config.stake == 0) != config.unbonded)
             revert Registry__InvalidStake(config.stake, config.unbonded);
+    }
+
+    /// @dev One compact signal per request when a public-weights model's input and output each
+    /// pack into one word and `binding ‖ input ‖ output` fits 253 bits; else the single circuit's
+    /// signals. `src/circuit/batch.ts` (`batchLayout`) computes the same.
+    function _batchSlotSignals(ModelConfig storage config) private view returns (uint256) {
+        uint256 inputLength = config.inputLength;
+        uint256 outputLength = config.outputLength;
+        uint8 inputBits = config.inputBits;
+        uint8 valueBits = config.valueBits;
+        uint256 inWords = FixedPointPacking.wordCount(inputLength, inputBits);
+        uint256 outWords = FixedPointPacking.wordCount(outputLength, valueBits);
+        bool hasCommitment = config.weightCommitment != 0;
+        if (
+            !hasCommitment &&
+            inWords == 1 &&
+            outWords == 1 &&
+            inputLength * inputBits + outputLength * valueBits + BATCH_BINDING_BITS <=
+                FixedPointPacking.WORD_BITS
+        ) return 1;
+        return 1 + inWords + (hasCommitment ? 1 : 0) + outWords;
     }
 
     /// @dev The registry's deployment of `code`: CREATE2 of `_LOADER ‖ code` with salt 0, so the

@@ -136,6 +136,9 @@ interface IInference is ISyncInference {
     );
     /// @notice An answer was proved; the node's stake is unlocked and its fee credited.
     event InferenceSettled(bytes32 indexed requestId, address indexed node, address settler, bool callbackOk);
+    /// @notice One proof settled `count` requests of a model with its batch verifier for `k`;
+    /// each of them also emitted `InferenceSettled`.
+    event BatchSettled(bytes32 indexed modelId, uint256 k, uint256 count, address indexed settler);
     /// @notice An answer missed its settlement deadline and its stake was taken from the node's
     /// bond: `compensation` (the stake minus the reward) and the refunded fee (`refund`) were
     /// credited to the consumer, `reward` to the slasher.
@@ -212,6 +215,19 @@ interface IInference is ISyncInference {
     error Inference__BondTooLow(uint256 required, uint256 sent);
     /// @notice The proof does not verify for this request's input and output.
     error Inference__InvalidProof(bytes32 requestId);
+    /// @notice The model has no batch verifier for batches of `k` (`ModelRegistry.registerBatchVerifier`).
+    error Inference__NoBatchVerifier(bytes32 modelId, uint256 k);
+    /// @notice A batch of `k` settles 1 to `k` requests.
+    error Inference__BatchSize(uint256 count, uint256 k);
+    /// @notice Batch ids must be strictly ascending, which also rules out duplicates.
+    error Inference__BatchNotAscending(bytes32 requestId);
+    /// @notice The request is for another model than the batch's.
+    error Inference__WrongModel(bytes32 requestId, bytes32 modelId);
+    /// @notice The request was made before the batch verifier was registered at `registeredAt`:
+    /// only the verifiers it was made under settle it.
+    error Inference__BatchVerifierTooNew(bytes32 requestId, uint64 registeredAt);
+    /// @notice The proof does not verify for this batch of requests.
+    error Inference__InvalidBatchProof(bytes32 modelId, uint256 k);
     /// @notice The settlement deadline has passed: the answer can only be slashed now.
     error Inference__DeadlinePassed(bytes32 requestId, uint64 deadline);
     /// @notice The deadline (settlement or answer window) has not passed yet.
@@ -321,6 +337,18 @@ interface IInference is ISyncInference {
     /// @param proof `[a0, a1, b00, b01, b10, b11, c0, c1]` as snarkjs exports calldata
     function settle(bytes32 requestId, uint256[8] calldata proof) external;
 
+    /// @notice Settles up to `k` answered requests of one model with one Groth16 proof of the
+    /// model's batch circuit for `k` (docs/batching.md). Anyone may call. `requestIds` must be
+    /// strictly ascending; the slots after them are padding. Each request ends exactly as
+    /// `settle` would end it (state, stake, fee, hook, `InferenceSettled`); if any request cannot
+    /// be settled, or the proof does not verify, the whole call reverts and nothing changes.
+    function settleBatch(
+        bytes32 modelId,
+        uint256 k,
+        bytes32[] calldata requestIds,
+        uint256[8] calldata proof
+    ) external;
+
     /// @notice Slashes an answer that was not settled by its deadline (anyone may call). The stake
     /// leaves the node's bond: `SLASH_REWARD_BPS` of it is credited to the caller, the rest and the
     /// fee to the consumer. The request is then final: it can never be settled.
@@ -377,6 +405,14 @@ interface IInference is ISyncInference {
     /// @notice The public signals a proof for this request must carry, in circuit order
     /// (reverts unless the request has been answered).
     function publicSignalsOf(bytes32 requestId) external view returns (uint256[] memory);
+
+    /// @notice The public signals a batch proof for these requests must carry (reverts as
+    /// `settleBatch` would before verifying).
+    function batchSignalsOf(
+        bytes32 modelId,
+        uint256 k,
+        bytes32[] calldata requestIds
+    ) external view returns (uint256[] memory);
 
     /// @notice The registry this precompile reads models from.
     function registry() external view returns (address);

@@ -63,6 +63,24 @@ interface IModelRegistry {
         bytes4 verifySelector;
     }
 
+    /// @notice A verifier that settles up to `k` answered requests of one model with one proof
+    /// (docs/batching.md), registered by the model's owner.
+    /// @param verifier the registry's own deployment of the batch verifier code
+    /// @param registeredAt when it was registered: it settles only requests made at or after this
+    /// time, so registering one never changes the terms of a request already made
+    /// @param slotSignals public signals per request: 1 (compact) or the single circuit's count
+    /// @param verifySelector `verifyProof` for `k * slotSignals` signals
+    /// @param settlementWindow the model's settlement window (copied, so a batch reads one record)
+    /// @param zkeyHash sha256 of the batch circuit's proving key, for audits
+    struct BatchVerifier {
+        address verifier;
+        uint48 registeredAt;
+        uint16 slotSignals;
+        bytes4 verifySelector;
+        uint64 settlementWindow;
+        bytes32 zkeyHash;
+    }
+
     /// @notice A model was registered.
     event ModelRegistered(
         bytes32 indexed modelId,
@@ -75,6 +93,14 @@ interface IModelRegistry {
     event ModelDeactivated(bytes32 indexed modelId);
     /// @notice A name (such as a `modelCID` an existing contract hard-codes) now resolves to a model.
     event NameBound(bytes32 indexed nameHash, bytes32 indexed modelId, address indexed owner, string name);
+    /// @notice The model's owner registered the verifier of its batch circuit for `k` requests.
+    event BatchVerifierRegistered(
+        bytes32 indexed modelId,
+        uint256 indexed k,
+        address indexed verifier,
+        bytes32 codeHash,
+        bytes32 zkeyHash
+    );
     /// @notice The registry deployed a verifier's code (once per distinct code).
     event VerifierDeployed(address indexed verifier, bytes32 indexed codeHash);
 
@@ -103,6 +129,10 @@ interface IModelRegistry {
     /// @notice The name is empty, longer than `MAX_NAME_LENGTH` bytes, already bound, or is itself a
     /// Sibyl content id (those resolve to their own model without any binding).
     error Registry__NameNotBindable(string name, bytes32 boundTo);
+    /// @notice The batch size is 0 or above `MAX_BATCH_SIZE`.
+    error Registry__InvalidBatchSize(uint256 k);
+    /// @notice The model already has a batch verifier for this size (they never change).
+    error Registry__BatchVerifierExists(bytes32 modelId, uint256 k);
     /// @notice `outputFracBits` is above `fracBits`.
     error Registry__InvalidOutputScale(uint8 outputFracBits, uint8 fracBits);
 
@@ -115,6 +145,23 @@ interface IModelRegistry {
         bytes calldata verifierCode,
         string calldata name
     ) external returns (bytes32 modelId);
+
+    /// @notice Registers the verifier of the model's batch circuit for `k` requests (model owner
+    /// only, once per size). The registry deploys `verifierCode` as it does a model's verifier.
+    function registerBatchVerifier(
+        bytes32 modelId,
+        uint256 k,
+        bytes calldata verifierCode,
+        bytes32 zkeyHash
+    ) external returns (address verifier);
+
+    /// @notice The model's batch verifier for `k` requests (`verifier` zero when it has none).
+    function batchVerifierOf(bytes32 modelId, uint256 k) external view returns (BatchVerifier memory);
+
+    /// @notice Public signals per request in the model's batch circuits: 1 when the binding, the
+    /// packed input and the packed output fit one field element (docs/batching.md), else the
+    /// single circuit's count.
+    function batchSlotSignals(bytes32 modelId) external view returns (uint256);
 
     /// @notice Deactivates a model: new requests for it revert.
     function deactivate(bytes32 modelId) external;

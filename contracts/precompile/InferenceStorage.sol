@@ -236,6 +236,15 @@ abstract contract InferenceStorage is IInference {
         _writeWords(requestId, 0, inWords);
     }
 
+    /// @dev Credits a node for settled answers: unlocks their `stake` and credits their `fee`.
+    function _creditSettlement(address node, uint256 stake, uint256 fee) internal {
+        // Safe: these answers locked exactly `stake` between them, so `locked >= stake`.
+        unchecked {
+            _nodes[node].locked -= uint120(stake);
+        }
+        _pending[node] += fee;
+    }
+
     /// @dev Locks `stake` of the caller's free bond behind an answer, leaving at least `minBond` free,
     /// so that no node ever answers without collateral (not even for an unbonded model's stake 0).
     function _lockStake(NodeRecord storage node, uint256 stake) internal {

@@ -1,0 +1,94 @@
+import { getAddress, keccak256 } from "ethers";
+
+import { ChainError } from "../errors.js";
+import type { BatchArtifacts } from "../pipeline/buildBatch.js";
+import { explainRevert } from "../protocol/revert.js";
+import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
+
+/**
+ * Batch verifiers on-chain (docs/batching.md): registering a built batch circuit's verifier
+ * under its model, and reading what the registry holds.
+ */
+
+export interface RegisteredBatchVerifier {
+  modelId: string;
+  k: number;
+  verifier: string;
+  /** public signals per request */
+  slotSignals: number;
+  /** requests made before this time are not settled by it */
+  registeredAt: number;
+  /** false when an earlier registration of the same code was found */
+  created: boolean;
+  gasUsed?: bigint;
+}
+
+/** The model's batch verifier for `k`, or undefined when it has none. */
+export async function batchVerifierOf(
+  registry: ModelRegistry,
+  modelId: string,
+  k: number,
+): Promise<Omit<RegisteredBatchVerifier, "created"> | undefined> {
+  const b = await registry.batchVerifierOf(modelId, k);
+  if (BigInt(b.verifier) === 0n) return undefined;
+  return {
+    modelId,
+    k,
+    verifier: getAddress(b.verifier),
+    slotSignals: Number(b.slotSignals),
+    registeredAt: Number(b.registeredAt),
+  };
+}
+
+/**
+ * Registers the batch verifier of `artifacts` for `modelId` from the registry's signer (the
+ * model's owner). When the model already has a batch verifier for this size, it is adopted if
+ * it runs exactly this build's code, and refused (ChainError) otherwise: batch verifiers never
+ * change.
+ */
+export async function registerBatchVerifier(
+  registry: ModelRegistry,
+  modelId: string,
+  artifacts: BatchArtifacts,
+): Promise<RegisteredBatchVerifier> {
+  const { k, verifierCode } = artifacts;
+  const existing = await batchVerifierOf(registry, modelId, k);
+  if (existing) {
+    const code = await registry.runner?.provider?.getCode(existing.verifier);
+    if (code === undefined || keccak256(code) !== keccak256(verifierCode))
+      throw new ChainError(
+        `model ${modelId} already has a batch verifier for ${k} at ${existing.verifier}, from another build`,
+        "batch verifiers never change: settle with that build's zkey (copy build/models/<name>/batch-k<k>/ " +
+          "from the machine that registered it), or register the model again under new terms",
+      );
+    return { ...existing, created: false };
+  }
+  let receipt;
+  try {
+    receipt = await (
+      await registry.registerBatchVerifier(modelId, k, verifierCode, artifacts.zkeyHash)
+    ).wait();
+  } catch (e) {
+    throw explainRevert(e, `registering the batch verifier of ${artifacts.name} for ${k}`);
+  }
+  const registered = await batchVerifierOf(registry, modelId, k);
+  if (!registered) throw new ChainError(`the batch verifier of ${artifacts.name} for ${k} is not registered`);
+  return { ...registered, created: true, gasUsed: receipt?.gasUsed };
+}
+
+/** Request ids sorted as `settleBatch` takes them: strictly ascending (duplicates dropped). */
+export function sortForBatch(requestIds: readonly string[]): string[] {
+  const unique = [...new Set(requestIds.map((id) => BigInt(id)))];
+  unique.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return unique.map((id) => `0x${id.toString(16).padStart(64, "0")}`);
+}
+
+/** The public signals the precompile will build for this batch (reverts as `settleBatch` would). */
+export async function batchSignalsOnChain(
+  precompile: InferencePrecompile,
+  modelId: string,
+  k: number,
+  requestIds: readonly string[],
+): Promise<bigint[]> {
+  return [...(await precompile.batchSignalsOf(modelId, k, [...requestIds]))];
+}
