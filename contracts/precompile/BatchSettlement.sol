@@ -139,21 +139,23 @@ abstract contract BatchSettlement is InferenceStorage {
         _creditSettlement(node, stake, fee);
     }
 
-    /// @dev Each request's `onInferenceSettled` hook and `InferenceSettled` event, in order.
-    function _deliverBatch(
-        bytes32[] calldata requestIds,
-        uint256[] memory signals,
-        uint256 slotSignals
-    ) private {
+    /// @dev Each request's `onInferenceSettled` hook and `InferenceSettled` event, in order. The
+    /// output is decoded only for a consumer that has hooks.
+    function _deliverBatch(bytes32[] calldata requestIds, uint256[] memory signals, uint256 slotSignals) private {
         for (uint256 i; i < requestIds.length; ++i) {
             bytes32 requestId = requestIds[i];
             RequestRecord storage req = _requests[requestId];
-            int256[] memory output = _slotOutput(req, signals, i * slotSignals, slotSignals);
-            bool callbackOk = _callConsumer(
-                req.consumer,
-                req.callbackGasLimit,
-                abi.encodeCall(IInferenceConsumer.onInferenceSettled, (requestId, output))
-            );
+            address consumer = req.consumer;
+            uint32 gasLimit = req.callbackGasLimit;
+            bool callbackOk = true;
+            if (_hasHooks(consumer, gasLimit)) {
+                int256[] memory output = _slotOutput(req, signals, i * slotSignals, slotSignals);
+                callbackOk = _callConsumer(
+                    consumer,
+                    gasLimit,
+                    abi.encodeCall(IInferenceConsumer.onInferenceSettled, (requestId, output))
+                );
+            }
             emit InferenceSettled(requestId, req.node, msg.sender, callbackOk);
         }
     }

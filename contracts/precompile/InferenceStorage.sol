@@ -311,7 +311,7 @@ abstract contract InferenceStorage is IInference {
     /// after the EVM keeps back 1/64, so a node cannot make a hook fail by starving it.
     /// Return data is not copied, so a hook cannot make the caller pay for a huge return.
     function _callConsumer(address consumer, uint256 gasLimit, bytes memory data) internal returns (bool ok) {
-        if (gasLimit == 0 || consumer.code.length == 0) return true;
+        if (!_hasHooks(consumer, gasLimit)) return true;
         // Safe: gasLimit is a uint32, far from overflowing.
         uint256 required;
         unchecked {
@@ -322,6 +322,11 @@ abstract contract InferenceStorage is IInference {
         assembly ("memory-safe") {
             ok := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
         }
+    }
+
+    /// @dev Whether hooks are called for this consumer: a contract that asked for hook gas.
+    function _hasHooks(address consumer, uint256 gasLimit) internal view returns (bool) {
+        return gasLimit != 0 && consumer.code.length != 0;
     }
 
     /// @dev Sends ETH with all remaining gas (the recipient is the caller itself) without copying

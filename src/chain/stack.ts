@@ -4,6 +4,8 @@ import { parseEther } from "ethers";
 
 import type { ModelArtifacts } from "../pipeline/artifacts.js";
 import { buildModel } from "../pipeline/buildModel.js";
+import { type BatchArtifacts, buildBatch } from "../pipeline/buildBatch.js";
+import { registerBatchVerifier } from "./batch.js";
 import { type Logger, consoleLogger } from "../log.js";
 import { InferenceNode, type NodeOptions } from "../node/node.js";
 import { type EnclaveRegistration, registerEnclave } from "../tee/register.js";
@@ -31,6 +33,8 @@ export interface StackModel {
   artifacts: ModelArtifacts;
   /** who registered it, under which terms, and the registration's gas when this call made it */
   registration: RegisteredModel;
+  /** its batch circuits with registered verifiers (`StackOptions.batchSizes`) */
+  batches?: BatchArtifacts[];
 }
 
 export interface SibylStack {
@@ -43,6 +47,12 @@ export interface StackOptions {
   modelPaths: string[];
   log?: Logger;
   register?: RegisterOptions;
+  /**
+   * batch sizes to settle answers with (docs/batching.md): each model's batch circuit for each
+   * size is built (cached) and its verifier registered; a node started on the stack settles in
+   * batches. Default none: one proof per request.
+   */
+  batchSizes?: number[];
 }
 
 /** Builds every model and recompiles Solidity when a verifier is new or changed. */
@@ -75,11 +85,39 @@ export async function setUpStack(env: SibylEnv, opts: StackOptions): Promise<Sib
     const reg = await registerModel(env, registry, artifacts, opts.register);
     models[artifacts.name] = { modelId: reg.modelId, verifier: reg.verifier, artifacts, registration: reg };
     log.info(`model ${artifacts.name} ${reg.created ? "registered" : "already registered"}: ${reg.modelId}`);
+    if (opts.batchSizes?.length)
+      models[artifacts.name].batches = await setUpBatches(
+        registry,
+        reg.modelId,
+        artifacts.name,
+        opts.batchSizes,
+        log,
+      );
   }
   return { precompile, registry, models };
 }
 
 /** The bond `startNode` posts for a new node unless told otherwise. */
+/** Builds a model's batch circuits (cached) and registers their verifiers (once per size). */
+export async function setUpBatches(
+  registry: ModelRegistry,
+  modelId: string,
+  name: string,
+  sizes: readonly number[],
+  log: Logger,
+): Promise<BatchArtifacts[]> {
+  const batches: BatchArtifacts[] = [];
+  for (const k of sizes) {
+    const { artifacts } = await buildBatch(name, k, { log });
+    const reg = await registerBatchVerifier(registry, modelId, artifacts);
+    log.info(
+      `batch verifier of ${name} for ${k} ${reg.created ? "registered" : "already registered"}: ${reg.verifier}`,
+    );
+    batches.push(artifacts);
+  }
+  return batches;
+}
+
 export const DEFAULT_NODE_BOND = parseEther("2");
 
 export interface NodeStartOptions extends Partial<Omit<NodeOptions, "precompile" | "models">> {
@@ -110,6 +148,7 @@ export async function startNode(stack: SibylStack, opts: NodeStartOptions): Prom
       modelId: stack.models[n].modelId,
       artifacts: stack.models[n].artifacts,
       ...(opts.enclaves?.[n] ? { enclave: opts.enclaves[n] } : {}),
+      ...(stack.models[n].batches ? { batches: stack.models[n].batches } : {}),
     })),
     fromBlock: opts.fromBlock ?? (await opts.signer.provider!.getBlockNumber()),
   });

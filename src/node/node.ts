@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
-import type { Provider } from "ethers";
+import type { Provider, TransactionReceipt } from "ethers";
 
 import { type ModelArtifacts, weightSecretsOf } from "../pipeline/artifacts.js";
+import type { BatchArtifacts } from "../pipeline/buildBatch.js";
 import { circuitInputFor } from "../circuit/inputs.js";
 import { ChainError } from "../errors.js";
 import { type Logger, consoleLogger, prefixed } from "../log.js";
@@ -29,6 +30,7 @@ import {
 import { type BlockMark, type ChainChange, ChainWatch } from "./chainWatch.js";
 import { publishPolicy } from "./publish.js";
 import { findUnsettledAnswers } from "./recovery.js";
+import { type BatchSettledEvent, BatchSettler } from "./batchSettle.js";
 import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
 import { Mode, RequestState } from "../protocol/state.js";
 import type { Enclave, TeeAnswer } from "../tee/enclave.js";
@@ -60,6 +62,11 @@ export interface ServedModel {
   prover?: Prover;
   /** the attested enclave that runs the model for TEE-mode requests (registered on-chain) */
   enclave?: Enclave;
+  /**
+   * built batch circuits whose verifiers are registered for this model: its answers are then
+   * settled in batches (docs/batching.md); none: one proof per request
+   */
+  batches?: BatchArtifacts[];
 }
 
 export type { AttestedEvent } from "./tee.js";
@@ -101,7 +108,16 @@ export interface NodeOptions {
    * shorter than that is scanned from block 0)
    */
   resyncBlocks?: number;
+  /**
+   * batch settlement: an answer waits for its batch to fill until its settlement deadline is
+   * this close, then settles with the answers waiting with it (ms, default 120 s; it must cover
+   * proving a batch and getting a transaction mined)
+   */
+  batchMarginMs?: number;
 }
+
+/** How close to its settlement deadline a batched answer stops waiting, unless told otherwise. */
+export const DEFAULT_BATCH_MARGIN_MS = 120_000;
 
 export interface AnsweredEvent {
   requestId: string;
@@ -116,7 +132,10 @@ export interface SettledEvent {
   requestId: string;
   proveMs: number;
   txHash: string;
+  /** the settlement transaction's gas (the whole batch's, for a batch) */
   gasUsed: bigint;
+  /** set when the request was settled in a batch */
+  batch?: { k: number; size: number };
 }
 export interface FailedEvent {
   requestId: string;
@@ -229,6 +248,8 @@ export class InferenceNode extends EventEmitter {
   private precompileAddress = "";
   /** prepares synchronous results and follows them until consumed or expired */
   private desk?: SyncDesk;
+  /** settles the answers of models with batch circuits in batches */
+  private readonly batcher: BatchSettler<Job>;
 
   constructor(opts: NodeOptions) {
     super();
@@ -254,11 +275,28 @@ export class InferenceNode extends EventEmitter {
       this.log,
     );
     this.fromBlock = this.nextBlock = opts.fromBlock ?? 0;
+    this.batcher = new BatchSettler<Job>({
+      precompile: this.precompile,
+      address: () => this.address,
+      txSender: () => this.txSender,
+      retrier: this.retrier,
+      log: this.log,
+      marginMs: opts.batchMarginMs ?? DEFAULT_BATCH_MARGIN_MS,
+      serialize: (work) => {
+        const p = (this.proofChain = this.proofChain.then(work, work));
+        return p;
+      },
+      settled: (job, receipt, batch) => this.batchSettled(job, receipt, batch),
+      fallBack: (job) => {
+        if (!this.stale(job)) this.enqueueProof(job);
+      },
+    });
     for (const m of opts.models)
       this.models.set(m.modelId.toLowerCase(), {
         ...m,
         prover: m.prover ?? new SnarkjsProver(m.artifacts.wasmPath, m.artifacts.zkeyPath),
       });
+    for (const m of opts.models) this.batcher.addModel(m.modelId, m.batches ?? []);
   }
 
   /**
@@ -290,11 +328,16 @@ export class InferenceNode extends EventEmitter {
     this.schedule(0);
   }
 
-  /** Stops polling and waits for answers and proofs already under way. */
+  /**
+   * Stops polling and waits for answers and proofs already under way; answers waiting for a
+   * batch are settled now, in the batches they have.
+   */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
+    await this.idle();
+    await this.batcher.settleDue(true);
     await this.idle();
     this.releaseProver?.();
     this.releaseProver = undefined;
@@ -372,6 +415,7 @@ export class InferenceNode extends EventEmitter {
         }
       }
       this.pollFailures = 0;
+      this.track(this.batcher.settleDue());
     } catch (e) {
       this.pollFailures++;
       this.log.warn(
@@ -495,6 +539,7 @@ export class InferenceNode extends EventEmitter {
     const dropped = [...this.jobs.keys()];
     this.epoch++;
     this.jobs.clear();
+    this.batcher.clear();
     this.seen.clear();
     this.desk = undefined; // its results belong to the chain that is gone
     this.minBond = undefined;
@@ -656,10 +701,49 @@ export class InferenceNode extends EventEmitter {
       gasUsed: receipt.gasUsed,
       answerMs: Date.now() - job.seenAt,
     };
-    log.info(`answered [${output.join(", ")}] (${answered.answerMs} ms, ${receipt.gasUsed} gas); proving…`);
+    const batched = this.batcher.serves(job.modelId);
+    log.info(
+      `answered [${output.join(", ")}] (${answered.answerMs} ms, ${receipt.gasUsed} gas); ${batched ? "waiting for its batch" : "proving…"}`,
+    );
     this.emit("answered", answered);
     Object.assign(job, { stage: "settle", maybeSent: false, rounds: 0, waitingForBond: false });
-    this.enqueueProof(job);
+    if (batched) this.track(this.queueForBatch(job, receipt.blockNumber));
+    else this.enqueueProof(job);
+  }
+
+  /**
+   * Queues an answer for batch settlement, due by its settlement deadline (on the chain's
+   * clock, turned into the wall clock's); if the deadline cannot be read, it settles alone.
+   */
+  private async queueForBatch(job: Job, answeredInBlock: number): Promise<void> {
+    try {
+      const [deadline, block] = await Promise.all([
+        this.retrier.read("deadline", job.requestId, () => this.precompile.settlementDeadline(job.requestId)),
+        this.retrier.read("block", job.requestId, () => this.provider.getBlock(answeredInBlock)),
+      ]);
+      const left = Number(deadline) - (block?.timestamp ?? Math.floor(Date.now() / 1000));
+      if (this.stale(job)) return;
+      this.batcher.add(job, Date.now() + left * 1000);
+    } catch (e) {
+      this.log.warn(
+        `[${short(job.requestId)}] reading its settlement deadline failed (${brief(e)}); settling it alone`,
+      );
+      this.enqueueProof(job);
+    }
+  }
+
+  /** A request was settled in a batch. */
+  private batchSettled(job: Job, receipt: TransactionReceipt, batch: BatchSettledEvent): void {
+    if (this.stale(job)) return;
+    this.forget(job);
+    const settled: SettledEvent = {
+      requestId: job.requestId,
+      proveMs: batch.proveMs,
+      txHash: receipt.hash,
+      gasUsed: receipt.gasUsed,
+      batch: { k: batch.k, size: batch.requestIds.length },
+    };
+    this.emit("settled", settled);
   }
 
   /**

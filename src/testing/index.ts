@@ -62,6 +62,13 @@ export interface DeploySibylOptions {
    * with it (default false: starting and registering takes a few seconds per model)
    */
   tee?: boolean;
+  /**
+   * batch sizes: build each model's batch circuits, register their verifiers and let the node
+   * settle answers in batches (docs/batching.md; default none: one proof per request)
+   */
+  batchSizes?: number[];
+  /** how close to its settlement deadline a batched answer stops waiting for its batch (ms) */
+  batchMarginMs?: number;
 }
 
 export interface SibylTestbed {
@@ -136,7 +143,12 @@ export async function deploySibyl(
 ): Promise<SibylTestbed> {
   const env = await sibylEnv(hre, connection);
   const log = opts.log ?? silentLogger;
-  const stack = await setUpStack(env, { modelPaths: opts.models ?? [IRIS_MODEL], log, register: opts.terms });
+  const stack = await setUpStack(env, {
+    modelPaths: opts.models ?? [IRIS_MODEL],
+    log,
+    register: opts.terms,
+    batchSizes: opts.batchSizes,
+  });
   const signers = await env.ethers.getSigners();
   const nodeSigner = signers[opts.nodeAccount ?? 1];
   if (!nodeSigner) throw new SibylError(`no account #${opts.nodeAccount} on network "${env.networkName}"`);
@@ -164,7 +176,14 @@ export async function deploySibyl(
   let pipe: PipeLayer | undefined;
   let detach: (() => void) | undefined;
   const run = async (fromBlock?: number) => {
-    node = await startNode(stack, { signer: nodeSigner, log, pollMs: 20, fromBlock, enclaves });
+    node = await startNode(stack, {
+      signer: nodeSigner,
+      log,
+      pollMs: 20,
+      fromBlock,
+      enclaves,
+      ...(opts.batchMarginMs === undefined ? {} : { batchMarginMs: opts.batchMarginMs }),
+    });
     ({ layer: pipe, detach } = startInProcessPipe(env, stack.precompile, node, log));
   };
   if (opts.node !== false) await run();
