@@ -141,7 +141,11 @@ abstract contract BatchSettlement is InferenceStorage {
 
     /// @dev Each request's `onInferenceSettled` hook and `InferenceSettled` event, in order. The
     /// output is decoded only for a consumer that has hooks.
-    function _deliverBatch(bytes32[] calldata requestIds, uint256[] memory signals, uint256 slotSignals) private {
+    function _deliverBatch(
+        bytes32[] calldata requestIds,
+        uint256[] memory signals,
+        uint256 slotSignals
+    ) private {
         for (uint256 i; i < requestIds.length; ++i) {
             bytes32 requestId = requestIds[i];
             RequestRecord storage req = _requests[requestId];

@@ -85,6 +85,18 @@ function withNodeOptions<B extends NewTaskDefinitionBuilder<any>>(t: B) {
       type: ArgumentType.INT,
       defaultValue: 60,
     })
+    .addOption(
+      text(
+        "batch",
+        "settle answers in batches of these sizes, e.g. 4,32 (their verifiers registered with sibyl:register --batch; default: one proof per request)",
+      ),
+    )
+    .addOption(
+      text(
+        "batchMargin",
+        "batches: settle a waiting answer once its settlement deadline is this many seconds away (default 120)",
+      ),
+    )
     .addFlag({
       name: "tee",
       description:
@@ -102,6 +114,12 @@ export const sibylTasks: TaskDefinition[] = [
     )
       .addOption(text("model", MODEL_FILE + ", or an .onnx file to import"))
       .addFlag({ name: "force", description: "rebuild every step, ignoring the cache" })
+      .addOption(
+        text(
+          "batch",
+          "also build the batch circuits of these sizes, e.g. 4,32 (one proof settles up to k requests)",
+        ),
+      )
       .addFlag({
         name: "noPtauGeneration",
         description: "fail instead of generating a development ptau when none fits",
@@ -164,6 +182,12 @@ export const sibylTasks: TaskDefinition[] = [
       text("stake", "node bond locked per unsettled answer, in ETH (default 0.1; 0 when --unbonded)"),
     )
     .addOption(text("window", "settlement window in seconds (default 600, at most 86400)"))
+    .addOption(
+      text(
+        "batch",
+        "also build and register the model's batch verifiers of these sizes, e.g. 4,32 (by the model's owner; once per size)",
+      ),
+    )
     .addFlag({
       name: "unbonded",
       description: "answers lock no stake: nothing repays a wrong answer before its proof",

@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { parseEther, parseUnits } from "ethers";
 
+import { MAX_BATCH_SIZE } from "../circuit/batch.js";
 import { readManifest } from "../pipeline/artifacts.js";
 import { SibylError } from "../errors.js";
 import type { OnnxImportOptions } from "../model/onnx.js";
@@ -66,6 +67,14 @@ export function intOption(value: string | undefined, option: string): number | u
   return Number(value);
 }
 
+/** An optional count of seconds (a non-negative integer) in ms. */
+export function secondsOption(value: string | undefined, option: string): number | undefined {
+  const seconds = intOption(value, option);
+  if (seconds === undefined) return undefined;
+  if (seconds < 0) throw new SibylError(`${option} must be 0 or more seconds, got ${seconds}`);
+  return seconds * 1000;
+}
+
 /** An optional amount of ETH (decimal text) in wei. */
 export function etherOption(value: string | undefined, option: string): bigint | undefined {
   if (value === undefined) return undefined;
@@ -96,6 +105,21 @@ export function listOption(value: string, option: string): string[] {
       "separate the entries with single commas",
     );
   return parts;
+}
+
+/** Batch sizes (`--batch 4,32`): integers from 1 to `MAX_BATCH_SIZE`, without duplicates, ascending. */
+export function batchSizesOption(value: string | undefined, option = "--batch"): number[] {
+  if (value === undefined) return [];
+  const sizes = listOption(value, option).map((v) => {
+    const k = intOption(v, option) as number;
+    if (k < 1 || k > MAX_BATCH_SIZE)
+      throw new SibylError(
+        `${option} sizes run from 1 to ${MAX_BATCH_SIZE}, got ${k}`,
+        `e.g. ${option} 4,32 (each size is its own circuit and verifier)`,
+      );
+    return k;
+  });
+  return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
 /** The ONNX import options of sibyl:build and sibyl:import. */

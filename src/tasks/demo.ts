@@ -10,6 +10,7 @@ import { type SibylStack, setUpStack, startEnclaves, startNode } from "../chain/
 import { type ConsumerAction, SAMPLES, consumerActions, fmt } from "../demo/format.js";
 import { type SyncDemoCall, syncCalls } from "../demo/sync.js";
 import { type TeeDemo, showRegistration, teeApplication } from "../demo/tee.js";
+import { type BatchDemo, batchApplications } from "../demo/batch.js";
 import { type Logger, consoleLogger, prefixed } from "../log.js";
 import { quantizeInput } from "../model/quantize.js";
 import { loadModelFile } from "../model/schema.js";
@@ -23,7 +24,8 @@ import { releaseProverThreads } from "../zk/prover.js";
  * CreditLine consumer and let borrowers apply (asynchronous: request → answered → settled).
  * Prints each request's timeline; then an application in TEE mode, answered by an attested
  * (local, NOT hardware-backed) enclave and final at once (`demo/tee.ts`); then the synchronous
- * calls beside them (`demo/sync.ts`).
+ * calls beside them (`demo/sync.ts`); then four applications settled with one batch proof
+ * (`demo/batch.ts`).
  */
 
 export interface DemoOptions {
@@ -53,6 +55,7 @@ export interface DemoResult {
   timelines: DemoTimeline[];
   tee: TeeDemo;
   sync: SyncDemoCall[];
+  batch: BatchDemo;
 }
 
 export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<DemoResult> {
@@ -89,6 +92,7 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
   const timelines: DemoTimeline[] = [];
   let sync: SyncDemoCall[] = [];
   let teeDemo: TeeDemo;
+  let batch: BatchDemo;
   try {
     for (let i = 0; i < count; i++) {
       const sample = SAMPLES[i % SAMPLES.length];
@@ -148,6 +152,9 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
       log,
     );
     sync = await syncCalls(env, stack, node, borrowers[0], log, true);
+    // the batching node uses the same account: this one settles what it has first
+    await node.stop();
+    batch = await batchApplications(env, stack, nodeSigner, creditLine, borrowers, log);
   } finally {
     await node.stop();
     await tee.close();
@@ -183,6 +190,11 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
     `\nTEE mode: ${teeDemo.label} final ${teeDemo.finalMs} ms after the request (answer gas ${fmt(teeDemo.finalGas)}), ` +
       `vs ZK settled ${timelines[0]?.settledLatencyMs ?? "?"} ms after it; enclave registration ${fmt(teeDemo.registrationGas)} gas, once`,
   );
+  const single = timelines[0]?.settleGas;
+  log.info(
+    `batch settlement: ${batch.k} requests in one transaction, ${fmt(batch.settleGas)} gas = ${fmt(batch.settleGas / BigInt(batch.k))} per request` +
+      (single === undefined ? "" : ` (one proof per request: ${fmt(single)})`),
+  );
   log.info("\nsynchronous calls (the output inside the caller's own transaction)");
   console.table(
     sync.map((c) => ({
@@ -195,7 +207,7 @@ export async function runDemo(env: SibylEnv, opts: DemoOptions = {}): Promise<De
       "state after": c.stateAfter,
     })),
   );
-  return { timelines, tee: teeDemo, sync };
+  return { timelines, tee: teeDemo, sync, batch };
 }
 
 async function deployCreditLine(env: SibylEnv, stack: SibylStack, deployer: Signer): Promise<Contract> {

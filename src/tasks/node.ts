@@ -3,7 +3,17 @@ import type { SibylEnv } from "../env.js";
 
 import { builtModelOf } from "../pipeline/finalizeCeremony.js";
 import { sibylAction } from "./action.js";
-import { etherOption, intOption, listOption, modelFileOption } from "./args.js";
+import {
+  batchSizesOption,
+  etherOption,
+  secondsOption,
+  intOption,
+  listOption,
+  modelFileOption,
+} from "./args.js";
+import { keccak256 } from "ethers";
+import { batchVerifierOf } from "../chain/batch.js";
+import { type BatchArtifacts, buildBatch } from "../pipeline/buildBatch.js";
 import { connectSibyl } from "../chain/connect.js";
 import { ChainError } from "../errors.js";
 import { type Logger, consoleLogger } from "../log.js";
@@ -31,6 +41,10 @@ export interface StandaloneNodeOptions {
   minSettlementWindow?: bigint;
   /** run each model in a local enclave process and answer TEE-mode requests (`startEnclaves`) */
   tee?: boolean;
+  /** settle in batches of these sizes (their verifiers registered: `sibyl:register --batch`) */
+  batchSizes?: number[];
+  /** batches: how close to its deadline a waiting answer settles (ms) */
+  batchMarginMs?: number;
 }
 
 /**
@@ -70,7 +84,8 @@ export async function startStandaloneNode(
     const modelId = await checkedModelId(env, registry, artifacts, opts.ids?.[i]);
     await checkServable(registry, artifacts, modelId, opts.minSettlementWindow);
     log.info(`model ${name}: ${modelId} (matches the local build)`);
-    served.push({ modelId, artifacts });
+    const batches = await servedBatches(registry, modelId, name, opts.batchSizes ?? [], log);
+    served.push({ modelId, artifacts, ...(batches.length ? { batches } : {}) });
   }
 
   const nodeHandle = precompile.connect(signer);
@@ -96,6 +111,7 @@ export async function startStandaloneNode(
       pollMs: opts.pollMs,
       policy,
       fromBlock: opts.fromBlock ?? Math.max(0, latest - 1000),
+      ...(opts.batchMarginMs === undefined ? {} : { batchMarginMs: opts.batchMarginMs }),
     });
     await node.start();
     return { node, precompile, models, close };
@@ -103,6 +119,37 @@ export async function startStandaloneNode(
     await close();
     throw e;
   }
+}
+
+/**
+ * The batch circuits a node settles a model with: built locally (cached) and registered by the
+ * model's owner with exactly this build's verifier, or the error says how to get there.
+ */
+async function servedBatches(
+  registry: ModelRegistry,
+  modelId: string,
+  name: string,
+  sizes: readonly number[],
+  log: Logger,
+): Promise<BatchArtifacts[]> {
+  const batches: BatchArtifacts[] = [];
+  for (const k of sizes) {
+    const { artifacts } = await buildBatch(name, k, { log });
+    const registered = await batchVerifierOf(registry, modelId, k);
+    const code = registered && (await registry.runner?.provider?.getCode(registered.verifier));
+    if (!registered || !code || keccak256(code) !== keccak256(artifacts.verifierCode))
+      throw new ChainError(
+        registered
+          ? `the batch verifier of ${name} for ${k} on-chain (${registered.verifier}) is not this build's`
+          : `${name} has no batch verifier for ${k} on-chain`,
+        registered
+          ? `copy build/models/${name}/batch-k${k}/ from the machine that registered it`
+          : `its owner registers it: npx hardhat sibyl:register --model <model file> --batch ${k}`,
+      );
+    log.info(`model ${name}: settles in batches of up to ${k} (verifier ${registered.verifier})`);
+    batches.push(artifacts);
+  }
+  return batches;
 }
 
 /**
@@ -209,6 +256,8 @@ export interface NodeCliArgs {
   maxStake?: string;
   minSettlementWindow: number;
   tee?: boolean;
+  batch?: string;
+  batchMargin?: string;
 }
 
 /** `sibyl:node`'s CLI options, checked, as `startStandaloneNode` takes them. */
@@ -223,6 +272,10 @@ export function standaloneOptionsFromCli(args: NodeCliArgs): StandaloneNodeOptio
     policy: policyFromCli(args),
     minSettlementWindow: BigInt(args.minSettlementWindow),
     tee: args.tee ?? false,
+    batchSizes: batchSizesOption(args.batch),
+    ...(args.batchMargin === undefined
+      ? {}
+      : { batchMarginMs: secondsOption(args.batchMargin, "--batch-margin") }),
   };
 }
 

@@ -2,13 +2,13 @@ import { ZeroHash, formatEther, formatUnits } from "ethers";
 
 import { connectSibyl } from "../chain/connect.js";
 import { type RegisteredModel, registerModel } from "../chain/models.js";
-import { buildModels } from "../chain/stack.js";
+import { buildModels, setUpBatches } from "../chain/stack.js";
 import { consoleLogger } from "../log.js";
 import { modelCid, modelIdFromCid } from "../pipe/cid.js";
 import { ChainError } from "../errors.js";
 import type { ModelRegistry } from "../../typechain-types/index.js";
 import { sibylAction } from "./action.js";
-import { etherOption, gweiOption, intOption, modelFileOption } from "./args.js";
+import { batchSizesOption, etherOption, gweiOption, intOption, modelFileOption } from "./args.js";
 
 export interface RegisterArgs {
   model?: string;
@@ -18,6 +18,7 @@ export interface RegisterArgs {
   window?: string;
   unbonded: boolean;
   bindName?: string;
+  batch?: string;
 }
 
 /** Binds `name` to the model unless it already is; a name bound to another model is refused. */
@@ -44,6 +45,7 @@ async function bindName(registry: ModelRegistry, name: string, modelId: string):
 /** `sibyl:register`: builds the model if needed and registers it; returns the registration. */
 export default sibylAction(async (args: RegisterArgs, env): Promise<RegisteredModel> => {
   const model = modelFileOption(args.model);
+  const batchSizes = batchSizesOption(args.batch);
   const terms = {
     fee: etherOption(args.fee, "--fee"),
     callbackGasPrice: gweiOption(args.callbackGasPrice, "--callback-gas-price"),
@@ -68,5 +70,9 @@ export default sibylAction(async (args: RegisterArgs, env): Promise<RegisteredMo
   );
   console.log(`  registration gas  ${reg.gasUsed === undefined ? "none (already registered)" : reg.gasUsed}`);
   if (args.bindName !== undefined) await bindName(registry, args.bindName, reg.modelId);
+  for (const b of await setUpBatches(registry, reg.modelId, artifacts.name, batchSizes, consoleLogger))
+    console.log(
+      `  batch ${b.k}          verifier registered (${b.layout.slotSignals} public signal(s) per request)`,
+    );
   return reg;
 });
