@@ -308,14 +308,20 @@ contract InferencePrecompile is SyncInference, BatchSettlement {
         address node = req.node;
         _creditSettlement(node, req.stake, req.fee);
 
-        bool callbackOk = _callConsumer(
-            req.consumer,
-            req.callbackGasLimit,
-            abi.encodeCall(
-                IInferenceConsumer.onInferenceSettled,
-                (requestId, _outputFromSignals(req, signals))
-            )
-        );
+        // The output is decoded only for a consumer that has hooks.
+        address consumer = req.consumer;
+        uint32 gasLimit = req.callbackGasLimit;
+        bool callbackOk = true;
+        if (_hasHooks(consumer, gasLimit)) {
+            callbackOk = _callConsumer(
+                consumer,
+                gasLimit,
+                abi.encodeCall(
+                    IInferenceConsumer.onInferenceSettled,
+                    (requestId, _outputFromSignals(req, signals))
+                )
+            );
+        }
         emit InferenceSettled(requestId, node, msg.sender, callbackOk);
     }
 

@@ -1,5 +1,5 @@
 import { BuildError, ProofError } from "../errors.js";
-import { type QuantizedModel, runQuantized } from "../runtime/fixed.js";
+import type { QuantizedModel } from "../runtime/fixed.js";
 import { privateWeightLayout, type WeightSecrets } from "./commitment.js";
 import { generateCircuit, templateNameOf } from "./generate.js";
 import { type CircuitInput, circuitInputFor } from "./inputs.js";
@@ -205,8 +205,9 @@ export function batchPublicSignals(
 }
 
 /**
- * The full input of a batch circuit: the entries in slots 0…n−1 and padding after them (the
- * model's output on an all-zero input, with binding 0). `secrets` as for `circuitInputFor`.
+ * The full input of a batch circuit: the entries in slots 0…n−1 and padding after them, with
+ * binding 0 (its model copy evaluates the first entry again: an input the model is known to
+ * take, unlike an arbitrary one that could overflow). `secrets` as for `circuitInputFor`.
  */
 export function batchCircuitInput(
   model: BatchModel,
@@ -215,8 +216,7 @@ export function batchCircuitInput(
   secrets?: WeightSecrets,
 ): CircuitInput {
   checkEntries(k, entries);
-  const zeros = new Array<bigint>(model.inputLength).fill(0n);
-  const padding = { input: zeros, output: runQuantized(model, zeros).output };
+  const padding = { input: entries[0].input, output: entries[0].output };
   const slots = Array.from({ length: k }, (_, i) => {
     const e = entries[i] ?? { requestId: "0x0", ...padding };
     const single = circuitInputFor(model, 0n, e.input, e.output, secrets);

@@ -2,6 +2,13 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
+import {
+  GAS_SNAPSHOT_PATH,
+  GAS_TABLE_BEGIN,
+  GAS_TABLE_END,
+  readSnapshot,
+  withGasTable,
+} from "../../src/bench/gasSnapshot.js";
 import { sibylTasks } from "../../src/plugin/tasks.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 
@@ -43,6 +50,12 @@ describe("README", function () {
     const ts = blocks("ts");
     expect(ts).to.include(template("test/SpeciesOracle.test.ts"));
     expect(ts).to.include(template("hardhat.config.ts"));
+  });
+
+  it("shows the gas figures of gas-snapshot.json (`npm run gas:readme` writes them)", function () {
+    const table = (text: string) => text.slice(text.indexOf(GAS_TABLE_BEGIN), text.indexOf(GAS_TABLE_END));
+    const expected = withGasTable(readme, readSnapshot(GAS_SNAPSHOT_PATH)); // throws without the markers
+    expect(table(readme), "README's gas table: run `npm run gas:readme`").to.equal(table(expected));
   });
 
   it("lists every sibyl task the plugin defines", function () {
