@@ -4,8 +4,9 @@
  * synchronous calls (gas of the call and of its preparation, latency in-process and through
  * the proxy, beside the async path: `sync.deferred`, `sync.proofCarrying`, `sync.async`); and,
  * on Iris, TEE mode (`tee`: enclave registration gas cold and with cached intermediates, the gas
- * of the answer that makes a TEE request final, request → final latency beside ZK's).
- * Prints a table and writes bench/results.json.
+ * of the answer that makes a TEE request final, request → final latency beside ZK's); and batch
+ * settlement per k (`batch`: one proof for k requests, `scripts/bench-batch.ts`), charted in
+ * bench/batch-gas.png. Prints tables and writes bench/results.json.
  *
  *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n, BENCH_SYNC_RUNS=n, BENCH_TEE_RUNS=n to change the sample sizes)
  */
@@ -34,6 +35,8 @@ import { createRequire } from "node:module";
 import { benchSync } from "./bench-sync.js";
 import { type TeeBench, benchTee } from "./bench-tee.js";
 import { median } from "./stats.js";
+import { type BatchPoint, benchBatch } from "./bench-batch.js";
+import { lineChart } from "../src/bench/chart.js";
 
 const require = createRequire(import.meta.url);
 
@@ -80,6 +83,33 @@ function adversarialCases(): { total: number; byFile: Record<string, number>; pr
     byFile,
     propertySequences: runs ? Number(runs[1].replace(/_/g, "")) : 0,
   };
+}
+
+/** Gas per inference against k for every model, beside one proof per request (bench/batch-gas.png). */
+function batchChart(results: { name: string; settleGas: number; batch: BatchPoint[] }[]): Buffer {
+  const colors: [number, number, number][] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+  ];
+  return lineChart({
+    title: "Settlement gas per inference against batch size",
+    xLabel: "requests per proof (k)",
+    yLabel: "gas per inference",
+    logX: true,
+    series: results.map((r, i) => ({
+      name: r.name,
+      color: colors[i % colors.length],
+      points: r.batch.map((b) => ({ x: b.k, y: b.gasPerInference })),
+    })),
+    horizontalLines: [
+      {
+        y: results.find((r) => r.name === "iris")?.settleGas ?? results[0].settleGas,
+        label: "iris: settle, one proof each",
+      },
+      { y: 35_000, label: "target 35k (iris, k = 32)" },
+    ],
+  });
 }
 
 function pct(v: number | undefined): string {
@@ -214,6 +244,9 @@ async function main(): Promise<void> {
     await ethers.provider.send("evm_mine", []);
     const slashReceipt = await (await stack.precompile.connect(bystander).slash(unsettled)).wait();
 
+    // batch settlement: one proof for k requests, for every k the development ptau allows
+    const batch = await benchBatch(stack, model, requester, nodeSigner, input, output, prefixed(log, ""));
+
     // accuracy and agreement: float vs runtime vs witness on the held-out set, on-chain on a subset
     log.info(
       `  accuracy on ${heldOutSamples.inputs.length} held-out samples (${ONCHAIN_SAMPLES} decoded on-chain)…`,
@@ -276,6 +309,7 @@ async function main(): Promise<void> {
       requestGas: median(gas.request),
       answerGas: median(gas.answer),
       slashGas: Number(slashReceipt!.gasUsed),
+      batch,
       answerLatencyMs: median(answerLatency),
       settledLatencyMs: median(settledLatency),
       requests: REQUESTS,
@@ -340,6 +374,24 @@ async function main(): Promise<void> {
       },
     ]),
   );
+  console.table(
+    results.flatMap((r) =>
+      r.batch.map((b) => ({
+        model: r.name,
+        k: b.k,
+        constraints: b.constraints,
+        "prove ms": b.proveMs,
+        "settleBatch gas": b.settleGas,
+        "gas per inference": b.gasPerInference,
+        "vs one proof each": `${((b.gasPerInference / r.settleGas) * 100).toFixed(1)}%`,
+        "batch verifier alone": b.plainVerifierGas,
+      })),
+    ),
+  );
+  const chartPath = join(PROJECT_ROOT, "bench", "batch-gas.png");
+  mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
+  writeFileSync(chartPath, batchChart(results));
+  console.log(`wrote ${chartPath}`);
   if (tee)
     console.table([
       {
