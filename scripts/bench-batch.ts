@@ -59,10 +59,12 @@ export async function benchBatch(
   const sizes = BATCH_SIZES.filter((k) => fits(model, k));
   log.info(`  batch settlement: k = ${sizes.join(", ")} (building and registering the batch circuits…)`);
   const batches = await setUpBatches(stack.registry, modelId, artifacts.name, sizes, log);
-  const fee = (await stack.registry.getModel(modelId)).config.fee;
+  const { fee, stake } = (await stack.registry.getModel(modelId)).config;
   const node = stack.precompile.connect(nodeSigner);
   const points: BatchPoint[] = [];
   for (const batch of batches) {
+    // k answers lock k stakes at once: top the bond up for them
+    await (await node.registerNode({ value: stake * BigInt(batch.k) })).wait();
     const entries = [];
     for (let i = 0; i < batch.k; i++) {
       const { requestId } = await requestInference(stack.precompile.connect(requester), modelId, input, {
