@@ -40,6 +40,16 @@ export async function batchVerifierOf(
   };
 }
 
+/** Whether the registered batch verifier runs exactly this build's verifier code. */
+async function runsBuild(
+  registry: ModelRegistry,
+  registered: { verifier: string },
+  artifacts: BatchArtifacts,
+): Promise<boolean> {
+  const code = await registry.runner?.provider?.getCode(registered.verifier);
+  return code !== undefined && keccak256(code) === keccak256(artifacts.verifierCode);
+}
+
 /**
  * Registers the batch verifier of `artifacts` for `modelId` from the registry's signer (the
  * model's owner). When the model already has a batch verifier for this size, it is adopted if
@@ -53,16 +63,8 @@ export async function registerBatchVerifier(
 ): Promise<RegisteredBatchVerifier> {
   const { k, verifierCode } = artifacts;
   const existing = await batchVerifierOf(registry, modelId, k);
-  if (existing) {
-    const code = await registry.runner?.provider?.getCode(existing.verifier);
-    if (code === undefined || keccak256(code) !== keccak256(verifierCode))
-      throw new ChainError(
-        `model ${modelId} already has a batch verifier for ${k} at ${existing.verifier}, from another build`,
-        "batch verifiers never change: settle with that build's zkey (copy build/models/<name>/batch-k<k>/ " +
-          "from the machine that registered it), or register the model again under new terms",
-      );
-    return { ...existing, created: false };
-  }
+  if (existing)
+    return { ...(await checkedBatchVerifier(registry, modelId, artifacts, existing)), created: false };
   let receipt;
   try {
     receipt = await (
@@ -74,6 +76,32 @@ export async function registerBatchVerifier(
   const registered = await batchVerifierOf(registry, modelId, k);
   if (!registered) throw new ChainError(`the batch verifier of ${artifacts.name} for ${k} is not registered`);
   return { ...registered, created: true, gasUsed: receipt?.gasUsed };
+}
+
+/**
+ * The model's registered batch verifier for the build's size, checked to run exactly this
+ * build's code; a ChainError says what to do when there is none or it is another build's.
+ */
+export async function checkedBatchVerifier(
+  registry: ModelRegistry,
+  modelId: string,
+  artifacts: BatchArtifacts,
+  registered?: Omit<RegisteredBatchVerifier, "created">,
+): Promise<Omit<RegisteredBatchVerifier, "created">> {
+  const { k, name } = artifacts;
+  const found = registered ?? (await batchVerifierOf(registry, modelId, k));
+  if (!found)
+    throw new ChainError(
+      `${name} has no batch verifier for ${k} on-chain`,
+      `its owner registers it: npx hardhat sibyl:register --model <model file> --batch ${k}`,
+    );
+  if (!(await runsBuild(registry, found, artifacts)))
+    throw new ChainError(
+      `the batch verifier of ${name} for ${k} on-chain (${found.verifier}) is not this build's`,
+      `batch verifiers never change: copy build/models/${name}/batch-k${k}/ from the machine that registered it, ` +
+        "or register the model again under new terms",
+    );
+  return found;
 }
 
 /** Request ids sorted as `settleBatch` takes them: strictly ascending (duplicates dropped). */

@@ -5,7 +5,7 @@ import { parseEther } from "ethers";
 import type { ModelArtifacts } from "../pipeline/artifacts.js";
 import { buildModel } from "../pipeline/buildModel.js";
 import { type BatchArtifacts, buildBatch } from "../pipeline/buildBatch.js";
-import { registerBatchVerifier } from "./batch.js";
+import { checkedBatchVerifier, registerBatchVerifier } from "./batch.js";
 import { type Logger, consoleLogger } from "../log.js";
 import { InferenceNode, type NodeOptions } from "../node/node.js";
 import { type EnclaveRegistration, registerEnclave } from "../tee/register.js";
@@ -98,21 +98,31 @@ export async function setUpStack(env: SibylEnv, opts: StackOptions): Promise<Sib
 }
 
 /** The bond `startNode` posts for a new node unless told otherwise. */
-/** Builds a model's batch circuits (cached) and registers their verifiers (once per size). */
+/**
+ * Builds a model's batch circuits (cached) and registers their verifiers (once per size; the
+ * registry's signer must be the model's owner), or, with `register: false`, only checks that
+ * this build's verifiers are registered (a node that is not the owner).
+ */
 export async function setUpBatches(
   registry: ModelRegistry,
   modelId: string,
   name: string,
   sizes: readonly number[],
   log: Logger,
+  opts: { register?: boolean } = {},
 ): Promise<BatchArtifacts[]> {
   const batches: BatchArtifacts[] = [];
   for (const k of sizes) {
     const { artifacts } = await buildBatch(name, k, { log });
-    const reg = await registerBatchVerifier(registry, modelId, artifacts);
-    log.info(
-      `batch verifier of ${name} for ${k} ${reg.created ? "registered" : "already registered"}: ${reg.verifier}`,
-    );
+    if (opts.register === false) {
+      const found = await checkedBatchVerifier(registry, modelId, artifacts);
+      log.info(`model ${name}: settles in batches of up to ${k} (verifier ${found.verifier})`);
+    } else {
+      const reg = await registerBatchVerifier(registry, modelId, artifacts);
+      log.info(
+        `batch verifier of ${name} for ${k} ${reg.created ? "registered" : "already registered"}: ${reg.verifier}`,
+      );
+    }
     batches.push(artifacts);
   }
   return batches;

@@ -11,9 +11,6 @@ import {
   listOption,
   modelFileOption,
 } from "./args.js";
-import { keccak256 } from "ethers";
-import { batchVerifierOf } from "../chain/batch.js";
-import { type BatchArtifacts, buildBatch } from "../pipeline/buildBatch.js";
 import { connectSibyl } from "../chain/connect.js";
 import { ChainError } from "../errors.js";
 import { type Logger, consoleLogger } from "../log.js";
@@ -22,7 +19,7 @@ import { InferenceNode, type ServedModel } from "../node/node.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
 import { type NodePolicyOptions, formatEth, resolvePolicy } from "../node/policy.js";
 import { checkServable, checkedModelId } from "../chain/registration.js";
-import { type StartedEnclaves, startEnclaves } from "../chain/stack.js";
+import { type StartedEnclaves, setUpBatches, startEnclaves } from "../chain/stack.js";
 import { coreContract } from "../env.js";
 import { sameAddress } from "../node/rpc.js";
 
@@ -84,7 +81,9 @@ export async function startStandaloneNode(
     const modelId = await checkedModelId(env, registry, artifacts, opts.ids?.[i]);
     await checkServable(registry, artifacts, modelId, opts.minSettlementWindow);
     log.info(`model ${name}: ${modelId} (matches the local build)`);
-    const batches = await servedBatches(registry, modelId, name, opts.batchSizes ?? [], log);
+    const batches = await setUpBatches(registry, modelId, name, opts.batchSizes ?? [], log, {
+      register: false,
+    });
     served.push({ modelId, artifacts, ...(batches.length ? { batches } : {}) });
   }
 
@@ -119,37 +118,6 @@ export async function startStandaloneNode(
     await close();
     throw e;
   }
-}
-
-/**
- * The batch circuits a node settles a model with: built locally (cached) and registered by the
- * model's owner with exactly this build's verifier, or the error says how to get there.
- */
-async function servedBatches(
-  registry: ModelRegistry,
-  modelId: string,
-  name: string,
-  sizes: readonly number[],
-  log: Logger,
-): Promise<BatchArtifacts[]> {
-  const batches: BatchArtifacts[] = [];
-  for (const k of sizes) {
-    const { artifacts } = await buildBatch(name, k, { log });
-    const registered = await batchVerifierOf(registry, modelId, k);
-    const code = registered && (await registry.runner?.provider?.getCode(registered.verifier));
-    if (!registered || !code || keccak256(code) !== keccak256(artifacts.verifierCode))
-      throw new ChainError(
-        registered
-          ? `the batch verifier of ${name} for ${k} on-chain (${registered.verifier}) is not this build's`
-          : `${name} has no batch verifier for ${k} on-chain`,
-        registered
-          ? `copy build/models/${name}/batch-k${k}/ from the machine that registered it`
-          : `its owner registers it: npx hardhat sibyl:register --model <model file> --batch ${k}`,
-      );
-    log.info(`model ${name}: settles in batches of up to ${k} (verifier ${registered.verifier})`);
-    batches.push(artifacts);
-  }
-  return batches;
 }
 
 /**

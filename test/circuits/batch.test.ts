@@ -1,8 +1,5 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
-import { existsSync, promises as fs, readdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
 
 import {
   type BatchEntry,
@@ -12,15 +9,13 @@ import {
   batchPublicSignals,
   generateBatchCircuit,
 } from "../../src/circuit/batch.js";
-import { CircuitCompileError, compileCircuit } from "../../src/circuit/compiler.js";
+import { CircuitCompileError } from "../../src/circuit/compiler.js";
 import { BN254_P, toField } from "../../src/circuit/field.js";
 import { pack, packedLength, unpack } from "../../src/circuit/packing.js";
-import { type R1cs, readR1cs } from "../../src/circuit/r1cs.js";
-import { calculateWitness, checkWitness, type CircuitInput, readSymbols } from "../../src/circuit/witness.js";
+import type { CircuitInput } from "../../src/circuit/witness.js";
 import { ProofError } from "../../src/errors.js";
 import { quantizeModel } from "../../src/model/quantize.js";
 import { parseModel } from "../../src/model/schema.js";
-import { CIRCUIT_LIB_DIR } from "../../src/paths.js";
 import { type QuantizedModel, runQuantized } from "../../src/runtime/fixed.js";
 import { bitOverrides, CircuitTester, type SignalOverrides } from "../helpers/circuit-tester.js";
 import { tinyClassifier } from "../helpers/tiny-models.js";
@@ -34,7 +29,6 @@ import { tinyClassifier } from "../helpers/tiny-models.js";
 // keeps a wire of its own.
 
 const P = BN254_P;
-const require = createRequire(import.meta.url);
 
 /** Deterministic pseudo-random 256-bit values (sha256 of a label), so a failure reproduces. */
 function hash256(label: string): bigint {
@@ -432,74 +426,27 @@ describe("circuits/lib/batch.circom", () => {
 // ---------------------------------------------------------------------------------------
 // The generated batch circuit, end to end.
 
-const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
-const BUILD_DIR = path.join(REPO_ROOT, "build", "test-circuits");
-
-interface Built {
-  label: string;
-  r1cs: R1cs;
-  wasmPath: string;
-  symbols: Map<string, number>;
-}
-
-function libFingerprint(): string {
-  const hash = createHash("sha256");
-  for (const name of readdirSync(CIRCUIT_LIB_DIR).sort()) {
-    if (name.endsWith(".circom"))
-      hash
-        .update(name)
-        .update("\0")
-        .update(readFileSync(path.join(CIRCUIT_LIB_DIR, name)));
-  }
-  return hash.digest("hex");
-}
+type Built = CircuitTester;
 
 /** Compiles a generated circuit, cached under build/test-circuits by content hash. */
-async function buildGenerated(name: string, source: string, optimization: 0 | 2): Promise<Built> {
-  const key = createHash("sha256")
-    .update(source)
-    .update(`O${optimization}`)
-    .update(libFingerprint())
-    .update(require("circom2/package.json").version as string)
-    .digest("hex")
-    .slice(0, 16);
-  const dir = path.join(BUILD_DIR, `${name}-${key}`);
-  const r1csPath = path.join(dir, "main.r1cs");
-  const wasmPath = path.join(dir, "main_js", "main.wasm");
-  const symPath = path.join(dir, "main.sym");
-  if (![r1csPath, wasmPath, symPath].every((p) => existsSync(p))) {
-    const staging = `${dir}.tmp-${process.pid}`;
-    await fs.rm(staging, { recursive: true, force: true });
-    await fs.mkdir(staging, { recursive: true });
-    await fs.writeFile(path.join(staging, "main.circom"), source);
-    await compileCircuit({ circuitPath: path.join(staging, "main.circom"), outDir: staging, optimization });
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.rename(staging, dir);
-  }
-  return {
-    label: `${name} --O${optimization}`,
-    r1cs: await readR1cs(r1csPath),
-    wasmPath,
-    symbols: await readSymbols(symPath),
-  };
+function buildGenerated(name: string, source: string, optimization: 0 | 2): Promise<Built> {
+  return CircuitTester.fromSource(name, `${name} --O${optimization}`, source, optimization);
 }
 
 function wireOf(b: Built, name: string): number {
-  const wire = b.symbols.get(`main.${name}`);
-  if (wire === undefined || wire < 0) throw new Error(`${b.label}: main.${name} has no wire`);
-  return wire;
+  return b.wireOf(name);
 }
 
 /** The witness for `input`, checked against the r1cs. */
 async function provePasses(b: Built, input: CircuitInput): Promise<bigint[]> {
-  const w = await calculateWitness(b.wasmPath, input);
-  expect(await checkWitness(b.r1cs, w), `${b.label}: honest witness violates the r1cs`).to.equal(true);
+  const w = await b.witness(input);
+  expect(await b.check(w), `${b.label}: honest witness violates the r1cs`).to.equal(true);
   return w;
 }
 
 async function witnessRejects(b: Built, input: CircuitInput): Promise<boolean> {
   try {
-    await calculateWitness(b.wasmPath, input);
+    await b.witness(input);
     return false;
   } catch {
     return true;
@@ -514,7 +461,7 @@ async function acceptsTampered(
 ): Promise<boolean> {
   const tampered = [...witness];
   for (const [name, v] of overrides) tampered[wireOf(b, name)] = toField(v);
-  return checkWitness(b.r1cs, tampered);
+  return b.check(tampered);
 }
 
 /** The public signals of a witness (`main.pub`, wires 1…n). */
@@ -651,7 +598,7 @@ function batchSuite(c: BatchCase): void {
       expect(generateBatchCircuit(model, "0x00", K).publicSignals).to.equal(K * S);
       expect(o2.r1cs.nPubIn + o2.r1cs.nPubOut).to.equal(K * S);
       for (let j = 0; j < K * S; j++) expect(wireOf(o2, `pub[${j}]`)).to.equal(1 + j);
-      expect(o2.symbols.has(`main.pub[${K * S}]`)).to.equal(false);
+      expect(o2.hasWire(`pub[${K * S}]`)).to.equal(false);
     });
 
     it("proves a full batch; its public signals are the slots batchPublicSignals lists", async () => {

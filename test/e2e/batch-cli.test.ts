@@ -38,7 +38,7 @@ describe("e2e/batch-cli: sibyl:register --batch and sibyl:node --batch against a
     expect(() => secondsOption("-1", "--batch-margin")).to.throw(SibylError, /0 or more seconds/);
   });
 
-  it("settles two sibyl:infer requests in one batch; a size nobody registered is refused at start", async function () {
+  it("settles two requests in one batch; a size nobody registered is refused at start", async function () {
     const { chain, url } = await startHardhatNode();
     processes.push(chain);
     provider = new JsonRpcProvider(url, 31337, { staticNetwork: true, pollingInterval: 100 });
