@@ -1,7 +1,7 @@
 import { BuildError, ProofError } from "../errors.js";
 import type { QuantizedModel } from "../runtime/fixed.js";
 import { privateWeightLayout, type WeightSecrets } from "./commitment.js";
-import { generateCircuit, templateNameOf } from "./generate.js";
+import { emitWeightCommitment, generateCircuit, templateNameOf } from "./generate.js";
 import { type CircuitInput, circuitInputFor } from "./inputs.js";
 import { pack, packedLength } from "./packing.js";
 
@@ -76,7 +76,9 @@ export function generateBatchCircuit(
   k: number,
 ): GeneratedBatchCircuit {
   checkBatchSize(k);
-  const single = generateCircuit(model, modelHashHex);
+  // A private-weights model's copies share one set of weights: its commitment is checked once,
+  // below, not in every copy.
+  const single = generateCircuit(model, modelHashHex, { weightCommitment: false });
   const layout = batchLayout(model);
   const { slotSignals: S } = layout;
   const P = packedLength(model.inputLength, model.inputBits);
@@ -117,12 +119,10 @@ export function generateBatchCircuit(
   emit("    model[i].outPacked <== outPacked[i];");
   emit("    model[i].x <== x[i];");
   if (priv) {
-    emit("    model[i].weightCommitment <== weightCommitment;");
     for (const s of weightSlots) {
       emit(`    model[i].w${s.layer} <== w${s.layer};`);
       emit(`    model[i].b${s.layer} <== b${s.layer};`);
     }
-    emit("    model[i].salt <== salt;");
   }
   if (layout.compact) {
     emit(`    slot[i] = BatchSlotCompact(${layout.inBits}, ${layout.outBits});`);
@@ -139,6 +139,7 @@ export function generateBatchCircuit(
     emit(`    for (var j = 0; j < ${S}; j++) slot[i].pub[j] <== pub[i * ${S} + j];`);
   }
   emit("}");
+  if (priv) emitWeightCommitment(emit, model.weightBits, privateWeightLayout(model));
 
   const source = [
     modelSource.trimEnd(),

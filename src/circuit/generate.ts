@@ -30,7 +30,18 @@ export function templateNameOf(modelName: string): string {
   return `SibylModel_${modelName.replace(/[^A-Za-z0-9_]/g, "_")}`;
 }
 
-export function generateCircuit(model: QuantizedModel, modelHashHex: string): GeneratedCircuit {
+export function generateCircuit(
+  model: QuantizedModel,
+  modelHashHex: string,
+  opts: {
+    /**
+     * false: a private-weights template without its weight commitment (no `weightCommitment`
+     * or `salt` input): for a batch circuit, which checks the commitment of the weights all its
+     * copies share once (src/circuit/batch.ts). Default true.
+     */
+    weightCommitment?: boolean;
+  } = {},
+): GeneratedCircuit {
   const { fracBits: f, valueBits: b, inputBits: ib, inputLength: n } = model;
   const P = packedLength(n, ib);
   const Q = packedLength(model.outputLength, b);
@@ -38,11 +49,12 @@ export function generateCircuit(model: QuantizedModel, modelHashHex: string): Ge
   const body: string[] = [];
   const emit = (line = "") => body.push(line ? `    ${line}` : "");
   const priv = model.weights === "private";
+  const commit = priv && opts.weightCommitment !== false;
   const layout = privateWeightLayout(model);
 
   emit("signal input requestBinding;");
   emit(`signal input inPacked[${P}];`);
-  if (priv) emit("signal input weightCommitment;");
+  if (commit) emit("signal input weightCommitment;");
   emit(`signal input outPacked[${Q}];`);
   emit(`signal input x[${n}];`);
   if (priv) {
@@ -50,7 +62,7 @@ export function generateCircuit(model: QuantizedModel, modelHashHex: string): Ge
       emit(`signal input w${s.layer}[${s.nOut}][${s.nIn}];`);
       emit(`signal input b${s.layer}[${s.nOut}];`);
     }
-    emit("signal input salt;");
+    if (commit) emit("signal input salt;");
   }
   emit();
   emit("// The request binding takes part in a constraint, so a proof is tied to one request.");
@@ -139,7 +151,7 @@ export function generateCircuit(model: QuantizedModel, modelHashHex: string): Ge
   emit(`for (var k = 0; k < ${Q}; k++) {`);
   emit("    packOut.out[k] === outPacked[k];");
   emit("}");
-  if (priv) emitWeightCommitment(emit, model.weightBits, layout);
+  if (commit) emitWeightCommitment(emit, model.weightBits, layout);
 
   const publicNames = ["requestBinding", "inPacked", ...(priv ? ["weightCommitment"] : []), "outPacked"];
   const publicShapes = [
@@ -177,7 +189,7 @@ export function generateCircuit(model: QuantizedModel, modelHashHex: string): Ge
  * order of privateWeightLayout (the same order src/zk/commitment.ts hashes), constrained to
  * equal the public weightCommitment.
  */
-function emitWeightCommitment(
+export function emitWeightCommitment(
   emit: (line?: string) => void,
   weightBits: number,
   layout: ReturnType<typeof privateWeightLayout>,

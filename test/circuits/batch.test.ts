@@ -13,6 +13,7 @@ import { CircuitCompileError } from "../../src/circuit/compiler.js";
 import { BN254_P, toField } from "../../src/circuit/field.js";
 import { pack, packedLength, unpack } from "../../src/circuit/packing.js";
 import type { CircuitInput } from "../../src/circuit/witness.js";
+import { weightCommitment } from "../../src/circuit/commitment.js";
 import { ProofError } from "../../src/errors.js";
 import { quantizeModel } from "../../src/model/quantize.js";
 import { parseModel } from "../../src/model/schema.js";
@@ -839,5 +840,78 @@ describe("src/circuit/batch.ts: generated batch circuits (k = 3)", () => {
       output.map((v, j) => (j === 0 ? v + 1n : v)),
       output.map((v, j) => (j === 11 ? v - 1n : v)),
     ],
+  });
+});
+
+describe("generated batch circuit: private weights, committed once for every copy", function () {
+  this.timeout(300_000);
+  const K = 2;
+  const model: QuantizedModel = quantizeModel(
+    parseModel({
+      format: "sibyl-model/1",
+      name: "batch_private",
+      inputLength: 3,
+      quantization: { fracBits: 4, valueBits: 16, weights: "private" },
+      layers: [
+        {
+          type: "dense",
+          weights: [
+            [1, 0, -1],
+            [0.5, 0.5, 0],
+          ],
+          bias: [0, 0.5],
+        },
+        { type: "relu" },
+        { type: "dense", weights: [[1, -1]], bias: [0.25] },
+      ],
+    }),
+  );
+  const salt = 123_456_789n;
+  const secrets = { salt, commitment: weightCommitment(model, salt) };
+  const gen = generateBatchCircuit(model, "0x00", K);
+  let o2: Built;
+  let o0: Built;
+  const entries: BatchEntry[] = [
+    [3n, -2n, 5n],
+    [-7n, 1n, 0n],
+  ].map((x, i) => ({
+    requestId: requestIdOf(`private ${i}`),
+    input: x,
+    output: runQuantized(model, x).output,
+  }));
+
+  before(async () => {
+    [o2, o0] = await Promise.all([
+      buildGenerated("batch_private", gen.source, 2),
+      buildGenerated("batch_private", gen.source, 0),
+    ]);
+  });
+
+  it("checks the commitment once, not in each copy, and exposes it in every slot", function () {
+    expect(gen.source.match(/component commit = WeightCommitment/g)).to.have.length(1);
+    expect(gen.source).to.not.match(/model\[i\]\.salt|model\[i\]\.weightCommitment/);
+    expect(gen.layout.compact).to.equal(false);
+  });
+
+  it("proves a batch under the registered commitment; its slots carry the commitment word", async () => {
+    const input = batchCircuitInput(model, K, entries, secrets);
+    const w = await provePasses(o2, input);
+    const pub = pubOf(o2, w, K * gen.layout.slotSignals);
+    expect(pub).to.deep.equal(batchPublicSignals(model, K, entries, secrets.commitment));
+    const P = packedLength(model.inputLength, model.inputBits);
+    for (let i = 0; i < K; i++) expect(pub[i * gen.layout.slotSignals + 1 + P]).to.equal(secrets.commitment);
+  });
+
+  it("refuses another salt, another commitment, and a tampered weight in one copy's inputs", async () => {
+    const honest = batchCircuitInput(model, K, entries, secrets);
+    expect(await witnessRejects(o2, { ...honest, salt: String(salt + 1n) })).to.equal(true);
+    const otherCommitment = weightCommitment(model, salt + 1n);
+    expect(
+      await witnessRejects(o2, batchCircuitInput(model, K, entries, { salt, commitment: otherCommitment })),
+    ).to.equal(true);
+    // the copies read the batch's own weight signals: changing one weight wire breaks the commitment
+    const w = await provePasses(o0, honest);
+    expect(await acceptsTampered(o0, w, new Map([["w0[0][0]", 2n]]))).to.equal(false);
+    expect(await acceptsTampered(o0, w, new Map([["model[1].w0[0][0]", 2n]]))).to.equal(false);
   });
 });
