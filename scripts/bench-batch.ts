@@ -12,7 +12,7 @@ import { setUpBatches } from "../src/chain/stack.js";
 import { requestInference } from "../src/client/client.js";
 import type { Logger } from "../src/log.js";
 import { findPtau, requiredPower } from "../src/zk/ptau.js";
-import { proveBatch } from "../src/zk/batchProver.js";
+import { proveBatch } from "../src/pipeline/batchProver.js";
 import { toSolidityProof } from "../src/zk/prover.js";
 
 export interface BatchPoint {

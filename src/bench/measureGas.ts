@@ -15,7 +15,7 @@ import { runQuantized } from "../runtime/fixed.js";
 import type { Enclave, TeeAnswer, TeeAnswerRequest } from "../tee/enclave.js";
 import { type SibylTestbed, deploySibyl } from "../testing/index.js";
 import { SnarkjsProver, toSolidityProof } from "../zk/prover.js";
-import { proveBatch } from "../zk/batchProver.js";
+import { proveBatch } from "../pipeline/batchProver.js";
 import { setUpBatches } from "../chain/stack.js";
 import type { BatchArtifacts } from "../pipeline/buildBatch.js";
 import { GAS_SNAPSHOT_COMMENT, type GasSnapshot } from "./gasSnapshot.js";

@@ -104,13 +104,6 @@ export async function checkedBatchVerifier(
   return found;
 }
 
-/** Request ids sorted as `settleBatch` takes them: strictly ascending (duplicates dropped). */
-export function sortForBatch(requestIds: readonly string[]): string[] {
-  const unique = [...new Set(requestIds.map((id) => BigInt(id)))];
-  unique.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return unique.map((id) => `0x${id.toString(16).padStart(64, "0")}`);
-}
-
 /** The public signals the precompile will build for this batch (reverts as `settleBatch` would). */
 export async function batchSignalsOnChain(
   precompile: InferencePrecompile,

@@ -242,3 +242,10 @@ function checkEntries(k: number, entries: readonly BatchEntry[]): void {
   if (entries.length === 0 || entries.length > k)
     throw new ProofError(`a batch of ${k} takes 1 to ${k} requests, not ${entries.length}`);
 }
+
+/** Request ids sorted as `settleBatch` takes them: strictly ascending (duplicates dropped). */
+export function sortForBatch(requestIds: readonly string[]): string[] {
+  const unique = [...new Set(requestIds.map((id) => BigInt(id)))];
+  unique.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return unique.map((id) => `0x${id.toString(16).padStart(64, "0")}`);
+}

@@ -4,7 +4,7 @@ import type { BatchEntry } from "../circuit/batch.js";
 import type { Logger } from "../log.js";
 import type { BatchArtifacts } from "../pipeline/buildBatch.js";
 import { RequestState } from "../protocol/state.js";
-import { proveBatch } from "../zk/batchProver.js";
+import { proveBatch } from "../pipeline/batchProver.js";
 import { type ProofResult, type Prover, SnarkjsProver, toSolidityProof } from "../zk/prover.js";
 import type { InferencePrecompile } from "../../typechain-types/index.js";
 import { BatchQueue, type DueBatch } from "./batcher.js";

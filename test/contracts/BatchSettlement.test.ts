@@ -2,14 +2,14 @@ import hre, { network } from "hardhat";
 import { expect } from "chai";
 import { parseEther } from "ethers";
 
-import { batchPublicSignals, type BatchEntry } from "../../src/circuit/batch.js";
-import { registerBatchVerifier, sortForBatch } from "../../src/chain/batch.js";
+import { batchPublicSignals, type BatchEntry, sortForBatch } from "../../src/circuit/batch.js";
+import { registerBatchVerifier } from "../../src/chain/batch.js";
 import { INFERENCE_ADDRESS } from "../../src/chain/install.js";
 import { registerModel } from "../../src/chain/models.js";
 import { type BatchArtifacts, buildBatch } from "../../src/pipeline/buildBatch.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
-import { proveBatch } from "../../src/zk/batchProver.js";
+import { proveBatch } from "../../src/pipeline/batchProver.js";
 import { circuitInputFor } from "../../src/circuit/inputs.js";
 import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../../src/zk/prover.js";
 import { errorOf } from "../helpers/errors.js";

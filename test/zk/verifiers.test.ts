@@ -18,7 +18,7 @@ import {
 } from "../../src/zk/prover.js";
 import { buildProgress, builtModel } from "../helpers/models.js";
 import { buildBatch } from "../../src/pipeline/buildBatch.js";
-import { proveBatch } from "../../src/zk/batchProver.js";
+import { proveBatch } from "../../src/pipeline/batchProver.js";
 
 const { ethers } = await network.create();
 

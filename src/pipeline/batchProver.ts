@@ -1,9 +1,8 @@
-import { type BatchEntry, batchCircuitInput } from "../circuit/batch.js";
-import { sortForBatch } from "../chain/batch.js";
+import { type BatchEntry, batchCircuitInput, sortForBatch } from "../circuit/batch.js";
 import { ProofError } from "../errors.js";
-import { weightSecretsOf } from "../pipeline/artifacts.js";
-import type { BatchArtifacts } from "../pipeline/buildBatch.js";
-import { type ProofResult, type Prover, SnarkjsProver, verifyProof } from "./prover.js";
+import { weightSecretsOf } from "./artifacts.js";
+import type { BatchArtifacts } from "./buildBatch.js";
+import { type ProofResult, type Prover, SnarkjsProver, verifyProof } from "../zk/prover.js";
 
 /**
  * One Groth16 proof for a batch of answered requests (docs/batching.md): the entries go into
