@@ -74,13 +74,9 @@ contract ModelRegistry is IModelRegistry {
         if (_models[modelId].owner != address(0)) revert Registry__ModelExists(modelId);
         address verifier = _deployVerifier(codeHash, verifierCode);
 
-        // At most 1 + 2 * 2048 + 1 = 4098 signals (lengths ≤ 4096, at least two values per word).
-        uint16 numPublicSignals = uint16(
-            1 +
-                FixedPointPacking.wordCount(config.inputLength, config.inputBits) +
-                (config.weightCommitment == 0 ? 0 : 1) +
-                FixedPointPacking.wordCount(config.outputLength, config.valueBits)
-        );
+        // One compact signal, or at most 1 + 2 * 2048 + 1 = 4098 (lengths ≤ 4096, at least two
+        // values per word): the layout of every proof of the model, single or in a batch slot.
+        uint16 numPublicSignals = uint16(_signalsPerRequest(config));
         _models[modelId] = Model({
             config: config,
             verifier: verifier,
@@ -105,7 +101,7 @@ contract ModelRegistry is IModelRegistry {
             revert Registry__BatchVerifierExists(modelId, k);
         bytes32 codeHash = keccak256(verifierCode);
         verifier = _deployVerifier(codeHash, verifierCode);
-        uint256 slotSignals = _batchSlotSignals(_models[modelId].config);
+        uint256 slotSignals = _models[modelId].numPublicSignals;
         _batchVerifiers[modelId][k] = BatchVerifier({
             verifier: verifier,
             registeredAt: uint48(block.timestamp),
@@ -127,7 +123,7 @@ contract ModelRegistry is IModelRegistry {
     function batchSlotSignals(bytes32 modelId) external view returns (uint256) {
         Model storage model = _models[modelId];
         if (model.owner == address(0)) revert Registry__UnknownModel(modelId);
-        return _batchSlotSignals(model.config);
+        return model.numPublicSignals;
     }
 
     /// @inheritdoc IModelRegistry
@@ -218,10 +214,11 @@ contract ModelRegistry is IModelRegistry {
             revert Registry__InvalidStake(config.stake, config.unbonded);
     }
 
-    /// @dev One compact signal per request when a public-weights model's input and output each
-    /// pack into one word and `binding ‖ input ‖ output` fits 253 bits; else the single circuit's
-    /// signals. `src/circuit/batch.ts` (`batchLayout`) computes the same.
-    function _batchSlotSignals(ModelConfig storage config) private view returns (uint256) {
+    /// @dev Public signals per request (docs/protocol.md, "Public signals"): one compact signal when
+    /// a public-weights model's input and output each pack into one word and
+    /// `binding ‖ input ‖ output` fits 253 bits; else `[binding, inPacked…, (commitment,) outPacked…]`.
+    /// `src/circuit/packing.ts` (`signalLayout`) computes the same.
+    function _signalsPerRequest(ModelConfig calldata config) private pure returns (uint256) {
         uint256 inputLength = config.inputLength;
         uint256 outputLength = config.outputLength;
         uint8 inputBits = config.inputBits;

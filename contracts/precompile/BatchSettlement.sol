@@ -16,9 +16,6 @@ import {InferenceStorage} from "./InferenceStorage.sol";
 /// `batchSignalsOf`); verify; then mark every request settled and credit each node once per run
 /// of its requests, before any hook runs; then call the hooks and emit the events.
 abstract contract BatchSettlement is InferenceStorage {
-    /// @notice Bits of a request id a batch slot binds (`ModelRegistry.BATCH_BINDING_BITS`).
-    uint256 private constant _BINDING_BITS = 128;
-
     /// @inheritdoc IInference
     function settleBatch(
         bytes32 modelId,
@@ -102,15 +99,12 @@ abstract contract BatchSettlement is InferenceStorage {
         RequestRecord storage req,
         uint256 slotSignals
     ) private view {
-        mapping(uint256 => uint256) storage stored = _words[requestId];
-        uint256 binding = (uint256(requestId) >> _BINDING_BITS) | 1;
         if (slotSignals == 1) {
-            // The registry allows the compact layout only when the three parts fill ≤ 253 bits.
-            uint256 outBits = uint256(req.outputLength) * req.valueBits;
-            signals[at] = stored[1] | (binding << outBits) | (stored[0] << (outBits + _BINDING_BITS));
+            signals[at] = _compactSignal(requestId, req);
             return;
         }
-        signals[at] = binding;
+        mapping(uint256 => uint256) storage stored = _words[requestId];
+        signals[at] = (uint256(requestId) >> _BINDING_BITS) | 1;
         for (uint256 j = 1; j < slotSignals; ++j) {
             signals[at + j] = stored[j - 1];
         }

@@ -20,6 +20,15 @@ abstract contract InferenceStorage is IInference {
 
     // ───────────────────────────── constants ─────────────────────────────
 
+    /// @dev The verifier selector of a model whose proofs carry one compact signal per request:
+    /// `outWord | binding << V | inWord << (V + 128)` (docs/protocol.md, "Public signals").
+    bytes4 internal constant _COMPACT_SELECTOR = bytes4(
+        keccak256("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[1])")
+    );
+
+    /// @dev Bits of a request id a compact signal binds (`ModelRegistry.BATCH_BINDING_BITS`).
+    uint256 internal constant _BINDING_BITS = 128;
+
     /// @dev `_lock` values. Zero doubles as "not initialised", so one SLOAD guards both.
     uint256 internal constant _UNINITIALIZED = 0;
     uint256 internal constant _UNLOCKED = 1;
@@ -155,11 +164,17 @@ abstract contract InferenceStorage is IInference {
 
     /// @dev `[uint256(requestId) >> 3, inPacked..., (weightCommitment,) outPacked...]`, as
     /// docs/protocol.md fixes it; the commitment of a private-weights model is stored as the
-    /// last "input" word at request time, so it is covered by `inWords`.
+    /// last "input" word at request time, so it is covered by `inWords`. A model whose request
+    /// fits one field element has the one compact signal instead (`_compactSignal`).
     function _publicSignals(
         bytes32 requestId,
         RequestRecord storage req
     ) internal view returns (uint256[] memory signals) {
+        if (req.verifySelector == _COMPACT_SELECTOR) {
+            signals = new uint256[](1);
+            signals[0] = _compactSignal(requestId, req);
+            return signals;
+        }
         uint256 words = uint256(req.inWords) + FixedPointPacking.wordCount(req.outputLength, req.valueBits);
         signals = new uint256[](1 + words);
         signals[0] = uint256(requestId) >> 3;
@@ -169,11 +184,26 @@ abstract contract InferenceStorage is IInference {
         }
     }
 
+    /// @dev `outWord | binding << V | inWord << (V + 128)`, binding = `(uint256(id) >> 128) | 1` (never
+    /// 0, so never padding) and V the output's bits. The registry allows it only when the three
+    /// parts fill at most 253 bits, with one input word and one output word.
+    function _compactSignal(bytes32 requestId, RequestRecord storage req) internal view returns (uint256) {
+        mapping(uint256 => uint256) storage stored = _words[requestId];
+        uint256 binding = (uint256(requestId) >> _BINDING_BITS) | 1;
+        uint256 outBits = uint256(req.outputLength) * req.valueBits;
+        return stored[1] | (binding << outBits) | (stored[0] << (outBits + _BINDING_BITS));
+    }
+
     /// @dev Decodes the output from the tail of the public signals (saves re-reading storage).
     function _outputFromSignals(
         RequestRecord storage req,
         uint256[] memory signals
     ) internal view returns (int256[] memory) {
+        if (req.verifySelector == _COMPACT_SELECTOR) {
+            uint256[] memory word = new uint256[](1);
+            word[0] = signals[0] & ((uint256(1) << (uint256(req.outputLength) * req.valueBits)) - 1);
+            return FixedPointPacking.unpack(word, req.outputLength, req.valueBits);
+        }
         uint256 skip = 1 + uint256(req.inWords);
         uint256 outWords = signals.length - skip;
         uint256[] memory words = new uint256[](outWords);

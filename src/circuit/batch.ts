@@ -3,7 +3,14 @@ import type { QuantizedModel } from "../runtime/fixed.js";
 import { privateWeightLayout, type WeightSecrets } from "./commitment.js";
 import { emitWeightCommitment, generateCircuit, templateNameOf } from "./generate.js";
 import { type CircuitInput, circuitInputFor } from "./inputs.js";
-import { pack, packedLength } from "./packing.js";
+import {
+  type SignalLayout,
+  batchBinding,
+  compactSignal,
+  pack,
+  packedLength,
+  signalLayout,
+} from "./packing.js";
 
 /**
  * Batch circuits (docs/batching.md): one Groth16 proof for up to `k` answered requests of one
@@ -15,43 +22,13 @@ import { pack, packedLength } from "./packing.js";
  * layout from the model's config.
  */
 
-/** Bits of a request id a batch binds: its top 128, with the lowest bit set so it is never 0. */
-export const BATCH_BINDING_BITS = 128;
-
 /** Largest batch the registry accepts (`ModelRegistry.MAX_BATCH_SIZE`). */
 export const MAX_BATCH_SIZE = 256;
 
-export interface BatchLayout {
-  /** one compact public signal per slot */
-  compact: boolean;
-  /** public signals per slot */
-  slotSignals: number;
-  /** bits of the packed input word (compact layout) */
-  inBits: number;
-  /** bits of the packed output word (compact layout) */
-  outBits: number;
-}
-
-type LayoutModel = Pick<
-  QuantizedModel,
-  "inputLength" | "inputBits" | "outputLength" | "valueBits" | "weights"
->;
-
 /** The slot layout of a model's batch circuits, as `ModelRegistry.batchSlotSignals` computes it. */
-export function batchLayout(model: LayoutModel): BatchLayout {
-  const P = packedLength(model.inputLength, model.inputBits);
-  const Q = packedLength(model.outputLength, model.valueBits);
-  const priv = model.weights === "private";
-  const inBits = model.inputLength * model.inputBits;
-  const outBits = model.outputLength * model.valueBits;
-  const compact = !priv && P === 1 && Q === 1 && inBits + outBits + BATCH_BINDING_BITS <= 253;
-  return { compact, slotSignals: compact ? 1 : 1 + P + (priv ? 1 : 0) + Q, inBits, outBits };
-}
-
-/** A request's binding in a batch: `(uint256(id) >> 128) | 1`. */
-export function batchBinding(requestId: string | bigint): bigint {
-  return (BigInt(requestId) >> 128n) | 1n;
-}
+export type BatchLayout = SignalLayout;
+export const batchLayout = signalLayout;
+export { batchBinding };
 
 export function batchTemplateName(modelName: string, k: number): string {
   return `${templateNameOf(modelName).replace(/^SibylModel_/, "SibylBatch_")}_k${k}`;
@@ -78,7 +55,7 @@ export function generateBatchCircuit(
   checkBatchSize(k);
   // A private-weights model's copies share one set of weights: its commitment is checked once,
   // below, not in every copy.
-  const single = generateCircuit(model, modelHashHex, { weightCommitment: false });
+  const single = generateCircuit(model, modelHashHex, { weightCommitment: false, compactPublic: false });
   const layout = batchLayout(model);
   const { slotSignals: S } = layout;
   const P = packedLength(model.inputLength, model.inputBits);
@@ -180,10 +157,7 @@ function slotSignals(
   const binding = batchBinding(entry.requestId);
   const inWords = pack(entry.input, model.inputBits);
   const outWords = pack(entry.output, model.valueBits);
-  if (layout.compact) {
-    const V = BigInt(layout.outBits);
-    return [outWords[0] + (binding << V) + (inWords[0] << (V + 128n))];
-  }
+  if (layout.compact) return [compactSignal(binding, inWords[0], outWords[0], layout.outBits)];
   return [binding, ...inWords, ...(commitment === undefined ? [] : [commitment]), ...outWords];
 }
 
@@ -233,7 +207,7 @@ export function batchCircuitInput(
   };
   // Private weights are the same in every copy: passed once.
   for (const [name, value] of Object.entries(first))
-    if (!["requestBinding", "inPacked", "outPacked", "x"].includes(name)) input[name] = value;
+    if (!["requestBinding", "inPacked", "outPacked", "x", "pub"].includes(name)) input[name] = value;
   return input;
 }
 

@@ -11,7 +11,7 @@ import {
   solidityPackedKeccak256,
 } from "ethers";
 
-import { publicSignalsFor } from "../circuit/inputs.js";
+import { inputWordsFor } from "../circuit/inputs.js";
 import { pack } from "../circuit/packing.js";
 import { ProofError, SibylError } from "../errors.js";
 import { checkInput, inSignedRange, type QuantizedModel } from "../runtime/fixed.js";
@@ -24,7 +24,7 @@ import { checkInput, inSignedRange, type QuantizedModel } from "../runtime/fixed
  *
  * in the domain `{ name: "Sibyl", version: "1", chainId, verifyingContract: precompile }`.
  * `inputHash` and `outputHash` hash the words the ZK mode makes public signals of
- * (`publicSignalsFor`): the input packed at `model.inputBits`, followed by the weight
+ * (`inputWordsFor`): the input packed at `model.inputBits`, followed by the weight
  * commitment for a private-weights model, and the output packed at `model.valueBits`;
  * each as keccak256(abi.encodePacked(uint256[] words)).
  *
@@ -177,9 +177,7 @@ export function inputWords(
 ): bigint[] {
   checkInput(model as QuantizedModel, input);
   try {
-    // publicSignalsFor = [requestBinding, inPacked…, (commitment,) outPacked…]; with no
-    // output, everything after the binding is exactly the input words
-    return publicSignalsFor(model, 0n, input, [], weightCommitment).slice(1);
+    return inputWordsFor(model, input, weightCommitment);
   } catch (e) {
     if (!(e instanceof ProofError)) throw e;
     throw new TeeAnswerError(

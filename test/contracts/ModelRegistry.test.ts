@@ -115,7 +115,9 @@ describe("ModelRegistry", function () {
       [4096, 4096, 126, 4097],
       [21, 10, 12, 3], // K = 21
       [22, 1, 12, 4],
-      [1, 1, 2, 3], // K = 126
+      [1, 1, 2, 1], // K = 126; 2 + 2 + 128 bits: one compact signal
+      [2, 1, 41, 1], // 2 · 41 + 41 + 128 = 251 ≤ 253: compact
+      [2, 1, 42, 3], // 2 · 42 + 42 + 128 = 254 > 253: one word each, but not one signal
     ] as const) {
       it(`stores ${signals} public signals and their verifyProof selector for ${inputLength}→${outputLength} at ${valueBits} bits`, async function () {
         const { registry, owner, code, codeHash } = await loadFixture(registryFixture);

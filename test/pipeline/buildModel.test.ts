@@ -52,11 +52,12 @@ describe("build/buildModel: caching", function () {
     const a = first.artifacts;
     expect(a.name).to.equal(NAME);
     expect(a.modelHash).to.equal(modelHash(quantizeModel(loadModelFile(modelPath))));
-    expect(a).to.include({ inputLength: 3, outputLength: 1, fracBits: 8, valueBits: 24, publicSignals: 3 });
+    // 3 · 24 + 24 + 128 = 224 bits: one compact public signal
+    expect(a).to.include({ inputLength: 3, outputLength: 1, fracBits: 8, valueBits: 24, publicSignals: 1 });
     expect(a.classes).to.deep.equal(["left", "right"]);
     expect(a.constraints).to.be.greaterThan(0);
     expect(a.ptau.power).to.be.at.least(requiredPower(a.constraints, a.publicSignals));
-    expect(a.vk.nPublic).to.equal(3);
+    expect(a.vk.nPublic).to.equal(1);
     for (const p of [a.r1csPath, a.wasmPath, a.zkeyPath, a.vkPath, a.circuitPath])
       expect(existsSync(p), p).to.equal(true);
     expect(a.circuitPath).to.equal(join(CIRCUIT_MODELS_DIR, NAME, `${NAME}.circom`));

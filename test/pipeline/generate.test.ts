@@ -53,11 +53,17 @@ describe("circuit/generate: generateCircuit", function () {
   const circuit = generateCircuit(model, hash);
   const src = circuit.source;
 
-  it("declares the main component with the three public inputs, in order", function () {
+  it("declares the main component with one compact public input: binding, input and output fit 253 bits", function () {
+    // 3 · 16 input bits + 16 output bits + 128 binding bits = 192 ≤ 253
     expect(circuit.templateName).to.equal("SibylModel_gen_unit");
-    expect(src).to.contain(
-      "component main {public [requestBinding, inPacked, outPacked]} = SibylModel_gen_unit();",
-    );
+    expect(src).to.contain("component main {public [pub]} = SibylModel_gen_unit();");
+    expect(src).to.contain("signal input pub;");
+    expect(src).to.contain("component compact = BatchSlotCompact(48, 16);");
+    expect(src).to.contain("compact.binding <== requestBinding;");
+    expect(src).to.contain("compact.inWord <== inPacked[0];");
+    expect(src).to.contain("compact.outWord <== outPacked[0];");
+    expect(src).to.contain("compact.pub <== pub;");
+    expect(src).to.contain('include "batch.circom";');
     expect(count(src, /component main/)).to.equal(1);
     expect(src).to.contain("template SibylModel_gen_unit() {");
     expect(src).to.contain("signal input requestBinding;");
@@ -117,8 +123,14 @@ describe("circuit/generate: generateCircuit", function () {
     expect(src).to.contain("packOut.in <== l4;");
   });
 
-  it("reports 1 + P + Q public signals", function () {
-    expect(circuit.publicSignals).to.equal(3);
+  it("reports one public signal for the compact layout, and keeps the words layout when asked to", function () {
+    expect(circuit.publicSignals).to.equal(1);
+    const words = generateCircuit(model, hash, { compactPublic: false });
+    expect(words.publicSignals).to.equal(3);
+    expect(words.source).to.contain(
+      "component main {public [requestBinding, inPacked, outPacked]} = SibylModel_gen_unit();",
+    );
+    expect(words.source).to.not.contain("signal input pub;");
   });
 
   it("counts several packed words when the vectors do not fit one", function () {

@@ -245,11 +245,19 @@ describe("TEE answer signature", function () {
       const output = runQuantized(iris, input).output;
       expect(inputWords(iris, input)).to.deep.equal(pack(input, iris.inputBits));
       expect(outputWords(iris, output)).to.deep.equal(pack(output, iris.valueBits));
-      // [binding, inPacked…, outPacked…]
-      expect(publicSignalsFor(iris, 1n, input, output).slice(1)).to.deep.equal([
-        ...inputWords(iris, input),
-        ...outputWords(iris, output),
-      ]);
+      // the words layout's [binding, inPacked…, outPacked…]; Iris's one compact signal carries the same words
+      expect(
+        publicSignalsFor(
+          { ...iris, weights: "public", inputLength: 25 },
+          1n,
+          [...input, ...new Array<bigint>(21).fill(0n)],
+          output,
+        ).slice(1, 4),
+      ).to.deep.equal(pack([...input, ...new Array<bigint>(21).fill(0n)], iris.inputBits));
+      const [compact] = publicSignalsFor(iris, 1n, input, output);
+      const V = BigInt(iris.outputLength * iris.valueBits);
+      expect(compact & ((1n << V) - 1n)).to.equal(outputWords(iris, output)[0]);
+      expect(compact >> (V + 128n)).to.equal(inputWords(iris, input)[0]);
     });
 
     it("spans several words for a long input", () => {
