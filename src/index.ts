@@ -35,6 +35,15 @@ export { runQuantized, type QuantizedModel } from "./runtime/fixed.js";
 export { buildModel, type BuildOptions, type BuildReport } from "./pipeline/buildModel.js";
 export { type ModelArtifacts, loadArtifacts } from "./pipeline/artifacts.js";
 export { builtModelOf } from "./pipeline/finalizeCeremony.js";
+// batch settlement (docs/batching.md)
+export {
+  buildBatch,
+  loadBatchArtifacts,
+  type BatchArtifacts,
+  type BatchBuildReport,
+} from "./pipeline/buildBatch.js";
+export { proveBatch } from "./pipeline/batchProver.js";
+export { type BatchEntry, batchLayout, batchPublicSignals, sortForBatch } from "./circuit/batch.js";
 
 // chain: install, register, verify
 export { INFERENCE_ADDRESS, installPrecompile } from "./chain/install.js";
@@ -47,7 +56,20 @@ export {
   type RegisterOptions,
 } from "./chain/models.js";
 export { verifyModel } from "./chain/verify.js";
-export { setUpStack, startNode, buildModels, type SibylStack, type StackModel } from "./chain/stack.js";
+export {
+  setUpStack,
+  setUpBatches,
+  startNode,
+  buildModels,
+  type SibylStack,
+  type StackModel,
+} from "./chain/stack.js";
+export {
+  batchVerifierOf,
+  checkedBatchVerifier,
+  registerBatchVerifier,
+  type RegisteredBatchVerifier,
+} from "./chain/batch.js";
 
 // requesting inference
 export {
