@@ -3,7 +3,7 @@ import { getAddress, keccak256 } from "ethers";
 import { ChainError } from "../errors.js";
 import type { BatchArtifacts } from "../pipeline/buildBatch.js";
 import { explainRevert } from "../protocol/revert.js";
-import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
+import type { ModelRegistry } from "../../typechain-types/index.js";
 
 /**
  * Batch verifiers on-chain (docs/batching.md): registering a built batch circuit's verifier
@@ -102,14 +102,4 @@ export async function checkedBatchVerifier(
         "or register the model again under new terms",
     );
   return found;
-}
-
-/** The public signals the precompile will build for this batch (reverts as `settleBatch` would). */
-export async function batchSignalsOnChain(
-  precompile: InferencePrecompile,
-  modelId: string,
-  k: number,
-  requestIds: readonly string[],
-): Promise<bigint[]> {
-  return [...(await precompile.batchSignalsOf(modelId, k, [...requestIds]))];
 }

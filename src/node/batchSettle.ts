@@ -80,18 +80,6 @@ export class BatchSettler<T extends BatchItem> {
     return this.models.has(modelId.toLowerCase());
   }
 
-  /** The batch sizes of a model, ascending. */
-  sizesOf(modelId: string): number[] {
-    return [...(this.models.get(modelId.toLowerCase())?.artifacts.keys() ?? [])].sort((a, b) => a - b);
-  }
-
-  /** Answers waiting in every queue. */
-  get waiting(): number {
-    let n = 0;
-    for (const m of this.models.values()) n += m.queue.size;
-    return n;
-  }
-
   /** Queues an answer whose settlement deadline is `deadlineMs` (wall clock). */
   add(item: T, deadlineMs: number): void {
     this.models.get(item.modelId.toLowerCase())?.queue.add(item, deadlineMs);

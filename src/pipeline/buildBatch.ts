@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -18,6 +17,8 @@ import {
 } from "../zk/setup.js";
 import { type ModelArtifacts, loadArtifacts, modelBuildDir } from "./artifacts.js";
 import { compileRuntimeCode } from "./solc.js";
+import { sha256 } from "./buildModel.js";
+import { hashZkey } from "../zk/hash.js";
 import { verifierContractName } from "./verifier.js";
 
 /**
@@ -140,7 +141,7 @@ export async function buildBatch(
   const zkeyPath = join(dir, `${base}.zkey`);
   const vkPath = join(dir, "verification_key.json");
   let setupMs = previous?.timings.setupMs;
-  const zkeyIntact = existsSync(zkeyPath) && `0x${fileSha256(zkeyPath)}` === previous?.zkeyHash;
+  const zkeyIntact = existsSync(zkeyPath) && hashZkey(zkeyPath) === previous?.zkeyHash;
   if (ran.includes("compile") || !zkeyIntact || !existsSync(vkPath) || previous?.ptau.path !== ptau.path) {
     ({ ms: setupMs } = await step(log, `groth16 setup (2^${ptau.power} ptau)`, async () => {
       await groth16Setup(r1csPath, ptau.path, zkeyPath, log);
@@ -187,7 +188,8 @@ export async function buildBatch(
     r1csPath,
     wasmPath,
     zkeyPath,
-    zkeyHash: `0x${fileSha256(zkeyPath)}`,
+    // hashed again only when the setup wrote a new zkey
+    zkeyHash: ran.includes("setup") || !previous ? hashZkey(zkeyPath) : previous.zkeyHash,
     vkPath,
     vkHash,
     verifierContract,
@@ -199,14 +201,4 @@ export async function buildBatch(
   writeFileSync(manifestPath, JSON.stringify(manifest, null, 1));
   if (ran.length === 0) log.info(`  (all steps cached in ${relative(PROJECT_ROOT, dir)})`);
   return { artifacts: { ...manifest, model, vk }, ran };
-}
-
-function sha256(...parts: string[]): string {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p).update("\0");
-  return h.digest("hex");
-}
-
-function fileSha256(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
 }

@@ -277,7 +277,8 @@ export function setupKeyOf(circuitHash: string, ptauPath: string): string {
   return sha256(circuitHash, ptauPath, String(statSync(ptauPath).size));
 }
 
-function sha256(...parts: string[]): string {
+/** sha256 of text parts, each ended by a NUL (cache keys of the build's steps). */
+export function sha256(...parts: string[]): string {
   const h = createHash("sha256");
   for (const p of parts) h.update(p).update("\0");
   return h.digest("hex");
