@@ -1,3 +1,6 @@
+import { readFile } from "node:fs/promises";
+
+import { WitnessCalculatorBuilder } from "circom_runtime";
 import * as snarkjs from "snarkjs";
 
 import { ProofError } from "../errors.js";
@@ -21,22 +24,84 @@ export interface ProofResult {
   ms: number;
 }
 
-/** Pluggable prover: the node asks for proofs; where they are computed is the prover's business. */
+/**
+ * Pluggable prover: the node asks for proofs; where they are computed is the prover's business
+ * (in this process, `SnarkjsProver`; on workers behind a job queue, `QueueProver`).
+ */
 export interface Prover {
   prove(input: CircuitInput): Promise<ProofResult>;
+  /** gets ready to prove at once (loads keys, builds the curve); optional */
+  warm?(): Promise<void>;
+  /**
+   * how many proofs the node may ask for at once: 1 (the default) for a prover in this
+   * process, which uses every core on one proof; more for a queue served by workers
+   */
+  readonly concurrency?: number;
 }
 
-/** In-process snarkjs Groth16 prover (witness from the circuit's wasm, proof from the zkey). */
+/** What a prover needs of a circuit: its witness generator and proving key, and the key's hash. */
+export interface CircuitFiles {
+  /** for messages and metrics: "iris", "iris/batch-k4" */
+  name: string;
+  wasmPath: string;
+  zkeyPath: string;
+  /** "0x" + sha256 of the zkey (the registry's zkeyHash): which proving key a proof is made with */
+  zkeyHash: string;
+}
+
+/** Makes the prover for one circuit (the node asks once per model and per batch size). */
+export type ProverFactory = (circuit: CircuitFiles) => Prover;
+
+/** The default: a warm in-process prover per circuit. */
+export const inProcessProvers: ProverFactory = (c) => new SnarkjsProver(c.wasmPath, c.zkeyPath);
+
+type WitnessCalculator = Awaited<ReturnType<typeof WitnessCalculatorBuilder>>;
+
+/** What a warm prover keeps in memory: the compiled witness calculator and the proving key. */
+interface Warm {
+  calculator: WitnessCalculator;
+  zkey: Uint8Array;
+}
+
+/**
+ * In-process snarkjs Groth16 prover that proves warm: the circuit's witness calculator (its
+ * wasm compiled once, with one wasm memory) and the zkey's bytes stay in memory, and each
+ * proof is `groth16.prove` on the witness. `groth16.fullProve` with file paths re-reads and
+ * re-compiles the wasm and re-reads the zkey every proof (Iris: 111 → 67 ms warm).
+ * `warm()` does the loading and builds the curve's threads ahead of the first request.
+ */
 export class SnarkjsProver implements Prover {
+  private loaded?: Promise<Warm>;
+  /** the witness calculator is stateful: one witness at a time */
+  private witnessTail: Promise<unknown> = Promise.resolve();
+
   constructor(
     readonly wasmPath: string,
     readonly zkeyPath: string,
   ) {}
 
+  async warm(): Promise<void> {
+    await Promise.all([this.load(), curve()]);
+  }
+
   async prove(input: CircuitInput): Promise<ProofResult> {
     const start = Date.now();
+    let warm: Warm;
     try {
-      const { proof, publicSignals } = await snarkjs.groth16.fullProve(input, this.wasmPath, this.zkeyPath);
+      warm = await this.load();
+    } catch (e) {
+      this.loaded = undefined; // a file fixed meanwhile is read again next time
+      throw new ProofError(
+        `cannot load the circuit's prover files (${this.wasmPath}, ${this.zkeyPath}): ${(e as Error).message}`,
+        "build the model first (sibyl:build)",
+      );
+    }
+    try {
+      const wtns = await this.witness(warm.calculator, input);
+      const { proof, publicSignals } = await snarkjs.groth16.prove(
+        { type: "mem", data: warm.zkey } as never,
+        { type: "mem", data: wtns } as never,
+      );
       return { proof: proof as unknown as Groth16Proof, publicSignals, ms: Date.now() - start };
     } catch (e) {
       throw new ProofError(
@@ -45,6 +110,40 @@ export class SnarkjsProver implements Prover {
       );
     }
   }
+
+  private load(): Promise<Warm> {
+    this.loaded ??= (async () => {
+      const [wasm, zkey] = await Promise.all([readFile(this.wasmPath), readFile(this.zkeyPath)]);
+      const calculator = await WitnessCalculatorBuilder(wasm, { sanityCheck: true });
+      return { calculator, zkey };
+    })();
+    return this.loaded;
+  }
+
+  private witness(calculator: WitnessCalculator, input: CircuitInput): Promise<Uint8Array> {
+    const run = this.witnessTail.then(
+      () => calculator.calculateWTNSBin(input, true),
+      () => calculator.calculateWTNSBin(input, true),
+    );
+    this.witnessTail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/**
+ * A cold proof, as every proof was made before provers were kept warm: `groth16.fullProve`
+ * from the files (the bench's `proveColdMs`, next to a fresh curve).
+ */
+export async function proveCold(wasmPath: string, zkeyPath: string, input: CircuitInput): Promise<ProofResult> {
+  const start = Date.now();
+  const { proof, publicSignals } = await snarkjs.groth16.fullProve(input, wasmPath, zkeyPath);
+  return { proof: proof as unknown as Groth16Proof, publicSignals, ms: Date.now() - start };
+}
+
+/** Builds BN254's curve (and its worker threads) now, or returns the one built. */
+async function curve(): Promise<void> {
+  const { curves } = snarkjs as unknown as { curves: { getCurveFromName(name: string): Promise<unknown> } };
+  await curves.getCurveFromName("bn128");
 }
 
 /** Off-chain Groth16 verification (about 20 ms). */
