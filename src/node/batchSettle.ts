@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import type { BatchArtifacts } from "../pipeline/buildBatch.js";
 import { RequestState } from "../protocol/state.js";
 import { proveBatch } from "../pipeline/batchProver.js";
-import { type ProofResult, type Prover, SnarkjsProver, toSolidityProof } from "../zk/prover.js";
+import { type ProofResult, type Prover, type ProverFactory, toSolidityProof } from "../zk/prover.js";
 import type { InferencePrecompile } from "../../typechain-types/index.js";
 import { BatchQueue, type DueBatch } from "./batcher.js";
 import { type Retrier, brief, sameAddress } from "./rpc.js";
@@ -46,8 +46,10 @@ export interface BatchSettlerOptions<T extends BatchItem> {
   log: Logger;
   /** settle a waiting answer once its deadline is this close (ms) */
   marginMs: number;
-  /** runs proofs one after another with the node's other proofs */
-  serialize: <R>(work: () => Promise<R>) => Promise<R>;
+  /** makes the prover of each batch circuit */
+  provers: ProverFactory;
+  /** runs a proof in its prover's lane, with the node's other proofs (`ProofLanes`) */
+  run: <R>(prover: Prover, work: () => Promise<R>) => Promise<R>;
   /** a request of the batch was settled by it */
   settled(item: T, receipt: TransactionReceipt, batch: BatchSettledEvent): void;
   /** the batch could not settle this request: settle it alone */
@@ -68,11 +70,23 @@ export class BatchSettler<T extends BatchItem> {
   /** Serves `modelId` in batches with these built and registered batch circuits. */
   addModel(modelId: string, batches: readonly BatchArtifacts[]): void {
     if (batches.length === 0) return;
+    const proverOf = (b: BatchArtifacts): Prover =>
+      this.opts.provers({
+        name: `${b.name}/batch-k${b.k}`,
+        wasmPath: b.wasmPath,
+        zkeyPath: b.zkeyPath,
+        zkeyHash: b.zkeyHash,
+      });
     this.models.set(modelId.toLowerCase(), {
       queue: new BatchQueue<T>({ sizes: batches.map((b) => b.k), marginMs: this.opts.marginMs }),
       artifacts: new Map(batches.map((b) => [b.k, b])),
-      provers: new Map(),
+      provers: new Map(batches.map((b) => [b.k, proverOf(b)])),
     });
+  }
+
+  /** Every batch circuit's prover (the node warms them at start). */
+  provers(): Prover[] {
+    return [...this.models.values()].flatMap((m) => [...m.provers.values()]);
   }
 
   /** Whether answers of this model are settled in batches. */
@@ -108,7 +122,8 @@ export class BatchSettler<T extends BatchItem> {
     );
     let proof: ProofResult & { requestIds: string[] };
     try {
-      proof = await this.opts.serialize(() => proveBatch(artifacts, due.items, this.proverOf(m, artifacts)));
+      const prover = m.provers.get(due.k)!;
+      proof = await this.opts.run(prover, () => proveBatch(artifacts, due.items, prover));
     } catch (e) {
       return this.fallBackAll(due.items, `${label} proving failed (${brief(e)})`);
     }
@@ -146,13 +161,6 @@ export class BatchSettler<T extends BatchItem> {
       `${label} settled (proof ${proof.ms} ms, ${receipt.gasUsed} gas: ${Math.round(Number(receipt.gasUsed) / due.items.length)} per request)`,
     );
     for (const item of due.items) this.opts.settled(item, receipt, event);
-  }
-
-  private proverOf(m: ModelBatches<T>, artifacts: BatchArtifacts): Prover {
-    let prover = m.provers.get(artifacts.k);
-    if (!prover)
-      m.provers.set(artifacts.k, (prover = new SnarkjsProver(artifacts.wasmPath, artifacts.zkeyPath)));
-    return prover;
   }
 
   private async allAnswered(ids: readonly string[]): Promise<boolean> {

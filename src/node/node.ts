@@ -10,8 +10,9 @@ import { runQuantized } from "../runtime/fixed.js";
 import {
   type ProofResult,
   type Prover,
-  SnarkjsProver,
+  type ProverFactory,
   holdProverThreads,
+  inProcessProvers,
   toSolidityProof,
   verifyProof,
 } from "../zk/prover.js";
@@ -31,11 +32,20 @@ import { type BlockMark, type ChainChange, ChainWatch } from "./chainWatch.js";
 import { publishPolicy } from "./publish.js";
 import { findUnsettledAnswers } from "./recovery.js";
 import { type BatchSettledEvent, BatchSettler } from "./batchSettle.js";
-import { Retrier, brief, isRevert, sameAddress, short } from "./rpc.js";
+import { Retrier, brief, isRevert, sameAddress, short, sleep } from "./rpc.js";
 import { Mode, RequestState } from "../protocol/state.js";
 import type { Enclave, TeeAnswer } from "../tee/enclave.js";
 import { type AttestedEvent, attestAnswer } from "./tee.js";
 import { TxSender } from "./txSender.js";
+import { ProofLanes } from "./lanes.js";
+import { ChainClock } from "./chainClock.js";
+import {
+  type AssignmentOptions,
+  DEFAULT_GRACE_MS,
+  DEFAULT_TAKEOVER_MARGIN_MS,
+  PeerSet,
+  rankNodes,
+} from "./assignment.js";
 import { type PreparedSync, type SyncCall, SyncDesk } from "./sync.js";
 
 /**
@@ -59,6 +69,7 @@ export { RequestState } from "../protocol/state.js";
 export interface ServedModel {
   modelId: string;
   artifacts: ModelArtifacts;
+  /** proves this model's answers (default: the node's `provers`) */
   prover?: Prover;
   /** the attested enclave that runs the model for TEE-mode requests (registered on-chain) */
   enclave?: Enclave;
@@ -114,6 +125,19 @@ export interface NodeOptions {
    * proving a batch and getting a transaction mined)
    */
   batchMarginMs?: number;
+  /**
+   * makes the prover of each circuit the node proves with (each model's, each batch size's):
+   * by default a warm prover in this process; `queueProvers(...).factory` hands the proofs to
+   * `sibyl:prover` workers through Redis (docs/operating.md)
+   */
+  provers?: ProverFactory;
+  /**
+   * several nodes serving one precompile: follow the assignment rule (`assignment.ts`,
+   * docs/operating.md), answering a request at once only as its primary, and taking over a
+   * peer's request or unsettled answer in turn. Off by default: the node answers every
+   * request it may at once.
+   */
+  assignment?: AssignmentOptions;
 }
 
 /** How close to its settlement deadline a batched answer stops waiting, unless told otherwise. */
@@ -130,7 +154,10 @@ export interface AnsweredEvent {
 }
 export interface SettledEvent {
   requestId: string;
+  modelId: string;
   proveMs: number;
+  /** ms from the node taking the request on (seeing it, or recovering its answer) to the settlement mined */
+  latencyMs: number;
   txHash: string;
   /** the settlement transaction's gas (the whole batch's, for a batch) */
   gasUsed: bigint;
@@ -141,6 +168,26 @@ export interface FailedEvent {
   requestId: string;
   stage: "answer" | "prove" | "settle";
   error: Error;
+}
+/**
+ * The node took over a peer's work under the assignment rule: a request its primary left
+ * unanswered (`answer`), or an answer its node left unsettled near its deadline (`settle`).
+ */
+export interface TakeoverEvent {
+  requestId: string;
+  stage: "answer" | "settle";
+  /** the request's primary (answer) or the node that answered it (settle) */
+  from: string;
+}
+/**
+ * Something went wrong on the node's side, reported once per occurrence for operators
+ * (metrics count them by kind): a poll or a transaction stopped by RPC failures (`rpc`), a
+ * transaction the chain refused (`revert`), a proof that failed (`prove`).
+ */
+export interface FaultEvent {
+  kind: "rpc" | "revert" | "prove";
+  requestId?: string;
+  message: string;
 }
 /**
  * The chain under the node was restarted or replaced: the node dropped what it had in flight
@@ -202,6 +249,20 @@ interface Job {
   declined?: { reason: DeclineReason; message: string };
   /** declined for want of free bond: looked at again every `retryAfterMs` while still Requested */
   waitingForBond?: boolean;
+  /** assignment: the nodes in the order they take the request up (this one among them) */
+  ranking?: string[];
+}
+
+/** A peer's answer this node watches, to settle it if its node has not by `dueAt`. */
+interface PeerAnswer {
+  epoch: number;
+  requestId: string;
+  modelId: string;
+  model: ServedModel & { prover: Prover };
+  input: bigint[];
+  answeredBy: string;
+  /** when to take it over (wall clock, ms) */
+  dueAt: number;
 }
 
 export class InferenceNode extends EventEmitter {
@@ -241,7 +302,8 @@ export class InferenceNode extends EventEmitter {
   private readonly seen = new Set<string>();
   /** requests taken on and not finished: in flight, or set aside until `retryAt` */
   private readonly jobs = new Map<string, Job>();
-  private proofChain: Promise<unknown> = Promise.resolve();
+  /** proofs run one at a time in this process, or as many at once as a queue of workers takes */
+  private readonly lanes = new ProofLanes();
   private readonly inFlight = new Set<Promise<unknown>>();
   private address = "";
   private chainId = 0n;
@@ -250,6 +312,13 @@ export class InferenceNode extends EventEmitter {
   private desk?: SyncDesk;
   /** settles the answers of models with batch circuits in batches */
   private readonly batcher: BatchSettler<Job>;
+  /** the assignment rule's timings, when several nodes serve the precompile */
+  private readonly assignment?: Required<Omit<AssignmentOptions, "bondRefreshMs">>;
+  private readonly peers?: PeerSet;
+  /** peers' answers this node settles if they are left unsettled too long */
+  private readonly peerAnswers = new Map<string, PeerAnswer>();
+  /** when this node first saw each head: turns chain times into wall-clock moments */
+  private readonly clock = new ChainClock();
 
   constructor(opts: NodeOptions) {
     super();
@@ -275,6 +344,13 @@ export class InferenceNode extends EventEmitter {
       this.log,
     );
     this.fromBlock = this.nextBlock = opts.fromBlock ?? 0;
+    if (opts.assignment) {
+      this.assignment = {
+        graceMs: opts.assignment.graceMs ?? DEFAULT_GRACE_MS,
+        takeoverMarginMs: opts.assignment.takeoverMarginMs ?? DEFAULT_TAKEOVER_MARGIN_MS,
+      };
+      this.peers = new PeerSet(this.precompile, this.retrier, opts.assignment);
+    }
     this.batcher = new BatchSettler<Job>({
       precompile: this.precompile,
       address: () => this.address,
@@ -282,20 +358,21 @@ export class InferenceNode extends EventEmitter {
       retrier: this.retrier,
       log: this.log,
       marginMs: opts.batchMarginMs ?? DEFAULT_BATCH_MARGIN_MS,
-      serialize: (work) => {
-        const p = (this.proofChain = this.proofChain.then(work, work));
-        return p;
-      },
+      provers: opts.provers ?? inProcessProvers,
+      run: (prover, work) => this.lanes.run(prover, work),
       settled: (job, receipt, batch) => this.batchSettled(job, receipt, batch),
       fallBack: (job) => {
         if (!this.stale(job)) this.enqueueProof(job);
       },
     });
-    for (const m of opts.models)
+    const provers = opts.provers ?? inProcessProvers;
+    for (const m of opts.models) {
+      const { name, wasmPath, zkeyPath, zkeyHash } = m.artifacts;
       this.models.set(m.modelId.toLowerCase(), {
         ...m,
-        prover: m.prover ?? new SnarkjsProver(m.artifacts.wasmPath, m.artifacts.zkeyPath),
+        prover: m.prover ?? provers({ name, wasmPath, zkeyPath, zkeyHash }),
       });
+    }
     for (const m of opts.models) this.batcher.addModel(m.modelId, m.batches ?? []);
   }
 
@@ -313,6 +390,11 @@ export class InferenceNode extends EventEmitter {
     this.chainId = (await this.provider.getNetwork()).chainId;
     this.sender = this.newTxSender();
     this.log.info(`policy: ${describePolicy(this.policy)}`);
+    if (this.assignment)
+      this.log.info(
+        `assignment rule: answers at once as a request's primary, takes over ${this.assignment.graceMs} ms per rank later, ` +
+          `settles a peer's unsettled answer ${this.assignment.takeoverMarginMs} ms before its deadline`,
+      );
     try {
       await this.watch.start(await this.head());
     } catch {
@@ -321,6 +403,7 @@ export class InferenceNode extends EventEmitter {
     await this.publishOrDefer(true);
     this.running = true;
     this.releaseProver = holdProverThreads();
+    await this.warmProvers();
     await this.recoverOrDefer();
     this.log.info(
       `serving ${[...this.models.values()].map((m) => m.artifacts.name).join(", ")} as ${this.address} from block ${this.nextBlock}`,
@@ -341,6 +424,22 @@ export class InferenceNode extends EventEmitter {
     await this.idle();
     this.releaseProver?.();
     this.releaseProver = undefined;
+  }
+
+  /**
+   * Gets every prover ready before the first request (keys loaded, the curve's threads
+   * built), so the first answer does not wait for it. A prover that cannot warm up is reported
+   * here; its proofs will say what is wrong when they are asked for.
+   */
+  private async warmProvers(): Promise<void> {
+    const start = Date.now();
+    const provers = [
+      ...new Set([...[...this.models.values()].map((m) => m.prover), ...this.batcher.provers()]),
+    ];
+    const results = await Promise.allSettled(provers.map((p) => p.warm?.()));
+    for (const r of results)
+      if (r.status === "rejected") this.log.warn(`a prover could not warm up: ${brief(r.reason)}`);
+    this.log.info(`${provers.length} prover(s) warm in ${Date.now() - start} ms`);
   }
 
   /** Resolves when no answer, proof or settlement is in flight. */
@@ -399,6 +498,7 @@ export class InferenceNode extends EventEmitter {
   private async tick(): Promise<void> {
     try {
       const latest = (await this.observe()).number;
+      await this.peers?.refresh(latest);
       if (latest >= this.nextBlock) {
         const events = await this.precompile.queryFilter(
           this.precompile.filters.InferenceRequested(),
@@ -418,6 +518,7 @@ export class InferenceNode extends EventEmitter {
       this.track(this.batcher.settleDue());
     } catch (e) {
       this.pollFailures++;
+      this.fault("rpc", `poll failed: ${brief(e)}`);
       this.log.warn(
         `poll failed (${brief(e)}); retrying from block ${this.nextBlock} in ${this.retrier.backoff(this.pollFailures, this.pollMs)} ms`,
       );
@@ -497,10 +598,11 @@ export class InferenceNode extends EventEmitter {
     this.enqueueProof(job);
   }
 
-  /** The chain's latest block. */
+  /** The chain's latest block (noted on the node's `ChainClock`). */
   private async head(): Promise<BlockMark> {
     const block = await this.provider.getBlock("latest");
     if (!block?.hash) throw new Error("the endpoint returned no latest block");
+    this.clock.note(block.timestamp);
     return { number: block.number, hash: block.hash };
   }
 
@@ -540,6 +642,9 @@ export class InferenceNode extends EventEmitter {
     this.epoch++;
     this.jobs.clear();
     this.batcher.clear();
+    this.peers?.clear();
+    this.peerAnswers.clear();
+    this.clock.clear();
     this.seen.clear();
     this.desk = undefined; // its results belong to the chain that is gone
     this.minBond = undefined;
@@ -598,6 +703,22 @@ export class InferenceNode extends EventEmitter {
     const verdict = checkTerms(terms, this.policy);
     if (!verdict.answer) return this.decline(requestId, modelId, verdict);
     const seenAt = Date.now();
+    const epoch = this.epoch;
+    let ranking: string[] | undefined;
+    if (this.assignment && mode !== Mode.TEE) {
+      try {
+        ranking = await this.rankingOf(requestId, terms);
+      } catch (e) {
+        return this.fail(requestId, "answer", e as Error);
+      }
+      const rank = ranking.indexOf(this.address.toLowerCase());
+      if (rank > 0) {
+        const waitMs = rank * this.assignment.graceMs;
+        log.info(`its primary is ${short(ranking[0])}; taking it over in ${waitMs} ms if still unanswered`);
+        await sleep(waitMs);
+        if (!this.running || epoch !== this.epoch) return;
+      }
+    }
     let output: bigint[];
     let attested: TeeAnswer | undefined;
     try {
@@ -619,6 +740,7 @@ export class InferenceNode extends EventEmitter {
       output,
       terms,
       ...(attested ? { attested } : {}),
+      ...(ranking ? { ranking } : {}),
       stage: "answer",
       seenAt,
       maybeSent: false,
@@ -674,7 +796,12 @@ export class InferenceNode extends EventEmitter {
       this.forget(job);
       if (declined) return this.decline(requestId, job.modelId, declined);
       log.info("already answered or closed; skipping");
+      if (job.ranking) this.track(this.watchPeerAnswer(job));
       return;
+    }
+    if (job.ranking && !sameAddress(job.ranking[0], this.address)) {
+      const event: TakeoverEvent = { requestId, stage: "answer", from: job.ranking[0] };
+      this.emit("takeover", event);
     }
     if (job.attested) {
       this.forget(job);
@@ -738,7 +865,9 @@ export class InferenceNode extends EventEmitter {
     this.forget(job);
     const settled: SettledEvent = {
       requestId: job.requestId,
+      modelId: job.modelId,
       proveMs: batch.proveMs,
+      latencyMs: Date.now() - job.seenAt,
       txHash: receipt.hash,
       gasUsed: receipt.gasUsed,
       batch: { k: batch.k, size: batch.requestIds.length },
@@ -791,8 +920,7 @@ export class InferenceNode extends EventEmitter {
   }
 
   private enqueueProof(job: Job): void {
-    const p = (this.proofChain = this.proofChain.then(() => this.proveAndSettle(job)));
-    this.track(p);
+    this.track(this.lanes.run(job.model.prover, () => this.proveAndSettle(job)));
   }
 
   private async proveAndSettle(job: Job): Promise<void> {
@@ -851,7 +979,9 @@ export class InferenceNode extends EventEmitter {
     log.info(`settled (proof ${proof.ms} ms, ${receipt.gasUsed} gas)`);
     const settled: SettledEvent = {
       requestId,
+      modelId: job.modelId,
       proveMs: proof.ms,
+      latencyMs: Date.now() - job.seenAt,
       txHash: receipt.hash,
       gasUsed: receipt.gasUsed,
     };
@@ -866,6 +996,7 @@ export class InferenceNode extends EventEmitter {
   private setAside(job: Job, error: Error): void {
     if (this.stale(job)) return; // its chain is gone
     job.rounds++;
+    this.fault(isRevert(error) ? "revert" : "rpc", `${job.stage}: ${brief(error)}`, job.requestId);
     if (isRevert(error) || job.rounds >= this.maxRounds) {
       this.forget(job);
       return this.fail(job.requestId, job.stage, error);
@@ -881,6 +1012,11 @@ export class InferenceNode extends EventEmitter {
     const now = Date.now();
     if (this.publicationDue && now >= this.publicationAt) await this.publishOrDefer(false);
     if (this.recoveryDue && now >= this.recoveryAt) await this.recoverOrDefer();
+    for (const peer of [...this.peerAnswers.values()])
+      if (peer.dueAt <= now) {
+        this.peerAnswers.delete(peer.requestId);
+        this.track(this.takeOverSettlement(peer));
+      }
     for (const job of this.jobs.values()) {
       if (job.retryAt === undefined || job.retryAt > now) continue;
       job.retryAt = undefined;
@@ -890,7 +1026,94 @@ export class InferenceNode extends EventEmitter {
     }
   }
 
+  /** Assignment: the nodes that would take this request, in order (`rankNodes`). */
+  private async rankingOf(requestId: string, terms: RequestTerms): Promise<string[]> {
+    this.minBond ??= await this.retrier.read("minimum bond", requestId, () => this.precompile.minBond());
+    const eligible = await this.peers!.eligible(requestId, terms, this.minBond);
+    return rankNodes(requestId, [...eligible, this.address]);
+  }
+
+  /**
+   * Assignment: another node answered a request this node was ready to take. Watch the answer:
+   * if it is still unsettled `takeoverMarginMs` before its deadline (plus a grace period per
+   * node ranked before this one, the answering node left out), this node proves and settles it.
+   */
+  private async watchPeerAnswer(job: Job): Promise<void> {
+    const { requestId } = job;
+    try {
+      const req = await this.retrier.read("request", requestId, () => this.precompile.getRequest(requestId));
+      if (Number(req.state) !== RequestState.Answered || sameAddress(req.node, this.address)) return;
+      const deadline = await this.retrier.read("deadline", requestId, () =>
+        this.precompile.settlementDeadline(requestId),
+      );
+      if (this.stale(job)) return;
+      // counted from when the answer's block was first seen, which every node saw within a poll
+      const answeredAt = Number(req.answeredAt);
+      const answeredSeen = this.clock.wallTimeOf(answeredAt);
+      const order = job.ranking!.filter((n) => !sameAddress(n, req.node));
+      const turn = Math.max(0, order.indexOf(this.address.toLowerCase()));
+      const { takeoverMarginMs, graceMs } = this.assignment!;
+      this.peerAnswers.set(requestId, {
+        epoch: job.epoch,
+        requestId,
+        modelId: job.modelId,
+        model: job.model,
+        input: job.input,
+        answeredBy: req.node,
+        dueAt: answeredSeen + (Number(deadline) - answeredAt) * 1000 - takeoverMarginMs + turn * graceMs,
+      });
+      this.log.info(
+        `[${short(requestId)}] watching its answer by ${short(req.node)}: settling it in its place at ${new Date(this.peerAnswers.get(requestId)!.dueAt).toISOString()} if still unsettled`,
+      );
+    } catch (e) {
+      this.log.warn(`[${short(requestId)}] cannot watch its answer by a peer (${brief(e)})`);
+    }
+  }
+
+  /** A peer's answer is still unsettled near its deadline: prove it and settle it in its place. */
+  private async takeOverSettlement(peer: PeerAnswer): Promise<void> {
+    const { requestId } = peer;
+    if (peer.epoch !== this.epoch || this.jobs.has(requestId)) return;
+    try {
+      const state = Number(
+        await this.retrier.read("state", requestId, () => this.precompile.stateOf(requestId)),
+      );
+      if (state !== RequestState.Answered) return;
+      const output = [
+        ...(await this.retrier.read("output", requestId, () => this.precompile.outputOf(requestId))),
+      ];
+      if (peer.epoch !== this.epoch || this.jobs.has(requestId)) return;
+      this.log.info(
+        `[${short(requestId)}] its answer by ${short(peer.answeredBy)} is still unsettled near its deadline; settling it`,
+      );
+      const event: TakeoverEvent = { requestId, stage: "settle", from: peer.answeredBy };
+      this.emit("takeover", event);
+      const job: Job = {
+        epoch: peer.epoch,
+        requestId,
+        modelId: peer.modelId,
+        model: peer.model,
+        input: peer.input,
+        output,
+        stage: "settle",
+        seenAt: Date.now(),
+        maybeSent: false,
+        rounds: 0,
+      };
+      this.jobs.set(requestId, job);
+      this.enqueueProof(job);
+    } catch (e) {
+      this.log.warn(`[${short(requestId)}] cannot take over its settlement (${brief(e)})`);
+    }
+  }
+
+  private fault(kind: FaultEvent["kind"], message: string, requestId?: string): void {
+    const event: FaultEvent = { kind, message, ...(requestId ? { requestId } : {}) };
+    this.emit("fault", event);
+  }
+
   private fail(requestId: string, stage: FailedEvent["stage"], error: Error): void {
+    if (stage === "prove") this.fault("prove", error.message, requestId);
     this.log.error(`[${short(requestId)}] ${stage} failed: ${error.message}`);
     const failed: FailedEvent = { requestId, stage, error };
     this.emit("failed", failed);

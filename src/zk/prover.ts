@@ -134,16 +134,28 @@ export class SnarkjsProver implements Prover {
  * A cold proof, as every proof was made before provers were kept warm: `groth16.fullProve`
  * from the files (the bench's `proveColdMs`, next to a fresh curve).
  */
-export async function proveCold(wasmPath: string, zkeyPath: string, input: CircuitInput): Promise<ProofResult> {
+export async function proveCold(
+  wasmPath: string,
+  zkeyPath: string,
+  input: CircuitInput,
+): Promise<ProofResult> {
   const start = Date.now();
   const { proof, publicSignals } = await snarkjs.groth16.fullProve(input, wasmPath, zkeyPath);
   return { proof: proof as unknown as Groth16Proof, publicSignals, ms: Date.now() - start };
 }
 
-/** Builds BN254's curve (and its worker threads) now, or returns the one built. */
+/** The curve being built, shared: snarkjs builds one per caller until the first is cached. */
+let building: Promise<unknown> | undefined;
+
+/**
+ * Builds BN254's curve (and its worker threads) now, or returns the one built. Provers warming
+ * at once share one build: separate builds would each start threads, and only the last curve
+ * would be kept (and ever terminated), leaving the others' threads to hold the process open.
+ */
 async function curve(): Promise<void> {
   const { curves } = snarkjs as unknown as { curves: { getCurveFromName(name: string): Promise<unknown> } };
-  await curves.getCurveFromName("bn128");
+  building ??= curves.getCurveFromName("bn128");
+  await building;
 }
 
 /** Off-chain Groth16 verification (about 20 ms). */
@@ -193,6 +205,8 @@ export async function releaseIdleProverThreads(): Promise<void> {
 /** snarkjs keeps worker threads for the curve alive; end them so the process can exit. */
 export async function releaseProverThreads(): Promise<void> {
   const g = globalThis as { curve_bn128?: { terminate(): Promise<void> } };
+  await building?.catch(() => undefined);
+  building = undefined;
   if (g.curve_bn128) {
     await g.curve_bn128.terminate();
     delete g.curve_bn128;

@@ -160,11 +160,19 @@ export async function startHardhatNode(timeoutMs = 60_000): Promise<{ chain: Har
 
 /**
  * Sibyl deployed and a model registered on the chain at `SIBYL_RPC_URL`, by the CLI tasks as a
- * user runs them (`sibyl:deploy`, then `sibyl:register`); returns the model id it printed.
+ * user runs them (`sibyl:deploy`, then `sibyl:register` with `registerArgs`); returns the model id
+ * it printed.
  */
-export async function deployAndRegister(env: Record<string, string>, modelPath: string): Promise<string> {
+export async function deployAndRegister(
+  env: Record<string, string>,
+  modelPath: string,
+  registerArgs: string[] = [],
+): Promise<string> {
   await runTask(["sibyl:deploy", "--network", "localhost"], env);
-  const registered = await runTask(["sibyl:register", "--network", "localhost", "--model", modelPath], env);
+  const registered = await runTask(
+    ["sibyl:register", "--network", "localhost", "--model", modelPath, ...registerArgs],
+    env,
+  );
   const modelId = /modelId\s+(0x[0-9a-f]{64})/.exec(registered)?.[1];
   if (!modelId) throw new Error(`sibyl:register printed no model id:\n${registered}`);
   return modelId;
