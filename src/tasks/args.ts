@@ -8,6 +8,7 @@ import { SibylError } from "../errors.js";
 import type { OnnxImportOptions } from "../model/onnx.js";
 import type { WeightVisibility } from "../model/schema.js";
 import { PROJECT_ROOT } from "../paths.js";
+import { checkedRedisUrl } from "../queue/url.js";
 
 /** Parsing of task options, with errors that name the option and show a valid value. */
 
@@ -67,6 +68,14 @@ export function intOption(value: string | undefined, option: string): number | u
   return Number(value);
 }
 
+/** An optional TCP port: 0 (a free one) to 65535. */
+export function portOption(value: string | undefined, option: string): number | undefined {
+  const port = intOption(value, option);
+  if (port !== undefined && (port < 0 || port > 65535))
+    throw new SibylError(`${option} must be a port from 0 to 65535 (0: a free one), got ${port}`);
+  return port;
+}
+
 /** An optional count of seconds (a non-negative integer) in ms. */
 export function secondsOption(value: string | undefined, option: string): number | undefined {
   const seconds = intOption(value, option);
@@ -120,6 +129,25 @@ export function batchSizesOption(value: string | undefined, option = "--batch"):
     return k;
   });
   return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+/**
+ * `--redis` and `--prove-locally` of sibyl:node and sibyl:proxy: proving through the job queue
+ * (off by default: the node proves in its own process, as the demo does).
+ */
+export function redisOptions(args: { redis?: string; proveLocally?: boolean }): {
+  redis?: string;
+  proveLocally?: boolean;
+} {
+  if (args.redis === undefined) {
+    if (args.proveLocally)
+      throw new SibylError(
+        "--prove-locally applies to proving through Redis, which --redis turns on",
+        "pass --redis redis://127.0.0.1:6379 too, or leave both out to prove in this process",
+      );
+    return {};
+  }
+  return { redis: checkedRedisUrl(args.redis, "--redis"), proveLocally: args.proveLocally ?? false };
 }
 
 /** The ONNX import options of sibyl:build and sibyl:import. */
