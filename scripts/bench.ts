@@ -6,9 +6,15 @@
  * on Iris, TEE mode (`tee`: enclave registration gas cold and with cached intermediates, the gas
  * of the answer that makes a TEE request final, request → final latency beside ZK's); and batch
  * settlement per k (`batch`: one proof for k requests, `scripts/bench-batch.ts`), charted in
- * bench/batch-gas.png. Prints tables and writes bench/results.json.
+ * bench/batch-gas.png. Proving is measured cold (`proveColdMs`: the first proof of a process, by
+ * `groth16.fullProve`), by `fullProve` once the curve is built (`fullProveMsMedian`: every proof
+ * before provers were kept warm) and warm (`proveMsMedian`); and the proving queue's throughput
+ * (`throughput`: 100 Iris and 30 MNIST requests through Redis with 1, 2 and 4 `sibyl:prover`
+ * workers, `throughputInProcess` beside them, `scripts/bench-throughput.ts`; it needs a
+ * `redis-server` on the machine or `REDIS_URL`). Prints tables and writes bench/results.json.
  *
- *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n, BENCH_SYNC_RUNS=n, BENCH_TEE_RUNS=n to change the sample sizes)
+ *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n, BENCH_SYNC_RUNS=n, BENCH_TEE_RUNS=n,
+ *                                  BENCH_THROUGHPUT_IRIS=n, BENCH_THROUGHPUT_MNIST=n to change the sample sizes)
  */
 import os from "node:os";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -30,13 +36,14 @@ import { NodeTracker } from "../src/node/tracker.js";
 import { sibylEnv } from "../src/env.js";
 import { PROJECT_ROOT } from "../src/paths.js";
 import { type QDense, runQuantized } from "../src/runtime/fixed.js";
-import { SnarkjsProver, releaseProverThreads, toSolidityProof } from "../src/zk/prover.js";
+import { SnarkjsProver, proveCold, releaseProverThreads, toSolidityProof } from "../src/zk/prover.js";
 import { createRequire } from "node:module";
 import { benchSync } from "./bench-sync.js";
 import { type TeeBench, benchTee } from "./bench-tee.js";
 import { median } from "./stats.js";
 import { type BatchPoint, benchBatch } from "./bench-batch.js";
 import { lineChart } from "../src/bench/chart.js";
+import { type ThroughputPoint, benchRedis, benchThroughput } from "./bench-throughput.js";
 
 const require = createRequire(import.meta.url);
 
@@ -51,6 +58,11 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5);
 const PROOFS = Math.max(5, Number(process.env.BENCH_PROOFS ?? 7));
 /** synchronous calls of each finality per model, each way (in-process, through the proxy) */
 const SYNC_RUNS = Math.max(1, Number(process.env.BENCH_SYNC_RUNS ?? 3));
+/** requests per throughput run, by model (models not listed get no throughput run) */
+const THROUGHPUT_REQUESTS: Record<string, number> = {
+  iris: Number(process.env.BENCH_THROUGHPUT_IRIS ?? 100),
+  mnist: Number(process.env.BENCH_THROUGHPUT_MNIST ?? 30),
+};
 /** TEE-mode requests on Iris (each answered by the local enclave process, final at once) */
 const TEE_RUNS = Math.max(1, Number(process.env.BENCH_TEE_RUNS ?? 3));
 
@@ -124,6 +136,9 @@ async function main(): Promise<void> {
   const [requester, nodeSigner] = await ethers.getSigners();
   const results = [];
   let tee: TeeBench | undefined;
+  const throughput: ThroughputPoint[] = [];
+  const throughputInProcess: ThroughputPoint[] = [];
+  const redis = await benchRedis(log);
 
   for (const { path, data } of MODELS) {
     const model = Object.values(stack.models).find((m) => m.artifacts.modelPath === path)!;
@@ -135,10 +150,28 @@ async function main(): Promise<void> {
     const output = runQuantized(q, input).output;
     log.info(`\nbenchmarking ${a.name}: ${PROOFS} proofs, ${REQUESTS} requests`);
 
-    // proving time, warm, in-process (the first proof also loads the zkey)
-    const prover = new SnarkjsProver(a.wasmPath, a.zkeyPath);
     const secrets = weightSecretsOf(a); // private weights: salt and commitment; else undefined
-    await prover.prove(circuitInputFor(q, 1n, input, output, secrets));
+    // cold: the first proof of a process, as every proof used to be made (groth16.fullProve from
+    // the files: the curve's threads built, the wasm compiled, the zkey read)
+    await releaseProverThreads();
+    const proveColdMs = (
+      await proveCold(a.wasmPath, a.zkeyPath, circuitInputFor(q, 1n, input, output, secrets))
+    ).ms;
+    // fullProve once the curve is built: the per-proof path before provers were kept warm
+    const fullProveMs: number[] = [];
+    for (let i = 0; i < 5; i++)
+      fullProveMs.push(
+        (
+          await proveCold(
+            a.wasmPath,
+            a.zkeyPath,
+            circuitInputFor(q, BigInt(i + 900) << 3n, input, output, secrets),
+          )
+        ).ms,
+      );
+    // proving time, warm, in-process: witness calculator and zkey kept in memory (warmed first)
+    const prover = new SnarkjsProver(a.wasmPath, a.zkeyPath);
+    await prover.warm();
     const proveMs: number[] = [];
     let lastProof;
     for (let i = 0; i < PROOFS; i++) {
@@ -247,6 +280,25 @@ async function main(): Promise<void> {
     // batch settlement: one proof for k requests, for every k the development ptau allows
     const batch = await benchBatch(stack, model, requester, nodeSigner, input, output, prefixed(log, ""));
 
+    // throughput: a burst of requests proved through the Redis queue by 1, 2 and 4 workers
+    let throughputRows: { queued: ThroughputPoint[]; inProcess: ThroughputPoint } | undefined;
+    if (THROUGHPUT_REQUESTS[a.name] && redis)
+      throughputRows = await benchThroughput(
+        stack,
+        model,
+        requester,
+        nodeSigner,
+        input,
+        output,
+        THROUGHPUT_REQUESTS[a.name],
+        redis.url,
+        prefixed(log, ""),
+      );
+    if (throughputRows) {
+      throughput.push(...throughputRows.queued);
+      throughputInProcess.push(throughputRows.inProcess);
+    }
+
     // accuracy and agreement: float vs runtime vs witness on the held-out set, on-chain on a subset
     log.info(
       `  accuracy on ${heldOutSamples.inputs.length} held-out samples (${ONCHAIN_SAMPLES} decoded on-chain)…`,
@@ -302,6 +354,8 @@ async function main(): Promise<void> {
       ptauPower: a.ptau.power,
       proveMsMedian: median(proveMs),
       proveMs,
+      proveColdMs,
+      fullProveMsMedian: median(fullProveMs),
       verifyGas: Number(verifyGas),
       // registration on a fresh chain: the registry deploys the verifier's code itself
       registerGas: Number(model.registration.gasUsed),
@@ -324,6 +378,7 @@ async function main(): Promise<void> {
     });
   }
   await releaseProverThreads();
+  redis?.stop();
 
   console.log("");
   console.table(
@@ -333,7 +388,9 @@ async function main(): Promise<void> {
       constraints: r.constraints,
       "per neuron": r.constraintsPerNeuron,
       argmax: r.argmaxConstraints,
-      "prove ms (median)": r.proveMsMedian,
+      "prove ms cold": r.proveColdMs,
+      "fullProve ms": r.fullProveMsMedian,
+      "prove ms (warm, median)": r.proveMsMedian,
       "verify gas": r.verifyGas,
       "register gas": r.registerGas,
       "request gas": r.requestGas,
@@ -403,6 +460,19 @@ async function main(): Promise<void> {
         "request → settled ms (ZK)": tee.latencyMs.zk,
       },
     ]);
+  console.table(
+    [...throughputInProcess, ...throughput].map((t) => ({
+      model: t.model,
+      provers: t.workers === 0 ? "in the node's process" : `${t.workers} worker(s) via Redis`,
+      requests: t.requests,
+      "proofs / min": t.proofsPerMinute,
+      "p50 request→settled ms": t.p50Ms,
+      "p95 ms": t.p95Ms,
+      "proof ms (one at a time)": t.proveMs,
+      "round trip ms": t.workers === 0 ? "" : t.roundTripMs,
+      "queue overhead ms / job": t.workers === 0 ? "" : t.queueOverheadMs,
+    })),
+  );
   const adversarial = adversarialCases();
   console.log(
     `adversarial cases exercised by the test suite: ${adversarial.total} (${Object.entries(adversarial.byFile)
@@ -419,6 +489,8 @@ async function main(): Promise<void> {
         machine: { cpus: os.cpus().length, node: process.version },
         models: results,
         tee,
+        throughput,
+        throughputInProcess,
         adversarialCases: adversarial,
       },
       null,

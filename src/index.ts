@@ -82,9 +82,63 @@ export {
 } from "./client/client.js";
 export { explainRequest, type RequestStatus } from "./client/status.js";
 
+// the trust-gap dashboard (sibyl:dashboard): a collector of the precompile's events and a local live page
+export { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/start.js";
+export {
+  DashboardCollector,
+  FOLLOWED_EVENTS,
+  type ChangeKind,
+  type CollectorOptions,
+} from "./dashboard/collector.js";
+export {
+  DEFAULT_DASHBOARD_PORT,
+  startDashboardServer,
+  type DashboardServer,
+  type DashboardServerOptions,
+} from "./dashboard/server.js";
+export type {
+  DashboardSnapshot,
+  DashboardStatus,
+  NodeView,
+  RequestView,
+  RpcStatus,
+} from "./dashboard/snapshot.js";
+export type { Phase } from "./dashboard/model.js";
+export { dashboardPage } from "./dashboard/page.js";
+
 // the node
 export { InferenceNode, type NodeOptions, type PreparedEvent, type ServedModel } from "./node/node.js";
 export type { PreparedSync, SyncCall } from "./node/sync.js";
+
+// proving: pluggable provers, in this process or on workers behind a Redis job queue (BullMQ)
+export {
+  SnarkjsProver,
+  inProcessProvers,
+  verifyProof,
+  type CircuitFiles,
+  type ProofResult,
+  type Prover,
+  type ProverFactory,
+} from "./zk/prover.js";
+export {
+  DEFAULT_QUEUE_CONCURRENCY,
+  QueueProver,
+  QueueProvers,
+  queueProvers,
+  type ProvedThroughQueue,
+  type QueuedProof,
+  type QueueProversEvents,
+  type QueueProversOptions,
+} from "./queue/client.js";
+export {
+  DEFAULT_LOCK_MS,
+  ProverWorker,
+  type ProverWorkerEvents,
+  type ProverWorkerOptions,
+} from "./queue/worker.js";
+export { DEFAULT_QUEUE_PREFIX, proofJobId, queueNameOf, type ProofJobData } from "./queue/jobs.js";
+export { batchCircuit, circuitsOf, modelCircuit } from "./queue/circuits.js";
+export { DEFAULT_REDIS_URL, RedisUnavailableError, checkRedis } from "./queue/redis.js";
 
 // synchronous calls: the pre-execution layer, in-process or as a JSON-RPC proxy, and model CIDs
 export { PipeLayer, PIPE_METHODS, type PipeOptions, type PreExecution } from "./pipe/layer.js";
@@ -136,3 +190,24 @@ export {
 } from "./chain/enclaves.js";
 export { startEnclaves, type StartedEnclave, type StartedEnclaves } from "./chain/stack.js";
 export type { AttestedEvent } from "./node/tee.js";
+
+// Prometheus metrics for the node and the prover workers, and the endpoint that serves them
+export { NodeMetrics, REQUEST_STATES, ERROR_KINDS, type NodeMetricsOptions } from "./metrics/nodeMetrics.js";
+export { WorkerMetrics, type WorkerMetricsOptions } from "./metrics/workerMetrics.js";
+export {
+  METRICS_PATH,
+  serveMetrics,
+  type MetricsServer,
+  type MetricsServerOptions,
+} from "./metrics/server.js";
+export type {
+  BondReader,
+  ChainSource,
+  QueueDepth,
+  QueueDepthSource,
+  RedisStatus,
+  RedisStatusSource,
+  WorkerFailedEvent,
+  WorkerProvedEvent,
+  WorkerStalledEvent,
+} from "./metrics/sources.js";

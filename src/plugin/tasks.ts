@@ -97,6 +97,35 @@ function withNodeOptions<B extends NewTaskDefinitionBuilder<any>>(t: B) {
         "batches: settle a waiting answer once its settlement deadline is this many seconds away (default 120)",
       ),
     )
+    .addOption(
+      text(
+        "takeoverGrace",
+        "several nodes: follow the assignment rule (docs/operating.md), answering at once only as a request's primary and taking over after this many seconds per rank (default: off, answer everything at once)",
+      ),
+    )
+    .addOption(
+      text(
+        "takeoverMargin",
+        "several nodes: settle a peer's answer still unsettled this many seconds before its deadline (default 60)",
+      ),
+    )
+    .addOption(
+      text(
+        "redis",
+        "prove through the Redis job queue at this URL, e.g. redis://127.0.0.1:6379, served by sibyl:prover workers (default: prove in this process)",
+      ),
+    )
+    .addOption(
+      text(
+        "metricsPort",
+        "serve Prometheus metrics on this port at /metrics (0: a free one; default: none) (docs/operating.md)",
+      ),
+    )
+    .addOption(text("metricsHost", "the metrics server's address (default 127.0.0.1)"))
+    .addFlag({
+      name: "proveLocally",
+      description: "with --redis: prove in this process while Redis is unreachable (else proofs wait for it)",
+    })
     .addFlag({
       name: "tee",
       description:
@@ -250,6 +279,39 @@ export const sibylTasks: TaskDefinition[] = [
     .build(),
 
   task(
+    "sibyl:prover",
+    "Runs a proving worker: takes the proving jobs that nodes run with --redis put on the Redis queue, for the circuits it holds",
+  )
+    .addOption({
+      name: "redis",
+      description: "the Redis URL the nodes use",
+      defaultValue: "redis://127.0.0.1:6379",
+    })
+    .addOption({
+      name: "models",
+      description: "comma-separated model files whose circuits to prove (built with sibyl:build)",
+      defaultValue: "models/iris/model.json",
+    })
+    .addOption(
+      text(
+        "batch",
+        "also prove the models' batch circuits of these sizes, e.g. 4,32 (built with sibyl:build --batch)",
+      ),
+    )
+    .addOption(
+      text(
+        "lockMs",
+        "ms a job stays locked to this worker without renewal: how soon another worker takes the job of one that died (default 10000)",
+      ),
+    )
+    .addOption(
+      text("metricsPort", "serve Prometheus metrics on this port at /metrics (0: a free one; default: none)"),
+    )
+    .addOption(text("metricsHost", "the metrics server's address (default 127.0.0.1)"))
+    .setAction(() => import("../tasks/prover.js"))
+    .build(),
+
+  task(
     "sibyl:deposit",
     "Deposits inference credit for an account with a node: it pays the fees of the synchronous calls the node prepares",
   )
@@ -294,6 +356,32 @@ export const sibylTasks: TaskDefinition[] = [
   )
     .addOption(text("id", "the request id (0x followed by 64 hex digits)"))
     .setAction(() => import("../tasks/status.js"))
+    .build(),
+
+  task(
+    "sibyl:dashboard",
+    "Serves a local live page of the trust gap: each request's timeline (requested, answered, settled, slashed or " +
+      "expired), the value at risk outstanding and each node's bond over time",
+  )
+    .addOption({
+      name: "port",
+      description: "port the page is served on (0 picks a free one)",
+      type: ArgumentType.INT,
+      defaultValue: 7077,
+    })
+    .addOption({
+      name: "host",
+      description: "address the page is served on (0.0.0.0 to face the network)",
+      defaultValue: "127.0.0.1",
+    })
+    .addOption(text("fromBlock", "first block to follow (default: 1000 blocks below the head)"))
+    .addOption({
+      name: "pollMs",
+      description: "how often to look for new blocks, in ms",
+      type: ArgumentType.INT,
+      defaultValue: 1000,
+    })
+    .setAction(() => import("../tasks/dashboard.js"))
     .build(),
 
   task(

@@ -5,6 +5,8 @@ import { builtModelOf } from "../pipeline/finalizeCeremony.js";
 import { sibylAction } from "./action.js";
 import {
   batchSizesOption,
+  redisOptions,
+  portOption,
   etherOption,
   secondsOption,
   intOption,
@@ -14,7 +16,9 @@ import {
 import { connectSibyl } from "../chain/connect.js";
 import { ChainError } from "../errors.js";
 import { type Logger, consoleLogger } from "../log.js";
-import { releaseProverThreads } from "../zk/prover.js";
+import { inProcessProvers, releaseProverThreads } from "../zk/prover.js";
+import { type QueueProvers, queueProvers } from "../queue/client.js";
+import { displayRedisUrl } from "../queue/url.js";
 import { InferenceNode, type ServedModel } from "../node/node.js";
 import type { InferencePrecompile, ModelRegistry } from "../../typechain-types/index.js";
 import { type NodePolicyOptions, formatEth, resolvePolicy } from "../node/policy.js";
@@ -22,6 +26,9 @@ import { checkServable, checkedModelId } from "../chain/registration.js";
 import { type StartedEnclaves, setUpBatches, startEnclaves } from "../chain/stack.js";
 import { coreContract } from "../env.js";
 import { sameAddress } from "../node/rpc.js";
+import type { AssignmentOptions } from "../node/assignment.js";
+import { type MetricsEndpoint, startNodeMetrics } from "../metrics/start.js";
+import type { MetricsServer } from "../metrics/server.js";
 
 export interface StandaloneNodeOptions {
   /** model files (built with sibyl:build) */
@@ -42,6 +49,14 @@ export interface StandaloneNodeOptions {
   batchSizes?: number[];
   /** batches: how close to its deadline a waiting answer settles (ms) */
   batchMarginMs?: number;
+  /** several nodes: follow the assignment rule with these timings (docs/operating.md) */
+  assignment?: AssignmentOptions;
+  /** prove through the Redis job queue at this URL, served by sibyl:prover workers (default: in this process) */
+  redis?: string;
+  /** with `redis`: prove in this process while Redis is unreachable (else proofs wait for it) */
+  proveLocally?: boolean;
+  /** serve Prometheus metrics here (docs/operating.md) */
+  metrics?: MetricsEndpoint;
 }
 
 /**
@@ -58,7 +73,11 @@ export async function startStandaloneNode(
   node: InferenceNode;
   precompile: InferencePrecompile;
   models: ServedModel[];
-  /** stops the node's enclaves (after the node) */
+  /** the proving queue with `redis`: its depth and "redis" events, for metrics */
+  queue?: QueueProvers;
+  /** the metrics server, with `metrics` */
+  metrics?: MetricsServer;
+  /** stops the node's enclaves and closes its proving queue (after the node) */
   close(): Promise<void>;
 }> {
   const log = consoleLogger;
@@ -98,11 +117,29 @@ export async function startStandaloneNode(
     ...m,
     ...(tee ? { enclave: tee.enclaves[m.artifacts.name].enclave } : {}),
   }));
+  let queue: QueueProvers | undefined;
+  let metrics: MetricsServer | undefined;
   const close = async () => {
     await tee?.close();
+    await queue?.close();
+    await metrics?.close();
   };
   try {
     const latest = await env.ethers.provider.getBlockNumber();
+    if (opts.redis) {
+      queue = queueProvers({
+        url: opts.redis,
+        log,
+        ...(opts.proveLocally ? { fallback: inProcessProvers } : {}),
+      });
+      const shown = displayRedisUrl(opts.redis);
+      log.info(
+        `proving through the Redis queue at ${shown}` +
+          (opts.proveLocally ? " (in this process while it is unreachable)" : "") +
+          `; workers: npx hardhat sibyl:prover --redis ${shown} --models ${opts.models.join(",")}` +
+          (opts.batchSizes?.length ? ` --batch ${opts.batchSizes.join(",")}` : ""),
+      );
+    }
     const node = new InferenceNode({
       precompile: nodeHandle,
       models,
@@ -111,9 +148,21 @@ export async function startStandaloneNode(
       policy,
       fromBlock: opts.fromBlock ?? Math.max(0, latest - 1000),
       ...(opts.batchMarginMs === undefined ? {} : { batchMarginMs: opts.batchMarginMs }),
+      ...(opts.assignment ? { assignment: opts.assignment } : {}),
+      ...(queue ? { provers: queue.factory } : {}),
     });
+    if (opts.metrics) {
+      const names = new Map(models.map((m) => [m.modelId.toLowerCase(), m.artifacts.name]));
+      metrics = await startNodeMetrics(node, {
+        ...opts.metrics,
+        chain: { reader: nodeHandle, address: () => signer.address },
+        modelLabel: (id) => names.get(id.toLowerCase()) ?? id,
+        ...(queue ? { queue } : {}),
+      });
+      log.info(`metrics at ${metrics.url}`);
+    }
     await node.start();
-    return { node, precompile, models, close };
+    return { node, precompile, models, ...(queue ? { queue } : {}), ...(metrics ? { metrics } : {}), close };
   } catch (e) {
     await close();
     throw e;
@@ -226,6 +275,12 @@ export interface NodeCliArgs {
   tee?: boolean;
   batch?: string;
   batchMargin?: string;
+  takeoverGrace?: string;
+  takeoverMargin?: string;
+  redis?: string;
+  proveLocally?: boolean;
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 /** `sibyl:node`'s CLI options, checked, as `startStandaloneNode` takes them. */
@@ -244,6 +299,42 @@ export function standaloneOptionsFromCli(args: NodeCliArgs): StandaloneNodeOptio
     ...(args.batchMargin === undefined
       ? {}
       : { batchMarginMs: secondsOption(args.batchMargin, "--batch-margin") }),
+    ...assignmentFromCli(args),
+    ...redisOptions(args),
+    ...metricsEndpointFromCli(args),
+  };
+}
+
+/** `--metrics-port` (and `--metrics-host`) of sibyl:node, sibyl:proxy and sibyl:prover. */
+export function metricsEndpointFromCli(args: { metricsPort?: string; metricsHost?: string }): {
+  metrics?: MetricsEndpoint;
+} {
+  const port = portOption(args.metricsPort, "--metrics-port");
+  if (port === undefined) {
+    if (args.metricsHost !== undefined)
+      throw new ChainError("--metrics-host needs --metrics-port", "pass --metrics-port <port> too");
+    return {};
+  }
+  return { metrics: { port, ...(args.metricsHost ? { host: args.metricsHost } : {}) } };
+}
+
+/** `--takeover-grace` turns the assignment rule on; `--takeover-margin` needs it. */
+function assignmentFromCli(args: NodeCliArgs): { assignment?: AssignmentOptions } {
+  if (args.takeoverGrace === undefined) {
+    if (args.takeoverMargin !== undefined)
+      throw new ChainError(
+        "--takeover-margin applies to the assignment rule, which --takeover-grace turns on",
+        "pass --takeover-grace <seconds> too (the same value on every node of the set)",
+      );
+    return {};
+  }
+  return {
+    assignment: {
+      graceMs: secondsOption(args.takeoverGrace, "--takeover-grace"),
+      ...(args.takeoverMargin === undefined
+        ? {}
+        : { takeoverMarginMs: secondsOption(args.takeoverMargin, "--takeover-margin") }),
+    },
   };
 }
 
