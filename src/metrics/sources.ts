@@ -1,7 +1,9 @@
+import type { QueueDepth } from "../queue/client.js";
+
 /**
  * What the metrics read from, as small structural interfaces. The node, the precompile, the
- * job queue and the prover workers satisfy them as they are; declaring them here keeps this
- * folder free of the queue (which sits above it) and lets tests stand in with plain objects.
+ * job queue and the prover workers satisfy them as they are (the payloads are the queue's own
+ * types), and tests can stand in with plain objects.
  */
 
 /** Anything that emits events: an `InferenceNode`, a prover worker, a queue's connection watch. */
@@ -25,13 +27,9 @@ export interface ChainSource {
   address(): string;
 }
 
-/** How many proving jobs the queue holds, by state (the job queue exposes exactly this). */
-export interface QueueDepth {
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-}
+/** The queue's depth and Redis status, and the worker's events, as the job queue defines them. */
+export type { QueueDepth, RedisStatus } from "../queue/client.js";
+export type { WorkerFailedEvent, WorkerProvedEvent, WorkerStalledEvent } from "../queue/worker.js";
 
 export interface QueueDepthSource {
   depth(): Promise<QueueDepth>;
@@ -39,28 +37,6 @@ export interface QueueDepthSource {
 
 /** The queue's Redis connection as it comes and goes: emits `"redis"` with `{ up }`. */
 export type RedisStatusSource = EventSource;
-export interface RedisStatus {
-  up: boolean;
-}
-
-/** A prover worker finished a job. */
-export interface WorkerProvedEvent {
-  circuit: string;
-  jobId: string;
-  ms: number;
-}
-
-/** A prover worker gave up on a job. */
-export interface WorkerFailedEvent {
-  circuit: string;
-  jobId: string;
-  error: Error;
-}
-
-/** The queue took back a job whose worker stopped renewing its lock (it crashed or hung). */
-export interface WorkerStalledEvent {
-  jobId: string;
-}
 
 /**
  * Subscribes each handler to its event and returns what unsubscribes them all. A handler

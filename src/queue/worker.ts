@@ -50,16 +50,19 @@ export interface ProverWorkerOptions {
   log?: Logger;
 }
 
+/** A worker finished a job. */
 export interface WorkerProvedEvent {
   circuit: string;
   jobId: string;
   ms: number;
 }
+/** A worker gave up on a job. */
 export interface WorkerFailedEvent {
   circuit: string;
   jobId: string;
   error: Error;
 }
+/** The queue took back a job whose worker stopped renewing its lock (it crashed or hung). */
 export interface WorkerStalledEvent {
   circuit: string;
   jobId: string;

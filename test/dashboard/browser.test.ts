@@ -3,7 +3,6 @@ import hre, { network } from "hardhat";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BrowserProvider } from "ethers";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
 
 import { type Dashboard, startDashboard } from "../../src/dashboard/start.js";
@@ -11,6 +10,7 @@ import { PROJECT_ROOT } from "../../src/paths.js";
 import { RequestState } from "../../src/protocol/state.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
+import { breakableProvider } from "../helpers/breakable-provider.js";
 
 /**
  * The dashboard as a user sees it: a running stack on the in-process network (Iris, a real node
@@ -170,17 +170,7 @@ describe("dashboard in headless Chromium", function () {
   });
 
   it("says when the chain's endpoint is unreachable, and keeps showing the last state", async function () {
-    let broken = false;
-    const provider = new BrowserProvider(
-      {
-        request: (call: { method: string; params?: unknown[] }) =>
-          broken
-            ? Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:8545"))
-            : connection.provider.request(call as never),
-      },
-      undefined,
-      { cacheTimeout: -1 },
-    );
+    const { provider, cut } = breakableProvider(connection);
     const flaky = await startDashboard({
       precompile: sibyl.precompile.connect(provider),
       fromBlock: 0,
@@ -194,12 +184,12 @@ describe("dashboard in headless Chromium", function () {
       const bars = await tab.locator(".bar").count();
       expect(bars).to.equal(requests.length);
 
-      broken = true;
+      cut(true);
       await tab.waitForSelector('#status[data-status="rpc-down"]');
       expect(await tab.locator("#banner").innerText()).to.contain("RPC unreachable");
       expect(await tab.locator(".bar").count()).to.equal(bars);
 
-      broken = false;
+      cut(false);
       await tab.waitForSelector('#status[data-status="live"]');
       expect(await tab.locator("#banner").isVisible()).to.equal(false);
       await tab.close();

@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import hre, { network } from "hardhat";
-import { BrowserProvider } from "ethers";
 
 import { DashboardCollector } from "../../src/dashboard/collector.js";
 import type { DashboardSnapshot, RequestView } from "../../src/dashboard/snapshot.js";
 import { runQuantized } from "../../src/runtime/fixed.js";
 import { type SibylTestbed, deploySibyl } from "../../src/testing/index.js";
+import { breakableProvider } from "../helpers/breakable-provider.js";
 
 /**
  * The dashboard's collector against a real stack on the in-process network (the Iris model, a
@@ -196,22 +196,12 @@ describe("dashboard/DashboardCollector on a real stack", function () {
   });
 
   it("keeps the last picture and says the endpoint is unreachable while it fails, then catches up", async function () {
-    let broken = false;
-    const provider = new BrowserProvider(
-      {
-        request: (call: { method: string; params?: unknown[] }) =>
-          broken
-            ? Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:8545"))
-            : connection.provider.request(call as never),
-      },
-      undefined,
-      { cacheTimeout: -1 },
-    );
+    const { provider, cut } = breakableProvider(connection);
     const c = collector({ precompile: sibyl.precompile.connect(provider) });
     const before = await synced(c);
     expect(before.rpc.ok).to.equal(true);
 
-    broken = true;
+    cut(true);
     const id = await sibyl.request(input()); // on the chain, which the collector cannot see now
     const failing = await synced(c);
     expect(failing.rpc.ok).to.equal(false);
@@ -220,7 +210,7 @@ describe("dashboard/DashboardCollector on a real stack", function () {
     expect(failing.requests.map((r) => r.id)).to.deep.equal(before.requests.map((r) => r.id));
     expect(failing.counts).to.deep.equal(before.counts);
 
-    broken = false;
+    cut(false);
     const again = await synced(c);
     expect(again.rpc).to.include({ ok: true, error: null, failingSince: null });
     expect(requestIn(again, id).state).to.equal("requested");
