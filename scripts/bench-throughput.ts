@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import type { Signer } from "ethers";
+import { type Signer, id } from "ethers";
 
 import type { SibylStack, StackModel } from "../src/chain/stack.js";
 import { startNode } from "../src/chain/stack.js";
@@ -190,10 +190,11 @@ export async function benchThroughput(
 ): Promise<{ queued: ThroughputPoint[]; inProcess: ThroughputPoint }> {
   const a = model.artifacts;
   const secrets = weightSecretsOf(a);
-  // a request id of its own for every proof: a job id is a hash of the input, and a proof asked
-  // for again would be an earlier run's finished job
+  // a request id of its own for every proof, as random as a real one (Iris binds only its high
+  // bits): a job id is a hash of the circuit input, and a proof asked for again would be an
+  // earlier run's finished job
   const proofInput = (run: number, i: number) =>
-    circuitInputFor(a.quantized, BigInt(1000 * (run + 1) + i) << 3n, input, output, secrets);
+    circuitInputFor(a.quantized, BigInt(id(`throughput ${a.name} ${run} ${i}`)), input, output, secrets);
 
   // the in-process reference: warm proofs, one at a time
   const local = new SnarkjsProver(a.wasmPath, a.zkeyPath);
