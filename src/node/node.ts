@@ -38,14 +38,8 @@ import type { Enclave, TeeAnswer } from "../tee/enclave.js";
 import { type AttestedEvent, attestAnswer } from "./tee.js";
 import { TxSender } from "./txSender.js";
 import { ProofLanes } from "./lanes.js";
-import { ChainClock } from "./chainClock.js";
-import {
-  type AssignmentOptions,
-  DEFAULT_GRACE_MS,
-  DEFAULT_TAKEOVER_MARGIN_MS,
-  PeerSet,
-  rankNodes,
-} from "./assignment.js";
+import type { AssignmentOptions } from "./assignment.js";
+import { Takeovers, type WatchedAnswer } from "./takeover.js";
 import { type PreparedSync, type SyncCall, SyncDesk } from "./sync.js";
 
 /**
@@ -253,17 +247,8 @@ interface Job {
   ranking?: string[];
 }
 
-/** A peer's answer this node watches, to settle it if its node has not by `dueAt`. */
-interface PeerAnswer {
-  epoch: number;
-  requestId: string;
-  modelId: string;
-  model: ServedModel & { prover: Prover };
-  input: bigint[];
-  answeredBy: string;
-  /** when to take it over (wall clock, ms) */
-  dueAt: number;
-}
+/** What the node needs to settle a peer's answer it watches (`Takeovers`). */
+type PeerWork = Pick<Job, "epoch" | "modelId" | "model" | "input">;
 
 export class InferenceNode extends EventEmitter {
   private readonly precompile: InferencePrecompile;
@@ -312,13 +297,8 @@ export class InferenceNode extends EventEmitter {
   private desk?: SyncDesk;
   /** settles the answers of models with batch circuits in batches */
   private readonly batcher: BatchSettler<Job>;
-  /** the assignment rule's timings, when several nodes serve the precompile */
-  private readonly assignment?: Required<Omit<AssignmentOptions, "bondRefreshMs">>;
-  private readonly peers?: PeerSet;
-  /** peers' answers this node settles if they are left unsettled too long */
-  private readonly peerAnswers = new Map<string, PeerAnswer>();
-  /** when this node first saw each head: turns chain times into wall-clock moments */
-  private readonly clock = new ChainClock();
+  /** the assignment rule, when several nodes serve the precompile */
+  private readonly takeovers?: Takeovers<PeerWork>;
 
   constructor(opts: NodeOptions) {
     super();
@@ -344,13 +324,8 @@ export class InferenceNode extends EventEmitter {
       this.log,
     );
     this.fromBlock = this.nextBlock = opts.fromBlock ?? 0;
-    if (opts.assignment) {
-      this.assignment = {
-        graceMs: opts.assignment.graceMs ?? DEFAULT_GRACE_MS,
-        takeoverMarginMs: opts.assignment.takeoverMarginMs ?? DEFAULT_TAKEOVER_MARGIN_MS,
-      };
-      this.peers = new PeerSet(this.precompile, this.retrier, opts.assignment);
-    }
+    if (opts.assignment)
+      this.takeovers = new Takeovers(opts.assignment, this.precompile, this.retrier, this.log);
     this.batcher = new BatchSettler<Job>({
       precompile: this.precompile,
       address: () => this.address,
@@ -390,11 +365,7 @@ export class InferenceNode extends EventEmitter {
     this.chainId = (await this.provider.getNetwork()).chainId;
     this.sender = this.newTxSender();
     this.log.info(`policy: ${describePolicy(this.policy)}`);
-    if (this.assignment)
-      this.log.info(
-        `assignment rule: answers at once as a request's primary, takes over ${this.assignment.graceMs} ms per rank later, ` +
-          `settles a peer's unsettled answer ${this.assignment.takeoverMarginMs} ms before its deadline`,
-      );
+    if (this.takeovers) this.log.info(this.takeovers.describe());
     try {
       await this.watch.start(await this.head());
     } catch {
@@ -498,7 +469,7 @@ export class InferenceNode extends EventEmitter {
   private async tick(): Promise<void> {
     try {
       const latest = (await this.observe()).number;
-      await this.peers?.refresh(latest);
+      await this.takeovers?.refresh(latest);
       if (latest >= this.nextBlock) {
         const events = await this.precompile.queryFilter(
           this.precompile.filters.InferenceRequested(),
@@ -598,11 +569,11 @@ export class InferenceNode extends EventEmitter {
     this.enqueueProof(job);
   }
 
-  /** The chain's latest block (noted on the node's `ChainClock`). */
+  /** The chain's latest block (its timestamp noted for the assignment rule's clock). */
   private async head(): Promise<BlockMark> {
     const block = await this.provider.getBlock("latest");
     if (!block?.hash) throw new Error("the endpoint returned no latest block");
-    this.clock.note(block.timestamp);
+    this.takeovers?.noteHead(block.timestamp);
     return { number: block.number, hash: block.hash };
   }
 
@@ -642,9 +613,7 @@ export class InferenceNode extends EventEmitter {
     this.epoch++;
     this.jobs.clear();
     this.batcher.clear();
-    this.peers?.clear();
-    this.peerAnswers.clear();
-    this.clock.clear();
+    this.takeovers?.clear();
     this.seen.clear();
     this.desk = undefined; // its results belong to the chain that is gone
     this.minBond = undefined;
@@ -705,15 +674,15 @@ export class InferenceNode extends EventEmitter {
     const seenAt = Date.now();
     const epoch = this.epoch;
     let ranking: string[] | undefined;
-    if (this.assignment && mode !== Mode.TEE) {
+    if (this.takeovers && mode !== Mode.TEE) {
       try {
-        ranking = await this.rankingOf(requestId, terms);
+        this.minBond ??= await this.retrier.read("minimum bond", requestId, () => this.precompile.minBond());
+        ranking = await this.takeovers.ranking(requestId, terms, this.address, this.minBond);
       } catch (e) {
         return this.fail(requestId, "answer", e as Error);
       }
-      const rank = ranking.indexOf(this.address.toLowerCase());
-      if (rank > 0) {
-        const waitMs = rank * this.assignment.graceMs;
+      const waitMs = this.takeovers.waitMs(ranking, this.address);
+      if (waitMs > 0) {
         log.info(`its primary is ${short(ranking[0])}; taking it over in ${waitMs} ms if still unanswered`);
         await sleep(waitMs);
         if (!this.running || epoch !== this.epoch) return;
@@ -796,7 +765,14 @@ export class InferenceNode extends EventEmitter {
       this.forget(job);
       if (declined) return this.decline(requestId, job.modelId, declined);
       log.info("already answered or closed; skipping");
-      if (job.ranking) this.track(this.watchPeerAnswer(job));
+      if (job.ranking && this.takeovers) {
+        const { epoch, modelId, model, input } = job;
+        this.track(
+          this.takeovers.watch(requestId, job.ranking, this.address, { epoch, modelId, model, input }, () =>
+            this.stale(job),
+          ),
+        );
+      }
       return;
     }
     if (job.ranking && !sameAddress(job.ranking[0], this.address)) {
@@ -1012,11 +988,7 @@ export class InferenceNode extends EventEmitter {
     const now = Date.now();
     if (this.publicationDue && now >= this.publicationAt) await this.publishOrDefer(false);
     if (this.recoveryDue && now >= this.recoveryAt) await this.recoverOrDefer();
-    for (const peer of [...this.peerAnswers.values()])
-      if (peer.dueAt <= now) {
-        this.peerAnswers.delete(peer.requestId);
-        this.track(this.takeOverSettlement(peer));
-      }
+    for (const peer of this.takeovers?.due(now) ?? []) this.track(this.takeOverSettlement(peer));
     for (const job of this.jobs.values()) {
       if (job.retryAt === undefined || job.retryAt > now) continue;
       job.retryAt = undefined;
@@ -1026,85 +998,33 @@ export class InferenceNode extends EventEmitter {
     }
   }
 
-  /** Assignment: the nodes that would take this request, in order (`rankNodes`). */
-  private async rankingOf(requestId: string, terms: RequestTerms): Promise<string[]> {
-    this.minBond ??= await this.retrier.read("minimum bond", requestId, () => this.precompile.minBond());
-    const eligible = await this.peers!.eligible(requestId, terms, this.minBond);
-    return rankNodes(requestId, [...eligible, this.address]);
-  }
-
-  /**
-   * Assignment: another node answered a request this node was ready to take. Watch the answer:
-   * if it is still unsettled `takeoverMarginMs` before its deadline (plus a grace period per
-   * node ranked before this one, the answering node left out), this node proves and settles it.
-   */
-  private async watchPeerAnswer(job: Job): Promise<void> {
-    const { requestId } = job;
-    try {
-      const req = await this.retrier.read("request", requestId, () => this.precompile.getRequest(requestId));
-      if (Number(req.state) !== RequestState.Answered || sameAddress(req.node, this.address)) return;
-      const deadline = await this.retrier.read("deadline", requestId, () =>
-        this.precompile.settlementDeadline(requestId),
-      );
-      if (this.stale(job)) return;
-      // counted from when the answer's block was first seen, which every node saw within a poll
-      const answeredAt = Number(req.answeredAt);
-      const answeredSeen = this.clock.wallTimeOf(answeredAt);
-      const order = job.ranking!.filter((n) => !sameAddress(n, req.node));
-      const turn = Math.max(0, order.indexOf(this.address.toLowerCase()));
-      const { takeoverMarginMs, graceMs } = this.assignment!;
-      this.peerAnswers.set(requestId, {
-        epoch: job.epoch,
-        requestId,
-        modelId: job.modelId,
-        model: job.model,
-        input: job.input,
-        answeredBy: req.node,
-        dueAt: answeredSeen + (Number(deadline) - answeredAt) * 1000 - takeoverMarginMs + turn * graceMs,
-      });
-      this.log.info(
-        `[${short(requestId)}] watching its answer by ${short(req.node)}: settling it in its place at ${new Date(this.peerAnswers.get(requestId)!.dueAt).toISOString()} if still unsettled`,
-      );
-    } catch (e) {
-      this.log.warn(`[${short(requestId)}] cannot watch its answer by a peer (${brief(e)})`);
-    }
-  }
-
   /** A peer's answer is still unsettled near its deadline: prove it and settle it in its place. */
-  private async takeOverSettlement(peer: PeerAnswer): Promise<void> {
-    const { requestId } = peer;
-    if (peer.epoch !== this.epoch || this.jobs.has(requestId)) return;
+  private async takeOverSettlement({ requestId, answeredBy, work }: WatchedAnswer<PeerWork>): Promise<void> {
+    const gone = () => work.epoch !== this.epoch || this.jobs.has(requestId);
+    if (gone()) return;
+    let output: bigint[] | undefined;
     try {
-      const state = Number(
-        await this.retrier.read("state", requestId, () => this.precompile.stateOf(requestId)),
-      );
-      if (state !== RequestState.Answered) return;
-      const output = [
-        ...(await this.retrier.read("output", requestId, () => this.precompile.outputOf(requestId))),
-      ];
-      if (peer.epoch !== this.epoch || this.jobs.has(requestId)) return;
-      this.log.info(
-        `[${short(requestId)}] its answer by ${short(peer.answeredBy)} is still unsettled near its deadline; settling it`,
-      );
-      const event: TakeoverEvent = { requestId, stage: "settle", from: peer.answeredBy };
-      this.emit("takeover", event);
-      const job: Job = {
-        epoch: peer.epoch,
-        requestId,
-        modelId: peer.modelId,
-        model: peer.model,
-        input: peer.input,
-        output,
-        stage: "settle",
-        seenAt: Date.now(),
-        maybeSent: false,
-        rounds: 0,
-      };
-      this.jobs.set(requestId, job);
-      this.enqueueProof(job);
+      output = await this.takeovers!.stillUnsettled(requestId);
     } catch (e) {
-      this.log.warn(`[${short(requestId)}] cannot take over its settlement (${brief(e)})`);
+      return this.log.warn(`[${short(requestId)}] cannot take over its settlement (${brief(e)})`);
     }
+    if (!output || gone()) return;
+    this.log.info(
+      `[${short(requestId)}] its answer by ${short(answeredBy)} is still unsettled near its deadline; settling it`,
+    );
+    const event: TakeoverEvent = { requestId, stage: "settle", from: answeredBy };
+    this.emit("takeover", event);
+    const job: Job = {
+      ...work,
+      requestId,
+      output,
+      stage: "settle",
+      seenAt: Date.now(),
+      maybeSent: false,
+      rounds: 0,
+    };
+    this.jobs.set(requestId, job);
+    this.enqueueProof(job);
   }
 
   private fault(kind: FaultEvent["kind"], message: string, requestId?: string): void {
