@@ -1,6 +1,6 @@
 import { keccak256, toUtf8Bytes } from "ethers";
 
-import { FixedPointRangeError } from "../errors.js";
+import { FixedPointRangeError, ModelFormatError } from "../errors.js";
 import {
   inSignedRange,
   roundHalfAway,
@@ -24,19 +24,53 @@ export function quantizeModel(
   const weights = params.weights ?? "public";
   const weightBits = params.weightBits ?? (weights === "private" ? Math.min(8, valueBits) : valueBits);
   const inputBits = params.inputBits ?? valueBits;
-  const layers: QLayer[] = model.layers.map((layer, li) => {
-    if (layer.type !== "dense") return { type: layer.type };
-    const wf = weightFracBitsFor(layer.weights, fracBits, weightBits, li);
-    return {
-      type: "dense",
-      weightFracBits: wf,
-      weights: layer.weights.map((row) => row.map((w) => roundHalfAway(w * 2 ** wf))),
-      bias: layer.bias.map((b) => roundHalfAway(b * 2 ** (fracBits + wf))),
-    };
+  if (weights === "private") {
+    const conv = model.layers.findIndex((l) => l.type === "conv2d");
+    if (conv >= 0)
+      throw new ModelFormatError(
+        `model ${model.name}: layer ${conv} is a conv2d layer; private weights are supported for dense layers only`,
+        'use quantization.weights "public" for a convolutional model, or a dense model for private weights',
+      );
+  }
+  const layers: QLayer[] = model.layers.map((layer, li): QLayer => {
+    switch (layer.type) {
+      case "dense": {
+        const wf = weightFracBitsFor(layer.weights, fracBits, weightBits, li);
+        return {
+          type: "dense",
+          weightFracBits: wf,
+          weights: layer.weights.map((row) => row.map((w) => roundHalfAway(w * 2 ** wf))),
+          bias: layer.bias.map((b) => roundHalfAway(b * 2 ** (fracBits + wf))),
+        };
+      }
+      case "conv2d": {
+        // one weight scale for the whole layer, as for dense: every output shares one rescale
+        const wf = weightFracBitsFor(
+          layer.weights.map((oc) => oc.flat(2)),
+          fracBits,
+          weightBits,
+          li,
+        );
+        return {
+          type: "conv2d",
+          weightFracBits: wf,
+          weights: layer.weights.map((oc) =>
+            oc.map((ic) => ic.map((row) => row.map((w) => roundHalfAway(w * 2 ** wf)))),
+          ),
+          bias: layer.bias.map((b) => roundHalfAway(b * 2 ** (fracBits + wf))),
+          ...(layer.strides ? { strides: layer.strides } : {}),
+          ...(layer.pads ? { pads: layer.pads } : {}),
+        };
+      }
+      default:
+        // maxpool, avgpool, add carry their geometry; the element-wise layers nothing
+        return { ...layer };
+    }
   });
   return {
     name: model.name,
     inputLength: model.inputLength,
+    ...(model.inputShape ? { inputShape: model.inputShape } : {}),
     outputLength: outputLength(model),
     fracBits,
     valueBits,
@@ -96,19 +130,48 @@ export function canonicalModelJson(model: QuantizedModel): string {
     inputBits: model.inputBits,
     weightBits: model.weightBits,
     weights: model.weights,
+    ...(model.inputShape ? { inputShape: model.inputShape } : {}),
     // Private weights stay out of the hash (the registered Poseidon commitment binds them).
-    layers: model.layers.map((l) =>
-      l.type !== "dense"
-        ? { type: l.type }
-        : model.weights === "private"
-          ? { type: l.type, weightFracBits: l.weightFracBits, in: l.weights[0].length, out: l.weights.length }
-          : {
-              type: l.type,
-              weightFracBits: l.weightFracBits,
-              weights: l.weights.map((r) => r.map(String)),
-              bias: l.bias.map(String),
-            },
-    ),
+    layers: model.layers.map((l) => {
+      switch (l.type) {
+        case "dense":
+          return model.weights === "private"
+            ? {
+                type: l.type,
+                weightFracBits: l.weightFracBits,
+                in: l.weights[0].length,
+                out: l.weights.length,
+              }
+            : {
+                type: l.type,
+                weightFracBits: l.weightFracBits,
+                weights: l.weights.map((r) => r.map(String)),
+                bias: l.bias.map(String),
+              };
+        case "conv2d":
+          return {
+            type: l.type,
+            weightFracBits: l.weightFracBits,
+            weights: l.weights.map((oc) => oc.map((ic) => ic.map((r) => r.map(String)))),
+            bias: l.bias.map(String),
+            strides: l.strides ?? [1, 1],
+            pads: l.pads ?? [0, 0, 0, 0],
+          };
+        case "maxpool":
+        case "avgpool":
+          return {
+            type: l.type,
+            kernel: l.kernel,
+            strides: l.strides ?? [1, 1],
+            pads: l.pads ?? [0, 0, 0, 0],
+            ...(l.type === "avgpool" ? { countIncludePad: l.countIncludePad ?? false } : {}),
+          };
+        case "add":
+          return { type: l.type, from: l.from };
+        default:
+          return { type: l.type };
+      }
+    }),
   });
 }
 

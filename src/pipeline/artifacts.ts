@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { BN254_P } from "../circuit/field.js";
 import { BuildError } from "../errors.js";
 import { BUILD_DIR } from "../paths.js";
-import type { QuantizedModel } from "../runtime/fixed.js";
+import type { QLayer, QuantizedModel } from "../runtime/fixed.js";
 import { randomSalt, type WeightSecrets } from "../circuit/commitment.js";
 import type { Contribution } from "../zk/ceremony.js";
 import { hashZkey } from "../zk/hash.js";
@@ -192,15 +192,24 @@ function readQuantized(path: string): QuantizedModel {
   const raw = JSON.parse(readFileSync(path, "utf8")) as QuantizedModel;
   return {
     ...raw,
-    layers: raw.layers.map((l) =>
-      l.type === "dense"
-        ? {
+    layers: raw.layers.map((l): QLayer => {
+      switch (l.type) {
+        case "dense":
+          return {
             type: "dense",
             weightFracBits: l.weightFracBits,
             weights: l.weights.map((r) => r.map((v) => BigInt(v))),
             bias: l.bias.map((v) => BigInt(v)),
-          }
-        : l,
-    ),
+          };
+        case "conv2d":
+          return {
+            ...l,
+            weights: l.weights.map((oc) => oc.map((ic) => ic.map((r) => r.map((v) => BigInt(v))))),
+            bias: l.bias.map((v) => BigInt(v)),
+          };
+        default:
+          return l;
+      }
+    }),
   };
 }

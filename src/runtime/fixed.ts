@@ -1,5 +1,17 @@
 import { FixedPointRangeError, InputShapeError } from "../errors.js";
-import { sigmoidFixed } from "./sigmoid.js";
+import {
+  convKernel,
+  layerOutputShape,
+  NO_PADS,
+  type Pads,
+  type Pair,
+  type Shape,
+  UNIT_STRIDES,
+  windowOf,
+  type Window,
+  windowTaps,
+} from "../model/shapes.js";
+import { sigmoidFixed, tanhFixed } from "./sigmoid.js";
 
 /**
  * Fixed-point integer runtime: the single source of truth for what a model computes.
@@ -16,11 +28,40 @@ export interface QDense {
   /** bias[out] at scale 2^(fracBits + weightFracBits), the scale of a product */
   bias: bigint[];
 }
-export type QLayer = QDense | { type: "relu" } | { type: "sigmoid" } | { type: "argmax" };
+export interface QConv2d {
+  type: "conv2d";
+  /** as for dense: weights at 2^weightFracBits, the layer rescales by it */
+  weightFracBits: number;
+  /** weights[outC][inC][kh][kw] at scale 2^weightFracBits */
+  weights: bigint[][][][];
+  /** bias[outC] at scale 2^(fracBits + weightFracBits) */
+  bias: bigint[];
+  strides?: Pair;
+  pads?: Pads;
+}
+export interface QPool {
+  type: "maxpool" | "avgpool";
+  kernel: Pair;
+  strides?: Pair;
+  pads?: Pads;
+  countIncludePad?: boolean;
+}
+export type QLayer =
+  | QDense
+  | QConv2d
+  | QPool
+  | { type: "relu" }
+  | { type: "sigmoid" }
+  | { type: "tanh" }
+  | { type: "globalavgpool" }
+  | { type: "add"; from: number }
+  | { type: "argmax" };
 
 export interface QuantizedModel {
   name: string;
   inputLength: number;
+  /** [channels, height, width] of an image input (absent: a vector of inputLength) */
+  inputShape?: number[];
   outputLength: number;
   fracBits: number;
   valueBits: number;
@@ -50,6 +91,12 @@ export function roundHalfAway(x: number): bigint {
   // which rounds 0.49999999999999994 and 2^52 + 1 wrongly); on |x| that is half away from 0.
   const r = Math.sign(x) * Math.round(Math.abs(x));
   return BigInt(r);
+}
+
+/** floor(v / d) for d > 0 (BigInt's `/` truncates towards 0). */
+export function floorDiv(v: bigint, d: bigint): bigint {
+  const q = v / d;
+  return v % d !== 0n && v < 0n ? q - 1n : q;
 }
 
 /** floor(v / 2^f): BigInt's `>>` is an arithmetic shift, i.e. floor towards −∞. */
@@ -85,28 +132,62 @@ export interface RunResult {
 /** Runs a quantized model on a fixed-point input, exactly as the circuit does. */
 export function runQuantized(model: QuantizedModel, input: readonly bigint[]): RunResult {
   checkInput(model, input);
+  const inShape: Shape = model.inputShape ?? [model.inputLength];
   let x: bigint[] = [...input];
+  let shape = inShape;
+  const shapes: Shape[] = [];
   const activations: bigint[][] = [];
+  const checked = (li: number, what: string) => (y: bigint, o: number) => {
+    if (!inSignedRange(y, model.valueBits))
+      throw new FixedPointRangeError(
+        `activation overflow in layer ${li} (${what}), ${what === "dense" ? "neuron" : "value"} ${o}: ${y} does not fit in signed ${model.valueBits} bits`,
+        "the input is too large for this model's quantization; use smaller inputs, a smaller fracBits or a larger valueBits",
+      );
+    return y;
+  };
   model.layers.forEach((layer, li) => {
+    const next = layerOutputShape(layer, shape, shapes, inShape);
+    if (typeof next === "string") throw new InputShapeError(`layer ${li}: ${layer.type} ${next}`);
     switch (layer.type) {
       case "dense":
-        x = layer.weights.map((row, o) => {
-          let acc = layer.bias[o];
-          for (let i = 0; i < row.length; i++) acc += row[i] * x[i];
-          const y = rescale(acc, layer.weightFracBits);
-          if (!inSignedRange(y, model.valueBits))
-            throw new FixedPointRangeError(
-              `activation overflow in layer ${li} (dense), neuron ${o}: ${y} does not fit in signed ${model.valueBits} bits`,
-              "the input is too large for this model's quantization; use smaller inputs, a smaller fracBits or a larger valueBits",
-            );
-          return y;
-        });
+        x = layer.weights
+          .map((row, o) => {
+            let acc = layer.bias[o];
+            for (let i = 0; i < row.length; i++) acc += row[i] * x[i];
+            return rescale(acc, layer.weightFracBits);
+          })
+          .map(checked(li, "dense"));
         break;
+      case "conv2d":
+        x = conv2d(layer, window(layer, shape), x).map(checked(li, "conv2d"));
+        break;
+      case "maxpool":
+      case "avgpool":
+        x = pool(layer, window(layer, shape), x);
+        break;
+      case "globalavgpool": {
+        const area = shape[1] * shape[2];
+        x = Array.from({ length: shape[0] }, (_, c) =>
+          floorDiv(
+            x.slice(c * area, (c + 1) * area).reduce((s, v) => s + v, 0n),
+            BigInt(area),
+          ),
+        );
+        break;
+      }
+      case "add": {
+        const other = layer.from === -1 ? input : activations[layer.from];
+        x = x.map((v, o) => v + other[o]).map(checked(li, "add"));
+        break;
+      }
       case "relu":
         x = x.map((v) => (v > 0n ? v : 0n));
         break;
       case "sigmoid":
         x = x.map((v) => sigmoidFixed(v, model.fracBits));
+        break;
+      case "tanh":
+        x = x.map((v) => tanhFixed(v, model.fracBits));
         break;
       case "argmax": {
         let best = 0;
@@ -115,7 +196,57 @@ export function runQuantized(model: QuantizedModel, input: readonly bigint[]): R
         break;
       }
     }
+    shapes.push(next);
+    shape = next;
     activations.push(x);
   });
   return { output: x, activations };
+}
+
+/** The geometry of a conv2d or pooling layer on its input (valid: layerOutputShape checked it). */
+export function window(layer: QConv2d | QPool, inShape: Shape): Window {
+  const kernel = layer.type === "conv2d" ? convKernel(layer.weights) : layer.kernel;
+  return windowOf(inShape, kernel, layer.strides ?? UNIT_STRIDES, layer.pads ?? NO_PADS) as Window;
+}
+
+/**
+ * out[oc][oy][ox] = floor((bias[oc] + Σ_{ic, ky, kx} w[oc][ic][ky][kx]·x[ic][iy][ix]) / 2^wf) over
+ * the taps inside the image (windowTaps): zero padding adds nothing.
+ */
+function conv2d(layer: QConv2d, g: Window, x: readonly bigint[]): bigint[] {
+  const [inC, h, w] = g.inShape;
+  const out: bigint[] = [];
+  for (let oc = 0; oc < layer.weights.length; oc++)
+    for (let oy = 0; oy < g.outH; oy++)
+      for (let ox = 0; ox < g.outW; ox++) {
+        let acc = layer.bias[oc];
+        for (const { ky, kx, at } of windowTaps(g, oy, ox))
+          for (let ic = 0; ic < inC; ic++) acc += layer.weights[oc][ic][ky][kx] * x[ic * h * w + at];
+        out.push(rescale(acc, layer.weightFracBits));
+      }
+  return out;
+}
+
+/**
+ * maxpool: the largest value of the taps; avgpool: floor(Σ taps / count), count being the
+ * number of taps, or the whole kernel's size with countIncludePad. Per channel.
+ */
+function pool(layer: QPool, g: Window, x: readonly bigint[]): bigint[] {
+  const [c, h, w] = g.inShape;
+  const out: bigint[] = [];
+  const area = BigInt(g.kernel[0] * g.kernel[1]);
+  for (let ch = 0; ch < c; ch++)
+    for (let oy = 0; oy < g.outH; oy++)
+      for (let ox = 0; ox < g.outW; ox++) {
+        const values = windowTaps(g, oy, ox).map(({ at }) => x[ch * h * w + at]);
+        if (layer.type === "maxpool") out.push(values.reduce((m, v) => (v > m ? v : m)));
+        else
+          out.push(
+            floorDiv(
+              values.reduce((s, v) => s + v, 0n),
+              layer.countIncludePad ? area : BigInt(values.length),
+            ),
+          );
+      }
+  return out;
 }

@@ -49,3 +49,18 @@ export function sigmoidFixed(x: bigint, fracBits: number): bigint {
 export function sigmoidErrorBound(fracBits: number): number {
   return SIGMOID_PWL_MAX_ERROR + 2 ** -fracBits;
 }
+
+/**
+ * The fixed-point tanh of the `tanh` layer: tanh(x) = 2·σ(2x) − 1, with σ the piecewise-linear
+ * sigmoid above, so tanhFixed(x) = 2·sigmoidFixed(2x) − 2^f exactly. The result lies in
+ * [−one, one] and is odd (tanhFixed(−x) = −tanhFixed(x)); its real value is within
+ * tanhErrorBound(f) of the true tanh.
+ */
+export function tanhFixed(x: bigint, fracBits: number): bigint {
+  return 2n * sigmoidFixed(2n * x, fracBits) - (1n << BigInt(fracBits));
+}
+
+/** A bound on |tanhFixed(x)/2^f − tanh(x/2^f)| for every x: twice the sigmoid's bound. */
+export function tanhErrorBound(fracBits: number): number {
+  return 2 * sigmoidErrorBound(fracBits);
+}

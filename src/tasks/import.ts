@@ -1,5 +1,5 @@
 import { convertOnnx } from "../model/load.js";
-import type { ModelFile } from "../model/schema.js";
+import { type ModelFile, modelShapes } from "../model/schema.js";
 import { sibylAction } from "./action.js";
 import { type ImportArgs, importOptionsOf, required } from "./args.js";
 
@@ -9,8 +9,12 @@ export default sibylAction(
     const onnx = required(args.onnx, "--onnx", "model.onnx");
     const out = required(args.out, "--out", "models/mine/model.json");
     const model = convertOnnx(onnx, out, importOptionsOf(args));
-    const layers = model.layers.map((l) => (l.type === "dense" ? `dense ${l.weights.length}` : l.type));
-    console.log(`wrote ${out}: model ${model.name}, ${model.inputLength} inputs → ${layers.join(" → ")}`);
+    const shapes = modelShapes(model);
+    const layers = model.layers.map((l, i) =>
+      l.type === "argmax" ? l.type : `${l.type} [${shapes[i].join("×")}]`,
+    );
+    const input = model.inputShape ? `a ${model.inputShape.join("×")} input` : `${model.inputLength} inputs`;
+    console.log(`wrote ${out}: model ${model.name}, ${input} → ${layers.join(" → ")}`);
     return model;
   },
   { chain: false },

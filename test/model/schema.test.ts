@@ -180,7 +180,7 @@ describe("model/schema: parseModel", function () {
       json,
       "$.layers[1].type",
       'unknown layer type "softmax"',
-      "supported: dense, relu, sigmoid, argmax",
+      "supported: dense, conv2d, relu, sigmoid, tanh, maxpool, avgpool, globalavgpool, add, argmax",
     );
   });
 
@@ -197,11 +197,11 @@ describe("model/schema: parseModel", function () {
     expectFormatError(json, "$.layers[1]", "argmax needs at least two inputs");
   });
 
-  it("refuses a model without a dense layer", function () {
+  it("refuses a model without a dense or conv2d layer", function () {
     const json = validModel();
     delete json.classes;
     json.layers = [{ type: "relu" }, { type: "argmax" }];
-    expectFormatError(json, "$.layers", "a model needs at least one dense layer");
+    expectFormatError(json, "$.layers", "a model needs at least one dense or conv2d layer");
   });
 
   it("refuses class labels on a model that does not end in argmax", function () {
