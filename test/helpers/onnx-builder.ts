@@ -1,20 +1,15 @@
 /**
- * Builds small ONNX models in tests with onnx-proto, and runs them with onnxruntime-web (its
- * WebAssembly CPU backend, in Node): the independent float reference the importer is checked
- * against.
+ * Builds small ONNX models in tests with onnx-proto, and runs them with onnxruntime-node (its
+ * native CPU backend): the independent float reference the importer is checked against.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 // onnx-proto is CommonJS with no export Node can detect statically: take its exports object.
 import onnxProto from "onnx-proto";
-import * as ort from "onnxruntime-web";
+import * as ort from "onnxruntime-node";
 
 import onnx = onnxProto.onnx;
-
-// One wasm thread, pinned: no worker threads to start (or to keep the test process alive),
-// whatever default onnxruntime-web picks for the machine.
-ort.env.wasm.numThreads = 1;
 
 /** A constant tensor; float32 in raw_data unless stated. */
 export interface TensorSpec {
@@ -25,12 +20,19 @@ export interface TensorSpec {
   encoding?: "raw" | "typed";
 }
 
-export type AttrValue = { i: number } | { f: number } | { ints: number[] } | { t: TensorSpec };
+export type AttrValue =
+  | { i: number }
+  | { f: number }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { s: string }
+  | { t: TensorSpec };
 
 export interface NodeSpec {
   op: string;
   inputs: string[];
-  output: string;
+  /** its output, or several (MaxPool's Indices, BatchNormalization's training outputs) */
+  output: string | string[];
   name?: string;
   domain?: string;
   attrs?: Record<string, AttrValue>;
@@ -77,6 +79,8 @@ function attrProto(name: string, v: AttrValue): onnx.IAttributeProto {
   if ("i" in v) return { name, type: A.INT, i: v.i };
   if ("f" in v) return { name, type: A.FLOAT, f: v.f };
   if ("ints" in v) return { name, type: A.INTS, ints: v.ints };
+  if ("floats" in v) return { name, type: A.FLOATS, floats: v.floats };
+  if ("s" in v) return { name, type: A.STRING, s: new TextEncoder().encode(v.s) };
   return { name, type: A.TENSOR, t: tensorProto("", v.t) };
 }
 
@@ -96,8 +100,8 @@ function valueInfo(name: string, elemType: number, dims?: (number | string)[]): 
 
 /** The serialized ONNX model. */
 export function encodeModel(spec: GraphSpec): Uint8Array {
-  const last = spec.nodes[spec.nodes.length - 1];
-  const outputs = spec.outputs ?? [{ name: last.output }];
+  const outputsOf = (n: NodeSpec): string[] => (typeof n.output === "string" ? [n.output] : n.output);
+  const outputs = spec.outputs ?? [{ name: outputsOf(spec.nodes[spec.nodes.length - 1])[0] }];
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: "sibyl-tests",
@@ -108,7 +112,7 @@ export function encodeModel(spec: GraphSpec): Uint8Array {
         opType: n.op,
         name: n.name ?? `${n.op.toLowerCase()}_${k}`,
         input: n.inputs,
-        output: [n.output],
+        output: outputsOf(n),
         ...(n.domain ? { domain: n.domain } : {}),
         attribute: Object.entries(n.attrs ?? {}).map(([name, v]) => attrProto(name, v)),
       })),
@@ -136,7 +140,11 @@ export function randomTensor(rand: () => number, dims: number[], scale = 1): Ten
   return { dims, values: Array.from({ length: n }, () => Math.fround((2 * rand() - 1) * scale)) };
 }
 
-/** Runs an ONNX model on one input vector with onnxruntime-web (float32, wasm CPU backend). */
+/**
+ * Runs an ONNX model on one input with onnxruntime-node (float32, CPU). One thread per
+ * session, so that results do not depend on the machine; `release()` frees the native
+ * session (call it in a `finally` or an `after`).
+ */
 export class OnnxRunner {
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -144,10 +152,13 @@ export class OnnxRunner {
   ) {}
 
   static async load(path: string, inputDims: number[]): Promise<OnnxRunner> {
-    // From the file's bytes, read here: the session does not depend on how onnxruntime-web
-    // resolves paths (fetch in a browser, node:fs in Node).
-    const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(path)), {
-      executionProviders: ["wasm"],
+    // graph optimizations off: onnxruntime would fuse a BatchNormalization into the Conv
+    // before it, and the fold tests need the graph run as written
+    const session = await ort.InferenceSession.create(path, {
+      executionProviders: ["cpu"],
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "disabled",
     });
     return new OnnxRunner(session, inputDims);
   }

@@ -31,7 +31,7 @@ import {
 
 /**
  * src/model/onnx.ts: every supported operator is imported on a small random model and
- * checked against onnxruntime-web (an independent float implementation, on its wasm CPU
+ * checked against onnxruntime-node (an independent float implementation, on its CPU
  * backend): Sibyl's float reference must match it to float32 precision, the quantized
  * runtime within the error bound of docs/protocol.md. Unsupported operators and broken files
  * are refused with typed errors, and a failed import writes nothing.
@@ -379,16 +379,23 @@ describe("model/onnx: importOnnx", function () {
       if (detail) expect(u.message).to.contain(detail);
     }
 
-    it("Conv", function () {
+    it("an operator outside the list", function () {
       expectUnsupported(
         {
           input: { dims: [1, 1, 4, 4] },
-          nodes: [{ op: "Conv", name: "conv1", inputs: ["x", "K"], output: "y" }],
-          initializers: { K: W([1, 1, 2, 2]) },
+          nodes: [
+            {
+              op: "LpPool",
+              name: "lp",
+              inputs: ["x"],
+              output: "y",
+              attrs: { kernel_shape: { ints: [2, 2] } },
+            },
+          ],
         },
-        "Conv",
-        "conv1",
-        "operator Conv is not supported",
+        "LpPool",
+        "lp",
+        "operator LpPool is not supported",
       );
     });
 
@@ -553,18 +560,21 @@ describe("model/onnx: importOnnx", function () {
       );
     });
 
-    it("a residual connection: an Add of two computed tensors", function () {
+    it("two branches that both compute before an Add", function () {
       expectFormatError(
-        "residual.onnx",
+        "two_branches.onnx",
         {
           input: { dims: [1, 3] },
           nodes: [
             { op: "Gemm", name: "fc", inputs: ["x", "W"], output: "h", attrs: { transB: { i: 1 } } },
-            { op: "Add", name: "skip", inputs: ["h", "x"], output: "y" },
+            { op: "Relu", name: "relu", inputs: ["x"], output: "r" },
+            { op: "Add", name: "join", inputs: ["h", "r"], output: "y" },
           ],
           initializers: { W: W([3, 3]) },
         },
         "not a chain",
+        'tensor "x" feeds 2 nodes (node "fc" (Gemm), node "relu" (Relu))',
+        "branches that both compute before they join are not supported",
       );
     });
 
@@ -597,11 +607,11 @@ describe("model/onnx: importOnnx", function () {
       expectFormatError("two_inputs.onnx", { ...good(), extraInputs: ["mask"] }, "2 inputs (x, mask)");
     });
 
-    it("an input that is not a vector", function () {
+    it("an input that is neither a vector nor an image", function () {
       expectFormatError(
-        "image.onnx",
+        "rank3.onnx",
         { ...good(), input: { dims: ["N", 3, N] } },
-        "has shape [N, 3, 5]; expected a vector",
+        "has shape [N, 3, 5]; expected a vector ([n], [1, n] or [batch, n]) or an image ([batch, channels, height, width])",
       );
     });
 
