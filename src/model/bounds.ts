@@ -2,7 +2,7 @@ import { type QuantizedModel, window } from "../runtime/fixed.js";
 import { sigmoidErrorBound, tanhErrorBound } from "../runtime/sigmoid.js";
 import { runFloatTrace } from "./float.js";
 import { modelShapes, type ModelFile } from "./schema.js";
-import { type Shape, windowTaps } from "./shapes.js";
+import { type Shape, windowTaps } from "../runtime/shapes.js";
 
 /**
  * The quantization error bound of docs/protocol.md ("How far the integers are from the

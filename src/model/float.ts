@@ -7,7 +7,7 @@ import {
   windowOf,
   type Window,
   windowTaps,
-} from "./shapes.js";
+} from "../runtime/shapes.js";
 import type { Conv2dLayer, AvgPoolLayer, MaxPoolLayer, ModelFile } from "./schema.js";
 
 /** Floating-point reference forward pass of a model file (for accuracy reports). */

@@ -1,7 +1,15 @@
 import { ModelFormatError } from "../errors.js";
 import { type Constant, floatAttr, intAttr, intsAttr, type OnnxNode, stringAttr } from "./onnxDecode.js";
 import type { Conv2dLayer, DenseLayer, Layer } from "./schema.js";
-import { layerOutputShape, NO_PADS, type Pads, type Pair, type Shape, sizeOf, windowOf } from "./shapes.js";
+import {
+  layerOutputShape,
+  NO_PADS,
+  type Pads,
+  type Pair,
+  type Shape,
+  sizeOf,
+  windowOf,
+} from "../runtime/shapes.js";
 
 /**
  * The per-operator half of the ONNX import (src/model/onnx.ts): each node of the chain

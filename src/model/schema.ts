@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 
 import { ModelFormatError } from "../errors.js";
-import { layerOutputShape, type Pads, type Pair, type Shape, sizeOf } from "./shapes.js";
+import { layerOutputShape, type Pads, type Pair, type Shape, sizeOf } from "../runtime/shapes.js";
 
 /**
  * Sibyl's model file, format `sibyl-model/1` (documented in docs/model-format.md).

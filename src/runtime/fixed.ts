@@ -10,7 +10,7 @@ import {
   windowOf,
   type Window,
   windowTaps,
-} from "../model/shapes.js";
+} from "./shapes.js";
 import { sigmoidFixed, tanhFixed } from "./sigmoid.js";
 
 /**
