@@ -16,7 +16,7 @@ import { startInProcessPipe } from "../src/pipe/inProcess.js";
 import { PipeLayer } from "../src/pipe/layer.js";
 import { startPipeProxy } from "../src/pipe/proxy.js";
 import { Finality } from "../src/protocol/state.js";
-import { median } from "./stats.js";
+import { median } from "../src/bench/stats.js";
 
 export interface SyncFigures {
   /** gas of the user's transaction */

@@ -12,7 +12,7 @@ import { requestInference } from "../src/client/client.js";
 import { silentLogger } from "../src/log.js";
 import { NodeTracker } from "../src/node/tracker.js";
 import { Mode } from "../src/protocol/state.js";
-import { median } from "./stats.js";
+import { median } from "../src/bench/stats.js";
 
 export interface TeeBench {
   /** gas of every transaction of the first registration: intermediates, leaf, document */

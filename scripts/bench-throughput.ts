@@ -26,7 +26,7 @@ import { weightSecretsOf } from "../src/pipeline/artifacts.js";
 import { modelCircuit } from "../src/queue/circuits.js";
 import { queueProvers } from "../src/queue/client.js";
 import { type ProverFactory, SnarkjsProver } from "../src/zk/prover.js";
-import { median } from "./stats.js";
+import { median } from "../src/bench/stats.js";
 
 const require = createRequire(import.meta.url);
 

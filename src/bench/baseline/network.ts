@@ -1,0 +1,164 @@
+/**
+ * The circomlib-ml baseline of the bench (issue 13) as a network: the MNIST MLP built from the
+ * templates of the npm package circomlib-ml the way its README and its own MNIST test circuits
+ * use them, in our integers, with the circuit's source, its input and an independent BigInt
+ * evaluation of what it computes.
+ *
+ * The construction: `Dense(196, 32)` → 32 × `ReLU()` → `Dense(32, 10)` → `ArgMax(10)`. Its
+ * Dense layers never rescale (README, "Weights and biases scaling"): scales multiply from layer
+ * to layer and each bias is scaled to match. The integers are ours: inputs at 2^fracBits, layer-1
+ * weights at 2^wf1 and biases at 2^(fracBits + wf1), layer-2 weights at 2^wf2 and biases at
+ * 2^(fracBits + wf1 + wf2) (our layer-2 bias times 2^wf1). Weights and biases are private inputs
+ * of `main`, as in circomlib-ml's tests, and nothing binds them: a prover may prove any class with
+ * weights of its choosing. That is a second weakness, reported beside the tamper test
+ * (./tamper.ts), not by it. The 196 inputs are public (a proof has to say which input it is
+ * about) and the class is the public output.
+ */
+import { createRequire } from "node:module";
+
+import { toField } from "../../circuit/field.js";
+import { SibylError } from "../../errors.js";
+import type { QDense, QuantizedModel } from "../../runtime/fixed.js";
+
+const require = createRequire(import.meta.url);
+
+/** The MLP in circomlib-ml's terms: integer weights at our quantized scales, no rescale. */
+export interface BaselineNetwork {
+  /** the circuit's name in the bench (`<model>_circomlib_ml`) */
+  name: string;
+  inputs: number;
+  hidden: number;
+  classes: number;
+  /** w1[i][j]: input i → hidden neuron j, at 2^wf1 (circomlib-ml's `weights[nInputs][nOutputs]`) */
+  w1: bigint[][];
+  /** at 2^(fracBits + wf1) */
+  b1: bigint[];
+  /** w2[j][c]: hidden neuron j → class c, at 2^wf2 */
+  w2: bigint[][];
+  /** at 2^(fracBits + wf1 + wf2): nothing is rescaled between the layers */
+  b2: bigint[];
+}
+
+/**
+ * The baseline network of a quantized dense → ReLU → dense → argmax model, with the model's own
+ * integers (layer 2's bias multiplied by 2^wf1, the scale layer 1 never divides away).
+ */
+export function baselineNetwork(model: QuantizedModel): BaselineNetwork {
+  const types = model.layers.map((l) => l.type).join(",");
+  if (types !== "dense,relu,dense,argmax")
+    throw new SibylError(
+      `the circomlib-ml baseline is built for dense → relu → dense → argmax networks; model ${model.name} is ${types}`,
+      "compare the MNIST MLP (models/mnist/model.json)",
+    );
+  const [l1, , l2] = model.layers as [QDense, unknown, QDense];
+  const transpose = (w: bigint[][]) => w[0].map((_, i) => w.map((row) => row[i]));
+  return {
+    name: `${model.name}_circomlib_ml`,
+    inputs: l1.weights[0].length,
+    hidden: l1.weights.length,
+    classes: l2.weights.length,
+    w1: transpose(l1.weights),
+    b1: [...l1.bias],
+    w2: transpose(l2.weights),
+    b2: l2.bias.map((b) => b << BigInt(l1.weightFracBits)),
+  };
+}
+
+/** Dense outputs of the network, each followed by a ReLU or the argmax: the neurons of the comparison. */
+export function neuronCount(net: Pick<BaselineNetwork, "hidden" | "classes">): number {
+  return net.hidden + net.classes;
+}
+
+/** What the baseline computes, exactly, in BigInt: an evaluation independent of the circuit. */
+export interface BaselineForward {
+  /** layer 1 before the ReLU, at 2^(fracBits + wf1) */
+  hidden: bigint[];
+  /** after the ReLU */
+  relu: bigint[];
+  /** layer 2, at 2^(fracBits + wf1 + wf2) */
+  logits: bigint[];
+  /** the first index of the largest logit (circomlib-ml's ArgMax keeps the earlier index on ties) */
+  class: number;
+}
+
+/** Runs the baseline network on `x`; `zeroed` forces that hidden neuron's ReLU output to 0 (the tamper's effect). */
+export function baselineForward(
+  net: BaselineNetwork,
+  x: readonly bigint[],
+  zeroed?: number,
+): BaselineForward {
+  const hidden = net.b1.map((b, j) => x.reduce((acc, v, i) => acc + v * net.w1[i][j], b));
+  const relu = hidden.map((h, j) => (j === zeroed || h < 0n ? 0n : h));
+  const logits = net.b2.map((b, c) => relu.reduce((acc, v, j) => acc + v * net.w2[j][c], b));
+  return { hidden, relu, logits, class: argmaxIndex(logits) };
+}
+
+/** The first index of the largest value. */
+export function argmaxIndex(values: readonly bigint[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** The installed circomlib-ml's version (the baseline's templates). */
+export function circomlibMlVersion(): string {
+  return (require("circomlib-ml/package.json") as { version: string }).version;
+}
+
+/** The circuit's source: circomlib-ml's templates wired as its MNIST test circuits wire them. */
+export function baselineSource(net: Pick<BaselineNetwork, "inputs" | "hidden" | "classes">): string {
+  return `// Generated by src/bench/baseline/network.ts for the bench's circomlib-ml baseline; do not edit.
+// circomlib-ml ${circomlibMlVersion()}: Dense → ReLU → Dense → ArgMax, no rescale. The
+// weights and biases are private inputs that nothing binds; the inputs are public.
+pragma circom 2.1.0;
+
+include "circomlib-ml/circuits/Dense.circom";
+include "circomlib-ml/circuits/ReLU.circom";
+include "circomlib-ml/circuits/ArgMax.circom";
+
+template CircomlibMlMlp(nIn, nHidden, nOut) {
+    signal input in[nIn];
+    signal input w1[nIn][nHidden];
+    signal input b1[nHidden];
+    signal input w2[nHidden][nOut];
+    signal input b2[nOut];
+    signal output out;
+
+    component dense1 = Dense(nIn, nHidden);
+    dense1.in <== in;
+    dense1.weights <== w1;
+    dense1.bias <== b1;
+
+    component relu[nHidden];
+    component dense2 = Dense(nHidden, nOut);
+    for (var j = 0; j < nHidden; j++) {
+        relu[j] = ReLU();
+        relu[j].in <== dense1.out[j];
+        dense2.in[j] <== relu[j].out;
+    }
+    dense2.weights <== w2;
+    dense2.bias <== b2;
+
+    component argmax = ArgMax(nOut);
+    argmax.in <== dense2.out;
+    out <== argmax.out;
+}
+
+component main {public [in]} = CircomlibMlMlp(${net.inputs}, ${net.hidden}, ${net.classes});
+`;
+}
+
+/** The baseline circuit's input for `x`, as snarkjs and the witness calculator take it. */
+export function baselineInput(
+  net: BaselineNetwork,
+  x: readonly bigint[],
+): Record<string, string[] | string[][]> {
+  const s = (v: bigint) => toField(v).toString();
+  return {
+    in: x.map(s),
+    w1: net.w1.map((row) => row.map(s)),
+    b1: net.b1.map(s),
+    w2: net.w2.map((row) => row.map(s)),
+    b2: net.b2.map(s),
+  };
+}
