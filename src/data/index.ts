@@ -34,16 +34,21 @@ export interface DatasetSplit {
 /** A data set is unknown, malformed, or cannot be split as asked. */
 export class DatasetError extends SibylError {}
 
-export const DATASET_NAMES = ["iris", "mnist"] as const;
+export const DATASET_NAMES = ["iris", "mnist", "mnist28"] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
-/** Loads a data set by name (`mnist` with its default 2× downsampling: 196 features). */
+/**
+ * Loads a data set by name: `mnist` with its default 2× downsampling (196 features, the MLPs'
+ * input), `mnist28` at full resolution (784 pixels, the CNN's).
+ */
 export function datasetByName(name: string): Dataset {
   switch (name) {
     case "iris":
       return loadIris();
     case "mnist":
       return loadMnist();
+    case "mnist28":
+      return { ...loadMnist({ downsample: 1 }), name: "mnist28" };
     default:
       throw new DatasetError(
         `unknown data set ${JSON.stringify(name)}`,
