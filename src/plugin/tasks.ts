@@ -164,7 +164,10 @@ export const sibylTasks: TaskDefinition[] = [
     .build(),
 
   withImportOptions(
-    task("sibyl:import", "Converts an ONNX model (an MLP) to a sibyl-model/1 file, without building it")
+    task(
+      "sibyl:import",
+      "Converts an ONNX model (an MLP or a CNN) to a sibyl-model/1 file, without building it",
+    )
       .addOption(text("onnx", "path to the .onnx file"))
       .addOption(text("out", "where to write the model file (JSON)")),
   )
@@ -411,9 +414,16 @@ export const sibylTasks: TaskDefinition[] = [
   task("sibyl:demo", "The end-to-end demo on the in-process Hardhat network")
     .addOption({
       name: "requests",
-      description: "number of credit applications to send",
+      description: "number of credit applications (or digits) to send",
       type: ArgumentType.INT,
       defaultValue: 3,
+    })
+    .addOption({
+      name: "model",
+      description:
+        "the model to run: iris (the credit-line demo with TEE, synchronous and batch calls), or a digit model: mnist, mnist_private, mnist_cnn",
+      type: ArgumentType.STRING,
+      defaultValue: "iris",
     })
     .setAction(() => import("../tasks/demo.js"))
     .build(),

@@ -11,6 +11,7 @@ import { type ConsumerAction, SAMPLES, consumerActions, fmt } from "../demo/form
 import { type SyncDemoCall, syncCalls } from "../demo/sync.js";
 import { type TeeDemo, showRegistration, teeApplication } from "../demo/tee.js";
 import { type BatchDemo, batchApplications } from "../demo/batch.js";
+import { type DigitTimeline, demoModel, runDigitDemo } from "../demo/digits.js";
 import { type Logger, consoleLogger, prefixed } from "../log.js";
 import { quantizeInput } from "../model/quantize.js";
 import { loadModelFile } from "../model/schema.js";
@@ -224,12 +225,20 @@ async function deployCreditLine(env: SibylEnv, stack: SibylStack, deployer: Sign
   );
 }
 
-/** `sibyl:demo`: the end-to-end demo; returns each application's timeline and the synchronous calls. */
-export default sibylAction(async (args: { requests: number }, env): Promise<DemoResult> => {
-  if (!env.inProcess)
-    throw new SibylError(
-      `the demo runs on the in-process network, not "${env.networkName}"`,
-      "run it without --network (npx hardhat sibyl:demo)",
-    );
-  return runDemo(env, { requests: args.requests });
-});
+/**
+ * `sibyl:demo`: the end-to-end demo; returns each application's timeline and the synchronous
+ * calls. With `--model mnist_cnn` (or mnist, mnist_private) it runs that digit model instead
+ * (`demo/digits.ts`) and returns each digit's timeline.
+ */
+export default sibylAction(
+  async (args: { requests: number; model?: string }, env): Promise<DemoResult | DigitTimeline[]> => {
+    if (!env.inProcess)
+      throw new SibylError(
+        `the demo runs on the in-process network, not "${env.networkName}"`,
+        "run it without --network (npx hardhat sibyl:demo)",
+      );
+    const model = demoModel(args.model ?? "iris");
+    if (model !== "iris") return runDigitDemo(env, model, { requests: args.requests, log: consoleLogger });
+    return runDemo(env, { requests: args.requests });
+  },
+);

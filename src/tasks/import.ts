@@ -3,7 +3,7 @@ import { type ModelFile, modelShapes } from "../model/schema.js";
 import { sibylAction } from "./action.js";
 import { type ImportArgs, importOptionsOf, required } from "./args.js";
 
-/** `sibyl:import`: an ONNX MLP to a sibyl-model/1 file, without building it. */
+/** `sibyl:import`: an ONNX model (MLP or CNN) to a sibyl-model/1 file, without building it. */
 export default sibylAction(
   async (args: { onnx?: string; out?: string } & ImportArgs): Promise<ModelFile> => {
     const onnx = required(args.onnx, "--onnx", "model.onnx");
