@@ -11,7 +11,10 @@
  * before provers were kept warm) and warm (`proveMsMedian`); and the proving queue's throughput
  * (`throughput`: 100 Iris and 30 MNIST requests through Redis with 1, 2 and 4 `sibyl:prover`
  * workers, `throughputInProcess` beside them, `scripts/bench-throughput.ts`; it needs a
- * `redis-server` on the machine or `REDIS_URL`). Prints tables and writes bench/results.json.
+ * `redis-server` on the machine or `REDIS_URL`); and the MNIST MLP beside the same network built
+ * with circomlib-ml's templates (`baseline`: constraints, proving, verifier gas, the tamper test;
+ * src/bench/baseline/; alone: `npx hardhat run scripts/bench-baseline.ts`). Prints tables and
+ * writes bench/results.json.
  *
  *   npm run bench                 (BENCH_REQUESTS=n, BENCH_PROOFS=n, BENCH_SYNC_RUNS=n, BENCH_TEE_RUNS=n,
  *                                  BENCH_THROUGHPUT_IRIS=n, BENCH_THROUGHPUT_MNIST=n to change the sample sizes)
@@ -35,14 +38,15 @@ import { quantizeInput } from "../src/model/quantize.js";
 import { NodeTracker } from "../src/node/tracker.js";
 import { sibylEnv } from "../src/env.js";
 import { PROJECT_ROOT } from "../src/paths.js";
-import { type QDense, runQuantized } from "../src/runtime/fixed.js";
+import { type QConv2d, type QDense, runQuantized } from "../src/runtime/fixed.js";
 import { SnarkjsProver, proveCold, releaseProverThreads, toSolidityProof } from "../src/zk/prover.js";
 import { createRequire } from "node:module";
 import { benchSync } from "./bench-sync.js";
 import { type TeeBench, benchTee } from "./bench-tee.js";
-import { median } from "./stats.js";
+import { median } from "../src/bench/stats.js";
 import { type BatchPoint, benchBatch } from "./bench-batch.js";
 import { lineChart } from "../src/bench/chart.js";
+import { baselineTable, benchBaseline } from "../src/bench/baseline/bench.js";
 import { type ThroughputPoint, benchRedis, benchThroughput } from "./bench-throughput.js";
 
 const require = createRequire(import.meta.url);
@@ -52,6 +56,8 @@ const MODELS: Array<{ path: string; data: string }> = [
   { path: join(PROJECT_ROOT, "models", "iris", "model.json"), data: "iris" },
   { path: join(PROJECT_ROOT, "models", "iris_private", "model.json"), data: "iris" },
   { path: join(PROJECT_ROOT, "models", "mnist", "model.json"), data: "mnist" },
+  { path: join(PROJECT_ROOT, "models", "mnist_private", "model.json"), data: "mnist" },
+  { path: join(PROJECT_ROOT, "models", "mnist_cnn", "model.json"), data: "mnist28" },
 ];
 const ONCHAIN_SAMPLES = Number(process.env.BENCH_ONCHAIN ?? 50);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5);
@@ -311,14 +317,16 @@ async function main(): Promise<void> {
 
     // per-template costs, measured by compiling each template alone with this model's parameters
     const denseLayers = q.layers.filter((l): l is QDense => l.type === "dense");
+    const weighted = q.layers.filter((l): l is QDense | QConv2d => l.type === "dense" || l.type === "conv2d");
     const classes =
       q.layers.at(-1)?.type === "argmax" ? denseLayers[denseLayers.length - 1].weights.length : 0;
+    // a neuron: one output of the first dense or conv layer, rescaled with its ReLU
     const constraintsPerNeuron = await templateConstraints("fixedpoint.circom", "RescaleReLU", [
-      denseLayers[0].weightFracBits,
+      weighted[0].weightFracBits,
       q.valueBits,
     ]);
-    const weightCount = denseLayers.reduce((n, l) => n + l.weights.length * l.weights[0].length, 0);
-    const biasCount = denseLayers.reduce((n, l) => n + l.bias.length, 0);
+    const weightCount = weighted.reduce((n, l) => n + l.weights.flat(3).length, 0);
+    const biasCount = weighted.reduce((n, l) => n + l.bias.length, 0);
     const commitmentConstraintsPerWeight =
       q.weights === "private"
         ? (await templateConstraints("commitment.circom", "WeightCommitment", [
@@ -377,6 +385,15 @@ async function main(): Promise<void> {
       sync,
     });
   }
+  // the side-by-side: the MNIST MLP beside circomlib-ml's construction of it
+  const mnist = Object.values(stack.models).find((m) => m.artifacts.name === "mnist")!.artifacts;
+  const baseline = await benchBaseline({
+    ours: mnist,
+    samples: heldOut(loadModelFile(mnist.modelPath), "mnist", "test").inputs,
+    provider: ethers.provider,
+    proofs: PROOFS,
+    log,
+  });
   await releaseProverThreads();
   redis?.stop();
 
@@ -387,6 +404,8 @@ async function main(): Promise<void> {
       weights: r.weightVisibility,
       constraints: r.constraints,
       "per neuron": r.constraintsPerNeuron,
+      "commit / weight":
+        r.commitmentConstraintsPerWeight === undefined ? "—" : r.commitmentConstraintsPerWeight.toFixed(2),
       argmax: r.argmaxConstraints,
       "prove ms cold": r.proveColdMs,
       "fullProve ms": r.fullProveMsMedian,
@@ -479,6 +498,7 @@ async function main(): Promise<void> {
       .map(([f, n]) => `${f}: ${n}`)
       .join(", ")}), plus ${adversarial.propertySequences} random state-machine sequences`,
   );
+  console.table(baselineTable(baseline));
   const out = join(PROJECT_ROOT, "bench", "results.json");
   mkdirSync(join(PROJECT_ROOT, "bench"), { recursive: true });
   writeFileSync(
@@ -492,6 +512,7 @@ async function main(): Promise<void> {
         throughput,
         throughputInProcess,
         adversarialCases: adversarial,
+        baseline,
       },
       null,
       2,
