@@ -2,7 +2,7 @@ import { type QuantizedModel, window } from "../runtime/fixed.js";
 import { sigmoidErrorBound, tanhErrorBound } from "../runtime/sigmoid.js";
 import { runFloatTrace } from "./float.js";
 import { modelShapes, type ModelFile } from "./schema.js";
-import { type Shape, windowTaps } from "../runtime/shapes.js";
+import { mapWindows, type Shape } from "../runtime/shapes.js";
 
 /**
  * The quantization error bound of docs/protocol.md ("How far the integers are from the
@@ -63,40 +63,30 @@ export function quantizationErrorBounds(
         const w = layer.weightFracBits;
         const scale = 2 ** -w;
         const g = window(layer, shape);
-        const [inC, h, wd] = g.inShape;
-        const next: number[] = [];
-        for (let oc = 0; oc < layer.weights.length; oc++)
-          for (let oy = 0; oy < g.outH; oy++)
-            for (let ox = 0; ox < g.outW; ox++) {
-              let propagated = 0;
-              let sumAbsX = 0;
-              for (const { ky, kx, at } of windowTaps(g, oy, ox))
-                for (let ic = 0; ic < inC; ic++) {
-                  propagated += Math.abs(Number(layer.weights[oc][ic][ky][kx]) * scale) * e[ic * h * wd + at];
-                  sumAbsX += Math.abs(x[ic * h * wd + at]);
-                }
-              next.push(propagated + 2 ** -(w + 1) * sumAbsX + 2 ** -(f + w + 1) + unit);
+        const inC = g.inShape[0];
+        const prev = e;
+        e = mapWindows(g, layer.weights.length, (oc, taps, plane) => {
+          let propagated = 0;
+          let sumAbsX = 0;
+          for (const { ky, kx, at } of taps)
+            for (let ic = 0; ic < inC; ic++) {
+              propagated += Math.abs(Number(layer.weights[oc][ic][ky][kx]) * scale) * prev[ic * plane + at];
+              sumAbsX += Math.abs(x[ic * plane + at]);
             }
-        e = next;
+          return propagated + 2 ** -(w + 1) * sumAbsX + 2 ** -(f + w + 1) + unit;
+        });
         break;
       }
       case "maxpool":
       case "avgpool": {
         const g = window(layer, shape);
-        const [c, h, wd] = g.inShape;
         const area = g.kernel[0] * g.kernel[1];
-        const next: number[] = [];
-        for (let ch = 0; ch < c; ch++)
-          for (let oy = 0; oy < g.outH; oy++)
-            for (let ox = 0; ox < g.outW; ox++) {
-              const taps = windowTaps(g, oy, ox).map(({ at }) => e[ch * h * wd + at]);
-              if (layer.type === "maxpool") next.push(Math.max(...taps));
-              else
-                next.push(
-                  taps.reduce((s, v) => s + v, 0) / (layer.countIncludePad ? area : taps.length) + unit,
-                );
-            }
-        e = next;
+        const prev = e;
+        e = mapWindows(g, g.inShape[0], (ch, taps, plane) => {
+          const errs = taps.map(({ at }) => prev[ch * plane + at]);
+          if (layer.type === "maxpool") return Math.max(...errs);
+          return errs.reduce((s, v) => s + v, 0) / (layer.countIncludePad ? area : errs.length) + unit;
+        });
         break;
       }
       case "globalavgpool": {

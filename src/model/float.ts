@@ -1,13 +1,4 @@
-import {
-  convKernel,
-  layerOutputShape,
-  NO_PADS,
-  type Shape,
-  UNIT_STRIDES,
-  windowOf,
-  type Window,
-  windowTaps,
-} from "../runtime/shapes.js";
+import { layerOutputShape, layerWindow, mapWindows, type Shape, type Window } from "../runtime/shapes.js";
 import type { Conv2dLayer, AvgPoolLayer, MaxPoolLayer, ModelFile } from "./schema.js";
 
 /** Floating-point reference forward pass of a model file (for accuracy reports). */
@@ -30,11 +21,11 @@ export function runFloatTrace(model: ModelFile, input: readonly number[]): numbe
         x = layer.weights.map((row, o) => row.reduce((s, w, i) => s + w * x[i], layer.bias[o]));
         break;
       case "conv2d":
-        x = conv2d(layer, geometry(layer, shape), x);
+        x = conv2d(layer, layerWindow(layer, shape), x);
         break;
       case "maxpool":
       case "avgpool":
-        x = pool(layer, geometry(layer, shape), x);
+        x = pool(layer, layerWindow(layer, shape), x);
         break;
       case "globalavgpool": {
         const area = shape[1] * shape[2];
@@ -66,40 +57,23 @@ export function runFloatTrace(model: ModelFile, input: readonly number[]): numbe
   return trace;
 }
 
-function geometry(layer: Conv2dLayer | MaxPoolLayer | AvgPoolLayer, inShape: Shape): Window {
-  const kernel = layer.type === "conv2d" ? convKernel(layer.weights) : layer.kernel;
-  return windowOf(inShape, kernel, layer.strides ?? UNIT_STRIDES, layer.pads ?? NO_PADS) as Window;
-}
-
 function conv2d(layer: Conv2dLayer, g: Window, x: readonly number[]): number[] {
-  const [inC, h, w] = g.inShape;
-  const out: number[] = [];
-  for (let oc = 0; oc < layer.weights.length; oc++)
-    for (let oy = 0; oy < g.outH; oy++)
-      for (let ox = 0; ox < g.outW; ox++) {
-        let acc = layer.bias[oc];
-        for (const { ky, kx, at } of windowTaps(g, oy, ox))
-          for (let ic = 0; ic < inC; ic++) acc += layer.weights[oc][ic][ky][kx] * x[ic * h * w + at];
-        out.push(acc);
-      }
-  return out;
+  const inC = g.inShape[0];
+  return mapWindows(g, layer.weights.length, (oc, taps, plane) => {
+    let acc = layer.bias[oc];
+    for (const { ky, kx, at } of taps)
+      for (let ic = 0; ic < inC; ic++) acc += layer.weights[oc][ic][ky][kx] * x[ic * plane + at];
+    return acc;
+  });
 }
 
 function pool(layer: MaxPoolLayer | AvgPoolLayer, g: Window, x: readonly number[]): number[] {
-  const [c, h, w] = g.inShape;
-  const out: number[] = [];
-  for (let ch = 0; ch < c; ch++)
-    for (let oy = 0; oy < g.outH; oy++)
-      for (let ox = 0; ox < g.outW; ox++) {
-        const values = windowTaps(g, oy, ox).map(({ at }) => x[ch * h * w + at]);
-        if (layer.type === "maxpool") out.push(Math.max(...values));
-        else
-          out.push(
-            values.reduce((s, v) => s + v, 0) /
-              (layer.countIncludePad ? g.kernel[0] * g.kernel[1] : values.length),
-          );
-      }
-  return out;
+  return mapWindows(g, g.inShape[0], (ch, taps, plane) => {
+    const values = taps.map(({ at }) => x[ch * plane + at]);
+    if (layer.type === "maxpool") return Math.max(...values);
+    const sum = values.reduce((s, v) => s + v, 0);
+    return sum / (layer.countIncludePad ? g.kernel[0] * g.kernel[1] : values.length);
+  });
 }
 
 function mean(v: readonly number[]): number {

@@ -1,15 +1,12 @@
 import { FixedPointRangeError, InputShapeError } from "../errors.js";
 import {
-  convKernel,
   layerOutputShape,
-  NO_PADS,
+  layerWindow,
+  mapWindows,
   type Pads,
   type Pair,
   type Shape,
-  UNIT_STRIDES,
-  windowOf,
   type Window,
-  windowTaps,
 } from "./shapes.js";
 import { sigmoidFixed, tanhFixed } from "./sigmoid.js";
 
@@ -205,8 +202,7 @@ export function runQuantized(model: QuantizedModel, input: readonly bigint[]): R
 
 /** The geometry of a conv2d or pooling layer on its input (valid: layerOutputShape checked it). */
 export function window(layer: QConv2d | QPool, inShape: Shape): Window {
-  const kernel = layer.type === "conv2d" ? convKernel(layer.weights) : layer.kernel;
-  return windowOf(inShape, kernel, layer.strides ?? UNIT_STRIDES, layer.pads ?? NO_PADS) as Window;
+  return layerWindow(layer, inShape);
 }
 
 /**
@@ -214,17 +210,13 @@ export function window(layer: QConv2d | QPool, inShape: Shape): Window {
  * the taps inside the image (windowTaps): zero padding adds nothing.
  */
 function conv2d(layer: QConv2d, g: Window, x: readonly bigint[]): bigint[] {
-  const [inC, h, w] = g.inShape;
-  const out: bigint[] = [];
-  for (let oc = 0; oc < layer.weights.length; oc++)
-    for (let oy = 0; oy < g.outH; oy++)
-      for (let ox = 0; ox < g.outW; ox++) {
-        let acc = layer.bias[oc];
-        for (const { ky, kx, at } of windowTaps(g, oy, ox))
-          for (let ic = 0; ic < inC; ic++) acc += layer.weights[oc][ic][ky][kx] * x[ic * h * w + at];
-        out.push(rescale(acc, layer.weightFracBits));
-      }
-  return out;
+  const inC = g.inShape[0];
+  return mapWindows(g, layer.weights.length, (oc, taps, plane) => {
+    let acc = layer.bias[oc];
+    for (const { ky, kx, at } of taps)
+      for (let ic = 0; ic < inC; ic++) acc += layer.weights[oc][ic][ky][kx] * x[ic * plane + at];
+    return rescale(acc, layer.weightFracBits);
+  });
 }
 
 /**
@@ -232,21 +224,14 @@ function conv2d(layer: QConv2d, g: Window, x: readonly bigint[]): bigint[] {
  * number of taps, or the whole kernel's size with countIncludePad. Per channel.
  */
 function pool(layer: QPool, g: Window, x: readonly bigint[]): bigint[] {
-  const [c, h, w] = g.inShape;
-  const out: bigint[] = [];
   const area = BigInt(g.kernel[0] * g.kernel[1]);
-  for (let ch = 0; ch < c; ch++)
-    for (let oy = 0; oy < g.outH; oy++)
-      for (let ox = 0; ox < g.outW; ox++) {
-        const values = windowTaps(g, oy, ox).map(({ at }) => x[ch * h * w + at]);
-        if (layer.type === "maxpool") out.push(values.reduce((m, v) => (v > m ? v : m)));
-        else
-          out.push(
-            floorDiv(
-              values.reduce((s, v) => s + v, 0n),
-              layer.countIncludePad ? area : BigInt(values.length),
-            ),
-          );
-      }
-  return out;
+  return mapWindows(g, g.inShape[0], (ch, taps, plane) => {
+    const values = taps.map(({ at }) => x[ch * plane + at]);
+    if (layer.type === "maxpool") return values.reduce((m, v) => (v > m ? v : m));
+    const count = layer.countIncludePad ? area : BigInt(values.length);
+    return floorDiv(
+      values.reduce((s, v) => s + v, 0n),
+      count,
+    );
+  });
 }

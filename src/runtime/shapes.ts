@@ -141,3 +141,30 @@ export function layerOutputShape(
       return inShape;
   }
 }
+
+/** The geometry of a conv2d or pooling layer on its input (valid: layerOutputShape checked it). */
+export function layerWindow(layer: LayerGeometry, inShape: Shape): Window {
+  const kernel = layer.type === "conv2d" ? convKernel(layer.weights!) : layer.kernel!;
+  return windowOf(inShape, kernel, layer.strides ?? UNIT_STRIDES, layer.pads ?? NO_PADS) as Window;
+}
+
+/** A tap of a window: its kernel position and its flat offset within one channel of the input. */
+export type Tap = { ky: number; kx: number; at: number };
+
+/**
+ * One value per output of a sliding-window layer, in output order (channel, row, column):
+ * `value(c, taps)` gets the output channel and the window's taps inside the image. The input's
+ * channel `ic` starts at `ic · plane` of the flat input.
+ */
+export function mapWindows<T>(
+  g: Window,
+  channels: number,
+  value: (c: number, taps: readonly Tap[], plane: number) => T,
+): T[] {
+  const plane = g.inShape[1] * g.inShape[2];
+  const out: T[] = [];
+  for (let c = 0; c < channels; c++)
+    for (let oy = 0; oy < g.outH; oy++)
+      for (let ox = 0; ox < g.outW; ox++) out.push(value(c, windowTaps(g, oy, ox), plane));
+  return out;
+}
