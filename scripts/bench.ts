@@ -1,6 +1,6 @@
 /**
- * Sibyl benchmark: per model, constraints, proving time (median of ≥ 5 proofs), verifier
- * and settlement gas, request → answered / settled latency with an in-process node, and
+ * Sibyl benchmark: per model (iris, iris_private, mnist, mnist_private, mnist_cnn), constraints,
+ * proving time (median of ≥ 5 proofs), verifier and settlement gas, request → answered / settled latency with an in-process node, and
  * synchronous calls (gas of the call and of its preparation, latency in-process and through
  * the proxy, beside the async path: `sync.deferred`, `sync.proofCarrying`, `sync.async`); and,
  * on Iris, TEE mode (`tee`: enclave registration gas cold and with cached intermediates, the gas
