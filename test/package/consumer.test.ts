@@ -63,11 +63,17 @@ describe("the packed package in a fresh Hardhat 3 project", function () {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("reads the project's npm config without warnings (no unknown .npmrc keys)", async function () {
+  // One key npm does not know is deliberate: onnxruntime-node's postinstall (a dev dependency, for the
+  // ONNX tests) reads `onnxruntime-node-install=skip` from .npmrc, and without it `npm ci` tries to
+  // download CUDA binaries and fails offline. npm warns about that key; it must warn about nothing else.
+  const KNOWN_FOREIGN_KEY = 'Unknown project config "onnxruntime-node-install"';
+
+  it("reads the project's npm config without warnings but onnxruntime-node's install flag", async function () {
     const r = await run("npm", ["config", "list"], PACKAGE_ROOT);
     expectOk("npm config list", r);
-    expect(r.out).not.to.include("Unknown project config");
-    expect(r.out).not.to.match(/npm warn/i);
+    const warnings = r.out.split("\n").filter((l) => /npm warn/i.test(l));
+    expect(warnings.filter((l) => !l.includes(KNOWN_FOREIGN_KEY))).to.deep.equal([]);
+    expect(r.out.split("Unknown project config").length - 1).to.be.at.most(1);
   });
 
   it("packs: the tarball has the compiled library with its types, the contracts and the plugin", async function () {
